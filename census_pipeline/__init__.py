@@ -1,0 +1,1 @@
+"""Population census processing pipeline (Dagster + dbt-duckdb + Great Expectations)."""

@@ -1,0 +1,38 @@
+"""The census code lists (`../shared/spec/codes/`), kept once as the dbt seeds."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SEEDS_DIR = PROJECT_ROOT / "dbt_project" / "seeds"
+
+CITY_CODE = "330100"
+STANDARD_TIME = "2020-11-01 00:00 UTC+8"
+NON_DISTRICT_COUNTIES = frozenset({"330122", "330127", "330182"})
+FORMER_DISTRICTS = frozenset({"330103", "330104"})
+
+
+@cache
+def code_list(name: str) -> tuple[dict[str, str], ...]:
+    """Rows of `dbt_project/seeds/<name>.csv` as dicts (strings)."""
+    with open(SEEDS_DIR / f"{name}.csv", encoding="utf-8", newline="") as f:
+        return tuple(csv.DictReader(f))
+
+
+@cache
+def counties() -> dict[str, str]:
+    """County-level divisions of the city: code -> Chinese name (the city row excluded)."""
+    return {r["code"]: r["name_zh"] for r in code_list("regions") if r["level"] != "city"}
+
+
+@cache
+def provinces() -> dict[str, str]:
+    return {r["code"]: r["name_zh"] for r in code_list("provinces")}
+
+
+def is_district(code: str) -> bool:
+    """A city code that is a district (市辖区), per rules.md Codes."""
+    return code.startswith("3301") and code not in NON_DISTRICT_COUNTIES and code != CITY_CODE

@@ -1,0 +1,1084 @@
+"""Demo census generator: a landing zone that follows `../shared/spec`, and its truth.
+
+The generated city is calibrated to Hangzhou's published seventh-census figures (county
+populations, family/collective households, household sizes, sex ratio, age structure),
+with migrants, people registered here but living elsewhere, dormitories and care homes, a
+10% long-form sample, deaths and births, and register extracts consistent with the
+population. Every defect a real census has is planted at a configurable rate, and the
+truth file says what the pipeline must make of it.
+
+Households are generated one at a time and written straight to their batch files, so
+memory stays bounded whatever the size; only small per-county counters are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import gzip
+import io
+import json
+import os
+import random
+import uuid
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from census_pipeline.lib import idnumber, names
+from census_pipeline.lib.codes import CITY_CODE, counties, is_district
+from census_pipeline.lib.geography import (
+    CITY_BIRTH_AREAS_EXTRA,
+    COUNTY_COLLECTIVE_SHARE,
+    COUNTY_POPULATION,
+    COUNTY_TOWNSHIPS,
+    COUNTY_URBAN_SHARE,
+    OTHER_PROVINCE_ORIGINS,
+    OUTSIDE_CITY_CODE,
+    ZHEJIANG_ORIGINS,
+)
+from census_pipeline.lib.oracle import age_at_standard_time, counts_here, migration_class
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+EXTRACTED_ON = "2020-10-20"
+UPDATE_EXTRACTED_ON = "2020-11-20"
+HOUSEHOLDS_PER_EA = 60
+
+
+@dataclasses.dataclass
+class Rates:
+    """How often each real-census defect is planted (per household unless noted)."""
+
+    self_final: float = 0.30  # households that self-enumerate by QR code (final)
+    long_form: float = 0.10  # long-form sample households
+    pre_registration: float = 0.08  # enumerator pre-registration before 11-01, superseded
+    partial_self: float = 0.06  # incomplete self-enumeration, superseded by a final
+    no_final: float = 0.004  # only a partial or a pre-registration ever arrives
+    short_after_long: float = 0.2  # of long-form households: a later short final too (long wins)
+    missing_household: float = 0.004  # listed, never enumerated
+    unlisted_household: float = 0.003  # found during enumeration, not in the frame
+    redelivered_batch: float = 0.04  # per batch file: delivered again under another name
+    conflicting_redelivery: float = 0.0005  # per submission: re-sent later with other contents
+    malformed_line: float = 0.003  # per submission: a corrupted copy is also delivered
+    outside_area: float = 0.0003  # per household: a submission from outside the census area
+    gzip_file: float = 0.15  # per batch file
+    truncated_gzip: float = 0.01  # per batch file: a damaged gzip re-delivery
+    id_contradiction: float = 0.003  # per person: form sex or birth month contradicts the ID
+    invalid_id: float = 0.004  # per person: an ID number that fails GB 11643
+    born_after_standard_time: float = 0.01  # of households with a young mother: a baby born 11-01 or later
+    duplicate_person: float = 0.003  # per household: a member also counted in another household
+    omitted_person: float = 0.003  # per household: a resident left off the person lines
+    register_only: float = 0.004  # per household: a registrant missing from the census
+    name_typo: float = 0.01  # per register record
+    name_homophone: float = 0.01  # per register record
+    register_id_error: float = 0.001  # per register record: a wrong ID in the register
+    register_update: float = 0.01  # per register record: a newer extract re-delivers it
+
+
+@dataclasses.dataclass
+class Person:
+    name: str
+    sex: str
+    born: dt.date
+    rel: str
+    area: str  # birth-place area code of the ID
+    id_number: str | None
+    id_type: str = "1"
+    ethnicity: str = "01"
+    residence: str = "1"
+    hukou_place: str = "1"
+    hukou_region_code: str | None = None
+    duration: str | None = "1"
+    reason: str | None = None
+    education: str | None = None
+    literate: str | None = None
+    hukou_county: str | None = None  # where the register has them, when in the city
+    hukou_township: str | None = None
+    form_sex: str | None = None  # planted contradictions: what the form says instead
+    form_birth_ym: str | None = None
+    form_id: str | None = None  # planted invalid ID: what the form says instead
+    long: dict | None = None
+    register_no: str | None = None
+
+    @property
+    def age(self) -> int:
+        return age_at_standard_time(self.born.year, self.born.month, self.born.day)
+
+
+# ----------------------------------------------------------------------------- geography
+
+
+@dataclasses.dataclass
+class EA:
+    code: str
+    urban_rural: str
+    county: str
+    township: str  # 9 digits
+
+
+def build_geography(rng: random.Random, n_households: int) -> list[tuple[EA, int]]:
+    """Enumeration areas with their household counts, county shares as published."""
+    total_pop = sum(COUNTY_POPULATION.values())
+    eas: list[tuple[EA, int]] = []
+    for county, pop in COUNTY_POPULATION.items():
+        hh = max(1, round(n_households * pop / total_pop))
+        n_town = min(COUNTY_TOWNSHIPS[county], max(1, hh // 40))
+        town_weights = [rng.uniform(0.5, 1.5) for _ in range(n_town)]
+        town_hh = _split(hh, town_weights)
+        for t, thh in enumerate(town_hh):
+            if thh == 0:
+                continue
+            township = f"{county}{t + 1:03d}"
+            n_vill = max(1, round(thh / (HOUSEHOLDS_PER_EA * 2)))
+            vill_hh = _split(thh, [rng.uniform(0.6, 1.4) for _ in range(n_vill)])
+            for v, vhh in enumerate(vill_hh):
+                if vhh == 0:
+                    continue
+                urban = rng.random() < COUNTY_URBAN_SHARE[county]
+                village = f"{township}{(v + 1) if urban else (200 + v + 1):03d}"
+                ur = rng.choice(("111", "112", "121", "122")) if urban else rng.choice(("210", "220", "220"))
+                n_ea = max(1, round(vhh / HOUSEHOLDS_PER_EA))
+                for e, ehh in enumerate(_split(vhh, [1.0] * n_ea)):
+                    if ehh:
+                        eas.append((EA(f"{village}{e + 1:03d}", ur, county, township), ehh))
+    return eas
+
+
+def _split(total: int, weights: list[float]) -> list[int]:
+    s = sum(weights)
+    parts = [int(total * w / s) for w in weights]
+    for i in range(total - sum(parts)):
+        parts[i % len(parts)] += 1
+    return parts
+
+
+# ----------------------------------------------------------------------------- ID numbers
+
+
+class IdAllocator:
+    """Unique valid ID numbers: a sequence counter per (area, birth date, sex)."""
+
+    def __init__(self) -> None:
+        self.next: dict[tuple[str, dt.date, str], int] = defaultdict(int)
+
+    def new(self, area: str, born: dt.date, sex: str) -> str:
+        key = (area, born, sex)
+        n = self.next[key]
+        self.next[key] = n + 1
+        seq = (n * 2 + (1 if sex == "1" else 2)) % 1000
+        return idnumber.make(area, born, seq)
+
+
+def corrupt_id(rng: random.Random, valid: str) -> str:
+    """An ID number that fails GB 11643: a transposed or mistyped digit, or a lost one."""
+    while True:
+        kind = rng.random()
+        s = list(valid)
+        if kind < 0.5:
+            i = rng.randrange(0, 16)
+            s[i], s[i + 1] = s[i + 1], s[i]
+        elif kind < 0.9:
+            i = rng.randrange(0, 17)
+            s[i] = str((int(s[i]) + rng.randrange(1, 10)) % 10)
+        else:
+            del s[rng.randrange(0, 17)]
+        out = "".join(s)
+        if not idnumber.is_valid(out):
+            return out
+
+
+# ----------------------------------------------------------------------------- batch files
+
+
+class BatchWriter:
+    """Writes submission lines into `uploads/<channel>/<date>/<batch>.jsonl[.gz]`, rotating at
+    `batch_size` lines, and plants file-level defects (re-deliveries, gzip, damage, BOM)."""
+
+    def __init__(self, root: Path, rng: random.Random, rates: Rates, batch_size: int, truth: Truth):
+        self.root, self.rng, self.rates, self.batch_size, self.truth = root, rng, rates, batch_size, truth
+        self.open: dict[tuple[str, str], dict] = {}
+        self.closed: list[dict] = []
+
+    def write(self, channel: str, upload_date: str, line: str, *, good: bool) -> None:
+        key = (channel, upload_date)
+        f = self.open.get(key)
+        if f is None:
+            f = self._open(channel, upload_date)
+            self.open[key] = f
+        f["buf"].write(line + f["eol"])
+        f["received"] += 1
+        f["quarantined"] += 0 if good else 1
+        if f["blank_every"] and f["received"] % f["blank_every"] == 0:
+            f["buf"].write(f["eol"])  # blank lines are not received lines
+        if f["received"] >= self.batch_size:
+            self._close(key)
+
+    def _open(self, channel: str, upload_date: str) -> dict:
+        rng = self.rng
+        rel = f"uploads/{channel}/{upload_date}/{uuid.UUID(int=rng.getrandbits(128))}.jsonl"
+        buf = io.StringIO()
+        if rng.random() < 0.05:
+            buf.write("\ufeff")  # a byte-order mark some phones write
+        return {
+            "rel": rel, "buf": buf, "received": 0, "quarantined": 0, "channel": channel,
+            "date": upload_date, "gz": rng.random() < self.rates.gzip_file,
+            "eol": "\r\n" if rng.random() < 0.05 else "\n",
+            "blank_every": rng.choice((0, 0, 0, 0, 37)),
+        }
+
+    def _close(self, key) -> None:
+        f = self.open.pop(key)
+        data = f["buf"].getvalue().encode("utf-8", "surrogateescape")
+        rel = f["rel"] + (".gz" if f["gz"] else "")
+        self._put(rel, gzip.compress(data, mtime=0) if f["gz"] else data)
+        self.truth.file(rel, f["received"], f["quarantined"])
+        f["data"] = data
+        if self.rng.random() < self.rates.redelivered_batch:
+            self._redeliver(f)
+        if self.rng.random() < self.rates.truncated_gzip:
+            self._damaged_copy(f)
+
+    def _later_date(self, date: str) -> str:
+        d = dt.date.fromisoformat(date) + dt.timedelta(days=self.rng.randint(0, 3))
+        return min(d, dt.date(2020, 11, 30)).isoformat()
+
+    def _redeliver(self, f: dict) -> None:
+        """The same batch again, under a new name, possibly a later day and gzip."""
+        name = uuid.UUID(int=self.rng.getrandbits(128))
+        rel = f"uploads/{f['channel']}/{self._later_date(f['date'])}/{name}.jsonl"
+        if self.rng.random() < 0.5:
+            rel += ".gz"
+            self._put(rel, gzip.compress(f["data"], mtime=0))
+        else:
+            self._put(rel, f["data"])
+        self.truth.file(rel, f["received"], f["quarantined"])
+        self.truth.defects["redelivered_batch_files"] += 1
+
+    def _damaged_copy(self, f: dict) -> None:
+        """A gzip re-delivery cut short in transfer: the lines before the damage count."""
+        whole = gzip.compress(f["data"], mtime=0)
+        cut = whole[: max(20, int(len(whole) * self.rng.uniform(0.3, 0.8)))]
+        d = zlib.decompressobj(wbits=31)
+        try:
+            readable = d.decompress(cut)
+        except zlib.error:
+            readable = b""
+        lines = readable.split(b"\n")[:-1]  # the last piece is cut mid-line
+        if lines and lines[0].startswith(b"\xef\xbb\xbf"):
+            lines[0] = lines[0][3:]
+        complete = [ln for ln in lines if ln.strip()]
+        bad = sum(1 for ln in complete if ln.rstrip(b"\r") in self.truth.bad_lines)
+        rel = f"uploads/{f['channel']}/{self._later_date(f['date'])}/{uuid.UUID(int=self.rng.getrandbits(128))}.jsonl.gz"
+        self._put(rel, cut)
+        # every complete line before the damage, plus one quarantine row for the rest
+        self.truth.file(rel, len(complete) + 1, bad + 1)
+        self.truth.defects["truncated_gzip_files"] += 1
+
+    def _put(self, rel: str, data: bytes) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # written whole, then renamed into place, as the contract says
+
+    def finish(self) -> None:
+        for key in list(self.open):
+            self._close(key)
+
+
+# ----------------------------------------------------------------------------- truth
+
+
+class Truth:
+    """What the pipeline must find, accumulated as households are written."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, int]] = {}
+        self.defects: Counter = Counter()
+        self.county: dict[str, Counter] = defaultdict(Counter)
+        self.township: dict[str, Counter] = defaultdict(Counter)
+        self.bad_lines: set[bytes] = set()  # corrupted lines, to recognise them in damaged copies
+        self.quarantine_reasons: Counter = Counter()
+        self.submissions: set[str] = set()  # accepted submission ids (distinct)
+        self.follow_up: Counter = Counter()
+
+    def file(self, rel: str, received: int, quarantined: int) -> None:
+        self.files[rel] = {"received": received, "ingested": received - quarantined, "quarantined": quarantined}
+
+    def as_dict(self) -> dict:
+        def tot(rows: dict[str, Counter]) -> dict:
+            return {k: dict(sorted(v.items())) for k, v in sorted(rows.items())}
+
+        city = Counter()
+        for c in self.county.values():
+            city.update(c)
+        return {
+            "files": self.files,
+            "totals": {
+                "files": len(self.files),
+                "lines_received": sum(f["received"] for f in self.files.values()),
+                "lines_quarantined": sum(f["quarantined"] for f in self.files.values()),
+                "submissions": len(self.submissions),
+            },
+            "quarantine_reasons": dict(self.quarantine_reasons),
+            "defects": dict(sorted(self.defects.items())),
+            "follow_up": dict(sorted(self.follow_up.items())),
+            "city": dict(sorted(city.items())),
+            "county": tot(self.county),
+            "township": tot(self.township),
+        }
+
+
+# ----------------------------------------------------------------------------- the generator
+
+
+def _ym(d: dt.date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _ts(rng: random.Random, first: dt.date, last: dt.date) -> dt.datetime:
+    days = (last - first).days
+    d = first + dt.timedelta(days=rng.randint(0, days))
+    return dt.datetime(d.year, d.month, d.day, rng.randint(8, 21), rng.randint(0, 59), rng.randint(0, 59), tzinfo=TZ)
+
+
+FAMILY_SIZES = ((1, 0.28), (2, 0.33), (3, 0.23), (4, 0.10), (5, 0.04), (6, 0.015), (7, 0.005))
+COLLECTIVE_SIZES = ((1, 0.35), (2, 0.25), (3, 0.15), (4, 0.12), (6, 0.08), (8, 0.03), (12, 0.02))
+MINORITIES = ("22", "15", "06", "03", "09", "08", "12", "07", "11", "02")
+
+
+class Generator:
+    def __init__(self, out: Path, households: int, seed: int, rates: Rates | None = None, batch_size: int = 250):
+        self.out = Path(out)
+        self.n_households = households
+        self.rng = random.Random(seed)
+        self.rates = rates or Rates()
+        self.truth = Truth()
+        self.ids = IdAllocator()
+        self.batch_size = batch_size
+        self.person_no = 0
+        self.counties = list(COUNTY_POPULATION)
+        self.townships_of: dict[str, list[str]] = defaultdict(list)
+        self.enumerators: dict[str, str] = {}
+
+    # -- people ------------------------------------------------------------------------
+
+    def _birth(self, age: int) -> dt.date:
+        """A birth date giving `age` completed years at the standard time."""
+        start = dt.date(2020 - age - 1, 11, 1)
+        return start + dt.timedelta(days=self.rng.randint(0, 364))
+
+    def _education(self, age: int) -> tuple[str | None, str | None]:
+        rng = self.rng
+        if age < 3:
+            return None, None
+        if age < 6:
+            return "2", None
+        if age < 12:
+            return "3", None
+        if age < 15:
+            return "4", None
+        if age < 18:
+            edu = rng.choice("45")
+        elif age < 60:
+            edu = rng.choices("1345678", weights=(1, 8, 28, 20, 14, 22, 4 if age >= 22 else 0))[0]
+            if age >= 25 and rng.random() < 0.01:
+                edu = "9"
+        else:
+            edu = rng.choices("12345", weights=(12, 40, 28, 14, 6))[0]
+        literate = "2" if edu == "1" and rng.random() < 0.7 else "1"
+        return edu, literate
+
+    def _person(self, rel: str, age: int, sex: str, surname: str | None, area: str) -> Person:
+        born = self._birth(age)
+        p = Person(
+            name=names.full_name(self.rng, sex, surname), sex=sex, born=born, rel=rel, area=area,
+            id_number=self.ids.new(area, born, sex),
+        )
+        p.ethnicity = "01" if self.rng.random() < 0.985 else self.rng.choice(MINORITIES)
+        p.education, p.literate = self._education(age)
+        return p
+
+    def _origin(self, county: str) -> tuple[str, str, str | None]:
+        """(hukou_place, area code, hukou county in the city or None) for a newcomer here."""
+        r = self.rng.random()
+        if r < 0.16:
+            return "3", county, county
+        if r < 0.34:
+            other = self.rng.choice([c for c in self.counties if c != county])
+            return "4", other, other
+        if r < 0.50:
+            return "4", self.rng.choice(ZHEJIANG_ORIGINS), None
+        return "4", self.rng.choices(*zip(*OTHER_PROVINCE_ORIGINS, strict=True))[0], None
+
+    def _family(self, ea: EA) -> list[Person]:
+        rng = self.rng
+        size = rng.choices(*zip(*FAMILY_SIZES, strict=True))[0]
+        local = rng.random() < (0.55 if is_district(ea.county) else 0.8)
+        if local:
+            place, area, hk_county = "1", ea.county, ea.county
+            if rng.random() < 0.1:
+                area = rng.choice(CITY_BIRTH_AREAS_EXTRA)
+        else:
+            place, area, hk_county = self._origin(ea.county)
+        surname = names.surname(rng)
+        head_sex = "1" if rng.random() < 0.62 else "2"
+        other = "2" if head_sex == "1" else "1"
+        roles: list[tuple[str, int, str]] = []
+        if size == 1:
+            age = rng.choice((rng.randint(20, 40), rng.randint(20, 60), rng.randint(60, 92)))
+            roles = [("0", age, rng.choice("12"))]
+        elif size == 2:
+            kind = rng.random()
+            h = rng.choice((rng.randint(23, 45), rng.randint(45, 88)))
+            if kind < 0.7:
+                roles = [("0", h, head_sex), ("1", max(18, h + rng.randint(-5, 3)), other)]
+            elif kind < 0.9:
+                h = max(h, 36)
+                roles = [("0", h, head_sex), ("2", max(0, h - rng.randint(22, 36)), rng.choice("12"))]
+            else:
+                h = min(max(h, 30), 62)
+                roles = [("0", h, head_sex), ("3", h + rng.randint(24, 32), rng.choice("12"))]
+        else:
+            has_grand = size >= 5 and rng.random() < 0.5
+            h = rng.randint(50, 72) if has_grand else rng.randint(30, 58)
+            roles = [("0", h, head_sex), ("1", max(20, h + rng.randint(-4, 3)), other)]
+            n_left = size - 2
+            if has_grand:
+                c = max(20, h - rng.randint(24, 32))
+                roles += [("2", c, rng.choice("12")), ("6", c + rng.randint(-2, 2), rng.choice("12"))]
+                n_left -= 2
+                for _ in range(n_left):
+                    roles.append(("7", max(0, c - rng.randint(22, 34)), rng.choice("12")))
+            else:
+                n_parents = 0
+                if size >= 4 and rng.random() < 0.4:
+                    n_parents = 1 if size == 4 or rng.random() < 0.5 else 2
+                for _ in range(n_left - n_parents):
+                    roles.append(("2", max(0, h - rng.randint(23, 38)), rng.choice("12")))
+                for i in range(n_parents):
+                    roles.append(("3", min(100, h + rng.randint(24, 32)), "1" if i == 0 else "2"))
+        people = []
+        for rel, age, sex in roles:
+            fam = surname if rel in ("0", "2", "3", "7") and not (rel == "0" and sex == "2") else None
+            p = self._person(rel, age, sex, fam, area)
+            p.hukou_place, p.hukou_county = place, hk_county
+            self._set_hukou(p, ea, local)
+            people.append(p)
+        if size >= 2 and rng.random() < 0.004 and people[-1].rel == "2":
+            twin = self._person("2", people[-1].age, rng.choice("12"), surname, people[-1].area)
+            twin.born = people[-1].born
+            twin.id_number = self.ids.new(twin.area, twin.born, twin.sex)
+            twin.hukou_place, twin.hukou_county = people[-1].hukou_place, people[-1].hukou_county
+            self._set_hukou(twin, ea, local)
+            people.append(twin)
+            self.truth.defects["twins"] += 1
+        return people
+
+    def _set_hukou(self, p: Person, ea: EA, local: bool) -> None:
+        rng = self.rng
+        if local:
+            p.hukou_place = "1" if rng.random() < 0.85 else "2"
+            p.duration, p.reason = ("1", None) if p.hukou_place == "1" else (rng.choice("3456789"), "4")
+            p.hukou_township = ea.township
+            return
+        p.duration = rng.choices(("2", "3", "4", "5", "6", "7", "8", "9", "10"), weights=(4, 8, 12, 12, 10, 9, 9, 20, 16))[0]
+        p.reason = rng.choices(("1", "2", "3", "4", "6", "7", "8", "10"), weights=(55, 3, 18, 6, 6, 4, 4, 4))[0]
+        if p.age < 15:
+            p.reason = "3"
+        if p.hukou_place == "4":
+            p.hukou_region_code = p.hukou_county or p.area
+        if p.hukou_county:
+            towns = self.townships_of[p.hukou_county] or [ea.township]
+            choices = [t for t in towns if t != ea.township] or towns
+            p.hukou_township = rng.choice(choices)
+
+    def _collective(self, ea: EA) -> list[Person]:
+        rng = self.rng
+        size = rng.choices(*zip(*COLLECTIVE_SIZES, strict=True))[0]
+        kind = rng.random()
+        people = []
+        for i in range(size):
+            if kind < 0.15:  # care home
+                age, sex = rng.randint(70, 98), rng.choice("122")
+            elif kind < 0.45:  # student dormitory
+                age, sex = rng.randint(18, 24), rng.choice("12")
+            else:  # workers' dormitory
+                age, sex = rng.randint(18, 45), rng.choice("112")
+            place, area, hk_county = ("1", ea.county, ea.county) if kind < 0.15 else self._origin(ea.county)
+            p = self._person("0" if i == 0 else "9", age, sex, None, area)
+            p.hukou_place, p.hukou_county = place, hk_county
+            self._set_hukou(p, ea, place == "1")
+            if kind >= 0.15 and kind < 0.45:
+                p.education, p.reason = rng.choice("667"), "2"
+            people.append(p)
+        return people
+
+    def _absent(self, ea: EA, head: Person) -> list[Person]:
+        """Members registered here but living elsewhere (H3 part 2)."""
+        rng = self.rng
+        out = []
+        for _ in range(rng.choice((1, 1, 2))):
+            age = rng.randint(18, max(19, head.age - 20)) if head.age > 40 else rng.randint(18, 40)
+            p = self._person(rng.choice("289"), age, rng.choice("12"), None, head.area)
+            p.hukou_place, p.hukou_county, p.hukou_township = "1", ea.county, ea.township
+            r = rng.random()
+            if r < 0.12:
+                p.residence, p.duration, p.reason = rng.choice("2345"), "2", "1"  # away < 6 months: counts here
+            elif r < 0.20:
+                p.residence, p.duration, p.reason = "6", rng.choice("345"), rng.choice("12")  # abroad, work/study
+            elif r < 0.24:
+                p.residence, p.duration, p.reason = "6", rng.choice("3459"), "3"  # abroad, other reason
+            else:
+                p.residence, p.duration = "5", rng.choice("3456789")  # another county, outside the city
+                p.reason = rng.choice("1126")
+            out.append(p)
+        return out
+
+    def _long(self, p: Person) -> dict:
+        rng = self.rng
+        item: dict = {"marital_status": None, "worked_last_week": None, "industry_section": None,
+                      "occupation_major": None, "children_ever_born": None, "health": None}
+        if p.age >= 15:
+            item["marital_status"] = "1" if p.age < 22 else rng.choices("1234", weights=(10, 80, 5, 5 if p.age < 65 else 30))[0]
+        if p.age >= 16:
+            worked = p.age < 60 and rng.random() < 0.8
+            item["worked_last_week"] = "1" if worked else "2"
+            if worked:
+                item["industry_section"] = rng.choices("ACEFGHIKMO", weights=(4, 30, 8, 14, 6, 6, 8, 4, 5, 15))[0]
+                item["occupation_major"] = rng.choice("1234568")
+        if p.sex == "2" and 15 <= p.age <= 64:
+            item["children_ever_born"] = 0 if p.age < 22 else rng.choice((0, 1, 1, 1, 2, 2))
+        if p.age >= 60:
+            item["health"] = rng.choices("1234", weights=(55, 30, 12, 3))[0]
+        return item
+
+    # -- submissions -------------------------------------------------------------------
+
+    def _person_json(self, p: Person, line_no: int, long_form: bool) -> dict:
+        return {
+            "line_no": line_no, "name": p.name, "relationship": p.rel, "id_type": p.id_type,
+            "id_number": p.form_id if p.form_id is not None else p.id_number,
+            "sex": p.form_sex or p.sex, "birth_ym": p.form_birth_ym or _ym(p.born),
+            "ethnicity": p.ethnicity, "residence": p.residence, "hukou_place": p.hukou_place,
+            "hukou_region_code": p.hukou_region_code, "left_hukou_duration": p.duration,
+            "left_hukou_reason": p.reason, "education": p.education, "literate": p.literate,
+            "long": (p.long or self._long(p)) if long_form else None,
+        }
+
+    def _submission(self, hh: dict, persons: list[Person], *, channel: str, form: str, status: str,
+                    at: dt.datetime, partial: bool = False) -> dict:
+        resident = sum(1 for p in persons if p.residence == "1") + hh.get("omitted", 0)
+        lines = [self._person_json(p, i + 1, form == "long") for i, p in enumerate(persons)]
+        if partial:  # an incomplete self-enumeration: items left blank or missing
+            for ln in lines:
+                for k in ("education", "ethnicity", "literate"):
+                    if self.rng.random() < 0.5:
+                        ln.pop(k, None)
+        family = hh["type"] == "1"
+        return {
+            "submission_id": str(uuid.UUID(int=self.rng.getrandbits(128))), "channel": channel, "form": form,
+            "status": status, "submitted_at": at.isoformat(timespec="seconds"),
+            "enumerator_id": None if channel == "self" else hh["enumerator"],
+            "device_id": f"PAD-{self.rng.randrange(16**4):04X}" if channel == "pad" else None,
+            "household_id": hh["id"], "ea_code": hh["ea"].code, "household_type": hh["type"],
+            "address": hh["address"], "h_resident_count": resident,
+            "h_hukou_absent_count": sum(1 for p in persons if p.residence != "1"),
+            "h_births_male": hh["births"][0] if family else None, "h_births_female": hh["births"][1] if family else None,
+            "h_deaths_male": hh["deaths_n"][0] if family else None, "h_deaths_female": hh["deaths_n"][1] if family else None,
+            "h_floor_area_m2": round(self.rng.uniform(25, 180), 1) if family else None,
+            "h_rooms": self.rng.randint(1, 6) if family else None,
+            "persons": lines, "deaths": hh["deaths"] if family else [],
+        }
+
+    def run(self, progress: Callable[[int], None] | None = None) -> dict:
+        rng, rates = self.rng, self.rates
+        if self.out.exists() and any(self.out.iterdir()):
+            raise FileExistsError(f"{self.out} is not empty; choose an empty or new folder")
+        self.out.mkdir(parents=True, exist_ok=True)
+        for sub in ("frame", "uploads/pad", "uploads/self", "admin/hukou", "admin/births", "admin/deaths"):
+            (self.out / sub).mkdir(parents=True, exist_ok=True)
+        geography = build_geography(rng, self.n_households)
+        for ea, _ in geography:
+            if ea.township not in self.townships_of[ea.county]:
+                self.townships_of[ea.county].append(ea.township)
+        self.batches = BatchWriter(self.out, rng, rates, self.batch_size, self.truth)
+        self.registers = RegisterWriter(self.out, rng, rates, self.truth, self.ids)
+        frame_f = open(self.out / "frame/listing.csv", "w", encoding="utf-8", newline="")
+        self.frame = csv.writer(frame_f, lineterminator="\n")
+        self.frame.writerow(["household_id", "ea_code", "urban_rural_code", "address", "household_type",
+                             "expected_persons", "listed_on"])
+        pending: list[dict] | None = None
+        for ea, n in geography:
+            for dwelling in range(1, n + 1):
+                hh = self._household(ea, dwelling)
+                if pending is not None:
+                    self._maybe_duplicate(pending[0], hh)
+                    self._emit(pending[0])
+                pending = [hh]
+                if progress:
+                    progress(1)
+        if pending:
+            self._emit(pending[0])
+        self._in_flight_files()
+        self.batches.finish()
+        self.registers.finish()
+        frame_f.close()
+        self.truth.files["frame/listing.csv"] = {"received": self.frame_rows, "ingested": self.frame_rows, "quarantined": 0}
+        return self.truth.as_dict()
+
+    frame_rows = 0
+
+    def _in_flight_files(self) -> None:
+        """Files still being written when the pipeline looks: to be left alone."""
+        day = self.out / "uploads/pad/2020-11-30"
+        day.mkdir(parents=True, exist_ok=True)
+        (day / "inflight-batch.jsonl.part").write_text('{"submission_id": "in-flight", "chan', encoding="utf-8")
+        (day / "upload.jsonl.tmp").write_text("{}\n", encoding="utf-8")
+        (day / ".hidden-batch.jsonl").write_text("{}\n", encoding="utf-8")
+        self.truth.defects["in_flight_files"] = 3
+
+    def _household(self, ea: EA, dwelling: int) -> dict:
+        rng, rates = self.rng, self.rates
+        collective = rng.random() < COUNTY_COLLECTIVE_SHARE[ea.county]
+        persons = self._collective(ea) if collective else self._family(ea)
+        village = ea.code[:12]
+        enumerator = self.enumerators.setdefault(ea.code, f"E{village}{rng.randint(1, 9):03d}")
+        hh = {
+            "id": f"H{ea.code}{dwelling:04d}", "ea": ea, "type": "2" if collective else "1",
+            "address": f"杭州市{counties()[ea.county]}某街道某路{rng.randint(1, 300)}号{dwelling}室",
+            "persons": persons, "enumerator": enumerator, "births": [0, 0], "deaths_n": [0, 0], "deaths": [],
+            "omitted": 0, "extra_records": [],
+        }
+        if not collective:
+            self._family_events(hh)
+        if not collective and persons[0].hukou_place == "1" and rng.random() < 0.15:
+            persons.extend(self._absent(ea, persons[0]))
+        for p in persons:
+            self._item_defects(p)
+        if rng.random() < rates.omitted_person and len(persons) >= 2 and persons[-1].residence == "1":
+            omitted = persons.pop()
+            hh["omitted"] = 1
+            hh["omitted_person"] = omitted
+        return hh
+
+    def _family_events(self, hh: dict) -> None:
+        """Births in the last year (and after the standard time), deaths in the last year."""
+        rng, persons = self.rng, hh["persons"]
+        ea = hh["ea"]
+        mother = next((p for p in persons if p.sex == "2" and 22 <= p.age <= 42 and p.rel in "01"), None)
+        if mother and rng.random() < 0.06:
+            sex = rng.choice("12")
+            born = dt.date(2019, 11, 1) + dt.timedelta(days=rng.randint(0, 365))
+            baby = self._person("2" if mother.rel in "01" else "7", 0, sex, persons[0].name[0], persons[0].area)
+            baby.born = born
+            baby.id_number = self.ids.new(baby.area, born, sex)
+            baby.hukou_place, baby.hukou_county, baby.hukou_township = persons[0].hukou_place, persons[0].hukou_county, persons[0].hukou_township
+            baby.hukou_region_code, baby.duration, baby.reason = persons[0].hukou_region_code, persons[0].duration, persons[0].reason
+            if rng.random() < 0.3:
+                baby.id_type, baby.id_number = "9", None  # not yet registered
+                if baby.hukou_place == "1":
+                    baby.hukou_place, baby.hukou_township = "5", None  # hukou pending
+            persons.append(baby)
+            hh["births"][0 if sex == "1" else 1] += 1
+            self.registers.birth(baby, mother, ea.county)
+        elif mother and rng.random() < self.rates.born_after_standard_time:
+            born = dt.date(2020, 11, 1) + dt.timedelta(days=rng.randint(0, 4))
+            baby = self._person("2", 0, rng.choice("12"), persons[0].name[0], persons[0].area)
+            baby.born, baby.id_type, baby.id_number = born, "9", None
+            baby.hukou_place, baby.duration, baby.reason = "5", "1", None
+            baby.education = baby.literate = None
+            persons.append(baby)
+            hh["born_after"] = True
+            self.truth.defects["born_after_standard_time"] += 1
+        if rng.random() < 0.012:
+            sex = rng.choice("12")
+            age = rng.randint(60, 95)
+            died = dt.date(2019, 11, 1) + dt.timedelta(days=rng.randint(0, 365))
+            dead = self._person("3", age, sex, None, persons[0].area)
+            hh["deaths_n"][0 if sex == "1" else 1] += 1
+            hh["deaths"].append({"name": dead.name, "sex": sex, "birth_ym": _ym(dead.born),
+                                 "death_ym": _ym(died), "id_number": dead.id_number})
+            self.registers.death(dead, died, hh["ea"].county)
+
+    def _item_defects(self, p: Person) -> None:
+        rng, rates = self.rng, self.rates
+        if p.id_number is None:
+            return
+        r = rng.random()
+        if r < rates.invalid_id:
+            p.form_id = corrupt_id(rng, p.id_number)
+            self.truth.defects["invalid_id_numbers"] += 1
+        elif r < rates.invalid_id + rates.id_contradiction:
+            if rng.random() < 0.5:
+                p.form_sex = "2" if p.sex == "1" else "1"
+                self.truth.defects["sex_contradicts_id"] += 1
+            else:
+                shifted = p.born.replace(day=1) + dt.timedelta(days=rng.choice((-20, 40)))
+                p.form_birth_ym = _ym(shifted)
+                self.truth.defects["birth_month_contradicts_id"] += 1
+
+    def _maybe_duplicate(self, a: dict, b: dict) -> None:
+        """Plant one of a's residents as a resident of b too (counted in two households)."""
+        if self.rng.random() >= self.rates.duplicate_person:
+            return
+        candidates = [p for p in a["persons"] if p.residence == "1" and p.id_type == "1" and p.form_id is None
+                      and counts_here(p.residence, p.hukou_place, p.duration, p.reason)[0] and p.age >= 3]
+        if not candidates:
+            return
+        p = self.rng.choice(candidates)
+        copy = dataclasses.replace(p, rel="9" if b["type"] == "2" else "8")
+        if b["ea"].township != a["ea"].township and copy.hukou_place in ("1", "2"):
+            copy.hukou_place = "3" if b["ea"].county == a["ea"].county else "4"
+            copy.hukou_region_code = a["ea"].county if copy.hukou_place == "4" else None
+            copy.duration, copy.reason = "4", "3"
+        b["persons"].append(copy)
+        b["dup_of"] = (a, p, copy)
+        a["dup_src"] = True
+        self.truth.defects["persons_counted_twice"] += 1
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _emit(self, hh: dict) -> None:
+        """Write a household's listing row, submissions and register rows, and count its truth."""
+        rng, rates = self.rng, self.rates
+        ea, persons = hh["ea"], hh["persons"]
+        listed = rng.random() >= rates.unlisted_household
+        if listed:
+            expected = sum(1 for p in persons if p.residence == "1") + hh["omitted"] + rng.choice((0, 0, 0, 1, -1))
+            self.frame.writerow([hh["id"], ea.code, ea.urban_rural, hh["address"], hh["type"], max(1, expected),
+                                 "2020-10-" + str(rng.randint(10, 28))])
+            self.frame_rows += 1
+        else:
+            self.truth.defects["unlisted_households"] += 1
+        missing = listed and "dup_of" not in hh and "dup_src" not in hh and rng.random() < rates.missing_household
+        for p in persons + ([hh["omitted_person"]] if "omitted_person" in hh else []):
+            self.registers.person(p)
+        if "omitted_person" in hh:
+            self.truth.defects["omitted_persons"] += 1
+        if missing:
+            self.truth.defects["missing_households"] += 1
+            self.truth.county[ea.county]["listed_households"] += 1
+            self.truth.county[ea.county]["missing_households"] += 1
+            self.truth.follow_up["missing_household"] += 1
+            return
+        auth = self._write_submissions(hh)
+        hh["auth"] = auth
+        if hh["omitted"]:
+            self.truth.follow_up["fewer_person_lines_than_h3"] += 1
+        c = self.truth.county[ea.county]
+        c["listed_households"] += 1 if listed else 0
+        c["enumerated_households"] += 1
+        self._count(hh, auth)
+        if rng.random() < rates.register_only:
+            self.registers.register_only(ea)
+        if rng.random() < rates.outside_area:
+            self._outside_area(hh)
+
+    def _write_submissions(self, hh: dict) -> dict:
+        """All submissions of a household; returns the authoritative one (rules.md)."""
+        rng, rates = self.rng, self.rates
+        persons = hh["persons"]
+        long_form = rng.random() < rates.long_form
+        subs: list[dict] = []
+        born_after = hh.get("born_after", False)
+        early = [p for p in persons if p.born < dt.date(2020, 11, 1)]
+        r = rng.random()
+        if r < rates.pre_registration:
+            subs.append(self._submission(hh, early, channel="pad", form="short", status="pre_registration",
+                                         at=_ts(rng, dt.date(2020, 10, 11), dt.date(2020, 10, 31))))
+        elif r < rates.pre_registration + rates.partial_self:
+            subs.append(self._submission(hh, early, channel="self", form="short", status="partial",
+                                         at=_ts(rng, dt.date(2020, 10, 11), dt.date(2020, 11, 1)), partial=True))
+        no_final = not born_after and "dup_of" not in hh and "dup_src" not in hh and rng.random() < rates.no_final
+        if no_final:
+            if not subs:
+                subs.append(self._submission(hh, persons, channel="self", form="short", status="partial",
+                                             at=_ts(rng, dt.date(2020, 10, 20), dt.date(2020, 11, 4))))
+            self.truth.follow_up["no_final_submission"] += 1
+            self.truth.defects["households_without_final"] += 1
+        elif long_form and not born_after:
+            subs.append(self._submission(hh, persons, channel="pad", form="long", status="final",
+                                         at=_ts(rng, dt.date(2020, 11, 1), dt.date(2020, 11, 12))))
+            self.truth.defects["long_form_households"] += 1
+            if rng.random() < rates.short_after_long:
+                late = _ts(rng, dt.date(2020, 11, 13), dt.date(2020, 11, 20))
+                subs.append(self._submission(hh, persons[:1], channel="pad", form="short", status="final", at=late))
+                self.truth.defects["short_final_after_long"] += 1
+        elif not born_after and rng.random() < rates.self_final:
+            subs.append(self._submission(hh, persons, channel="self", form="short", status="final",
+                                         at=_ts(rng, dt.date(2020, 10, 11), dt.date(2020, 11, 5))))
+        else:
+            last = dt.date(2020, 11, 30) if rng.random() < 0.02 else dt.date(2020, 11, 15)
+            if born_after:
+                first = dt.date(2020, 11, 6)
+                last = max(last, first)
+            else:
+                first = dt.date(2020, 11, 1)
+            subs.append(self._submission(hh, persons, channel="pad", form="short", status="final",
+                                         at=_ts(rng, first, last)))
+        if len(subs) > 1 and subs[0]["status"] != "final":
+            self.truth.defects[f"superseded_{subs[0]['status']}"] += 1
+        auth = _authoritative(subs)
+        for s in subs:
+            self._deliver(s)
+        return auth
+
+    def _deliver(self, sub: dict) -> None:
+        rng, rates = self.rng, self.rates
+        at = dt.datetime.fromisoformat(sub["submitted_at"])
+        upload = (at.date() + dt.timedelta(days=1 if rng.random() < 0.1 else 0)).isoformat()
+        line = json.dumps(sub, ensure_ascii=False)
+        if rng.random() < rates.malformed_line:
+            bad, reason = self._corrupt(sub, line)
+            self.truth.bad_lines.add(bad.encode("utf-8", "surrogateescape"))
+            self.truth.quarantine_reasons[reason] += 1
+            self.batches.write(sub["channel"], upload, bad, good=False)
+        self.batches.write(sub["channel"], upload, line, good=True)
+        self.truth.submissions.add(sub["submission_id"])
+        if rng.random() < rates.conflicting_redelivery and upload < "2020-11-30":
+            changed = dict(sub, address=sub["address"] + "（更正）")
+            later = (dt.date.fromisoformat(upload) + dt.timedelta(days=1)).isoformat()
+            conflict = json.dumps(changed, ensure_ascii=False)
+            self.truth.bad_lines.add(conflict.encode("utf-8"))
+            self.batches.write(sub["channel"], later, conflict, good=False)
+            self.truth.quarantine_reasons["conflicting_redelivery"] += 1
+            self.truth.defects["conflicting_redeliveries"] += 1
+
+    def _corrupt(self, sub: dict, line: str) -> tuple[str, str]:
+        """A malformed copy of a line, and the kind of defect."""
+        kind = self.rng.choice(("truncated_json", "missing_key", "wrong_type", "bad_status", "persons_not_array",
+                                "not_object", "invalid_utf8", "null_required"))
+        if kind == "truncated_json":
+            return line[: self.rng.randint(10, max(11, len(line) - 10))], kind
+        if kind == "missing_key":
+            return json.dumps({k: v for k, v in sub.items() if k != "household_id"}, ensure_ascii=False), kind
+        if kind == "wrong_type":
+            return json.dumps(dict(sub, h_resident_count=str(sub["h_resident_count"])), ensure_ascii=False), kind
+        if kind == "bad_status":
+            return json.dumps(dict(sub, status="draft"), ensure_ascii=False), kind
+        if kind == "persons_not_array":
+            return json.dumps(dict(sub, persons={"line_no": 1}), ensure_ascii=False), kind
+        if kind == "not_object":
+            return json.dumps([sub["submission_id"]]), kind
+        if kind == "null_required":
+            return json.dumps(dict(sub, address=None), ensure_ascii=False), kind
+        # a byte that is not UTF-8 in the middle of the address
+        return line.replace(sub["address"], sub["address"][:3] + "\udcff" + sub["address"][3:], 1), kind
+
+    def _outside_area(self, hh: dict) -> None:
+        """A submission from an EA of another city, delivered here by mistake: quarantined."""
+        ea_code = OUTSIDE_CITY_CODE + hh["ea"].code[6:]
+        sub = self._submission(dict(hh, ea=EA(ea_code, "220", OUTSIDE_CITY_CODE, ea_code[:9]),
+                                    id="H" + ea_code + "9999"),
+                               hh["persons"][:1], channel="self", form="short", status="final",
+                               at=_ts(self.rng, dt.date(2020, 10, 20), dt.date(2020, 11, 5)))
+        line = json.dumps(sub, ensure_ascii=False)
+        upload = sub["submitted_at"][:10]
+        self.batches.write("self", upload, line, good=False)
+        self.truth.bad_lines.add(line.encode("utf-8"))
+        self.truth.quarantine_reasons["outside_census_area"] += 1
+
+    def _count(self, hh: dict, auth: dict) -> None:
+        """Add the household's counted persons to the truth, after duplicate resolution."""
+        ea = hh["ea"]
+        winner = None
+        if "dup_of" in hh:
+            a, p_a, p_b = hh["dup_of"]
+            winner = _duplicate_survivor(a["auth"], auth)
+            loser = a if winner == "b" else hh  # the removed record's household
+            self.truth.county[loser["ea"].county]["duplicates_removed"] += 1
+            if winner == "b":
+                self._uncount(a, p_a)
+        counted_lines = []
+        for line in auth["persons"]:
+            ok, _flag = counts_here(line.get("residence"), line.get("hukou_place"),
+                                    line.get("left_hukou_duration"), line.get("left_hukou_reason"))
+            if not ok:
+                continue
+            if winner == "a" and line.get("id_number") == hh["dup_of"][2].id_number:
+                continue
+            counted_lines.append(line)
+        self._add(hh, auth, counted_lines, +1)
+
+    def _uncount(self, hh: dict, p: Person) -> None:
+        auth = hh["auth"]
+        lines = [ln for ln in auth["persons"] if ln.get("id_number") == p.id_number and ln.get("name") == p.name]
+        self._add(hh, auth, lines, -1, household_delta=False)
+        hh_counted = [ln for ln in auth["persons"] if counts_here(ln.get("residence"), ln.get("hukou_place"),
+                      ln.get("left_hukou_duration"), ln.get("left_hukou_reason"))[0]]
+        if len([ln for ln in hh_counted if ln.get("id_number") != p.id_number]) == 0:
+            key = "family" if hh["type"] == "1" else "collective"
+            self.truth.county[hh["ea"].county][f"{key}_households"] -= 1
+            self.truth.township[hh["ea"].township]["households"] -= 1
+
+    def _add(self, hh: dict, auth: dict, lines: list[dict], sign: int, household_delta: bool = True) -> None:
+        ea = hh["ea"]
+        c, t = self.truth.county[ea.county], self.truth.township[ea.township]
+        kind = "family" if hh["type"] == "1" else "collective"
+        counted = 0
+        for ln in lines:
+            ident = ln.get("id_number")
+            if ln.get("id_type") in ("2", "3"):
+                continue
+            if idnumber.is_valid(ident):
+                born = idnumber.birth_date(ident)
+                sex = idnumber.sex(ident)
+                age = age_at_standard_time(born.year, born.month, born.day)
+                if born >= dt.date(2020, 11, 1):
+                    continue
+            else:
+                y, m = (int(x) for x in ln["birth_ym"].split("-"))
+                if (y, m) >= (2020, 11):
+                    continue
+                sex, age = ln["sex"], age_at_standard_time(y, m)
+            counted += 1
+            c["population"] += sign
+            c["male" if sex == "1" else "female"] += sign
+            c[f"{kind}_household_population"] += sign
+            for lo, hi, key in ((0, 14, "age_0_14"), (15, 59, "age_15_59"), (60, 200, "age_60_plus"), (65, 200, "age_65_plus")):
+                if lo <= age <= hi:
+                    c[key] += sign
+            c["urban" if ea.urban_rural.startswith("1") else "rural"] += sign
+            c["han" if ln.get("ethnicity") == "01" else "minority"] += sign
+            sep, intra, inter = migration_class(ln.get("residence"), ln.get("hukou_place"), ln.get("left_hukou_duration"),
+                                                ln.get("hukou_region_code"), is_district(ea.county))
+            c["hukou_separated"] += sign * sep
+            c["intra_city_separated"] += sign * intra
+            c["inter_provincial_floating"] += sign * inter
+            t["population"] += sign
+            t["male" if sex == "1" else "female"] += sign
+        if household_delta and counted and sign > 0:
+            c[f"{kind}_households"] += 1
+            t["households"] += 1
+
+
+def _authoritative(subs: list[dict]) -> dict:
+    finals = [s for s in subs if s["status"] == "final"]
+    if finals:
+        return max(finals, key=lambda s: (s["form"] == "long", dt.datetime.fromisoformat(s["submitted_at"]), s["submission_id"]))
+    return max(subs, key=lambda s: (dt.datetime.fromisoformat(s["submitted_at"]), s["submission_id"]))
+
+
+def _duplicate_survivor(a: dict, b: dict) -> str:
+    """Which of two final, residence-1 records survives: the later submission, then the larger id."""
+    ka = (dt.datetime.fromisoformat(a["submitted_at"]), a["submission_id"])
+    kb = (dt.datetime.fromisoformat(b["submitted_at"]), b["submission_id"])
+    return "b" if kb > ka else "a"
+
+
+class RegisterWriter:
+    """The three register extracts, consistent with the generated population."""
+
+    def __init__(self, root: Path, rng: random.Random, rates: Rates, truth: Truth, ids: IdAllocator):
+        self.rng, self.rates, self.truth, self.ids = rng, rates, truth, ids
+        self.n = 0
+        cols = ["person_no", "id_number", "name", "sex", "birth_date", "hukou_region_code", "hukou_township_code",
+                "hukou_address", "status", "extracted_on"]
+        self.hukou_cols = cols
+        self.files = []
+        for i, enc in enumerate(("utf-8", "gb18030")):
+            f = open(root / f"admin/hukou/hukou_{EXTRACTED_ON}_part{i + 1}.csv", "w", encoding=enc, newline="")
+            if enc == "gb18030":
+                f.write("# encoding: gb18030\n")
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(cols)
+            self.files.append((f, w, [0]))
+        self.update_f = open(root / f"admin/hukou/hukou_{UPDATE_EXTRACTED_ON}_update.csv", "w", encoding="utf-8", newline="")
+        self.update = csv.writer(self.update_f, lineterminator="\n")
+        self.update.writerow(cols)
+        self.update_rows = 0
+        self.births_f = open(root / "admin/births/births_2020-11-10.csv", "w", encoding="utf-8", newline="")
+        self.births = csv.writer(self.births_f, lineterminator="\n")
+        self.births.writerow(["certificate_no", "child_name", "child_sex", "birth_date", "mother_id_number",
+                              "mother_name", "hospital_region_code", "extracted_on"])
+        self.deaths_f = open(root / "admin/deaths/deaths_2020-11-10.csv", "w", encoding="utf-8", newline="")
+        self.deaths = csv.writer(self.deaths_f, lineterminator="\n")
+        self.deaths.writerow(["record_no", "id_number", "name", "sex", "birth_date", "death_date", "region_code",
+                              "extracted_on"])
+        self.n_births = self.n_deaths = 0
+
+    def _row(self, row: list) -> None:
+        f, w, n = self.files[0 if self.rng.random() < 0.8 else 1]
+        w.writerow(row)
+        n[0] += 1
+
+    def person(self, p: Person) -> None:
+        if not p.hukou_county or not p.hukou_township or p.id_number is None:
+            return
+        rng, rates = self.rng, self.rates
+        self.n += 1
+        p.register_no = f"P{self.n:09d}"
+        name, ident = p.name, p.id_number
+        r = rng.random()
+        if r < rates.name_typo:
+            name = names.typo(rng, name)
+            self.truth.defects["register_name_typos"] += 1
+        elif r < rates.name_typo + rates.name_homophone:
+            name = names.homophone(rng, name)
+            self.truth.defects["register_name_homophones"] += 1
+        if rng.random() < rates.register_id_error:
+            ident = corrupt_id(rng, ident)
+            self.truth.defects["register_id_errors"] += 1
+        row = [p.register_no, ident, name, p.sex, p.born.isoformat(), p.hukou_county, p.hukou_township,
+               "某地址", "1", EXTRACTED_ON]
+        self._row(row)
+        if rng.random() < rates.register_update:
+            self.update.writerow(row[:7] + ["某新地址", "1", UPDATE_EXTRACTED_ON])
+            self.update_rows += 1
+
+    def register_only(self, ea: EA) -> None:
+        """A registrant of this township living outside the city whom no form lists."""
+        rng = self.rng
+        sex = rng.choice("12")
+        born = dt.date(rng.randint(1950, 2000), rng.randint(1, 12), rng.randint(1, 28))
+        self.n += 1
+        ident = self.ids.new(ea.county, born, sex)
+        self._row([f"P{self.n:09d}", ident, names.full_name(rng, sex), sex, born.isoformat(), ea.county,
+                   ea.township, "某地址", "1", EXTRACTED_ON])
+        self.truth.defects["register_persons_missing_from_census"] += 1
+        # inactive records (moved out, deceased) are in the extract too and never omissions
+        if rng.random() < 0.5:
+            self.n += 1
+            self._row([f"P{self.n:09d}", self.ids.new(ea.county, born, "1"), names.full_name(rng, "1"),
+                       "1", born.isoformat(), ea.county, ea.township, "某地址", rng.choice("23"), EXTRACTED_ON])
+
+    def birth(self, baby: Person, mother: Person, county: str) -> None:
+        self.n_births += 1
+        self.births.writerow([f"O{self.n_births:09d}", baby.name if self.rng.random() < 0.8 else "", baby.sex,
+                              baby.born.isoformat(), mother.id_number, mother.name, county, "2020-11-10"])
+
+    def death(self, dead: Person, died: dt.date, county: str) -> None:
+        self.n_deaths += 1
+        self.deaths.writerow([f"D{self.n_deaths:09d}", dead.id_number, dead.name, dead.sex, dead.born.isoformat(),
+                              died.isoformat(), county, "2020-11-10"])
+
+    def finish(self) -> None:
+        for f, _w, n in self.files:
+            f.close()
+            enc_line = 1 if "part2" in f.name else 0
+            rel = str(Path(f.name).relative_to(Path(f.name).parents[2]))
+            self.truth.files[rel] = {"received": n[0], "ingested": n[0], "quarantined": 0, "header_lines": 1 + enc_line}
+        for f, rows, rel in ((self.update_f, self.update_rows, None), (self.births_f, self.n_births, None),
+                             (self.deaths_f, self.n_deaths, None)):
+            f.close()
+            rel = str(Path(f.name).relative_to(Path(f.name).parents[2]))
+            self.truth.files[rel] = {"received": rows, "ingested": rows, "quarantined": 0}
+
+
+def generate(out: Path, households: int, seed: int, truth_path: Path | None = None, rates: Rates | None = None,
+             progress: Callable[[int], None] | None = None) -> dict:
+    """Write a landing zone to `out` and its truth (JSON) to `truth_path` (default `<out>.truth.json`)."""
+    gen = Generator(out, households, seed, rates)
+    truth = gen.run(progress)
+    truth["parameters"] = {"households": households, "seed": seed, "rates": dataclasses.asdict(gen.rates)}
+    truth["city_code"] = CITY_CODE
+    path = truth_path or Path(str(out).rstrip("/") + ".truth.json")
+    path.write_text(json.dumps(truth, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    return truth
+
+
+def truth_path_for(landing: Path) -> Path:
+    return Path(str(landing).rstrip("/") + ".truth.json")
