@@ -464,7 +464,7 @@ def ingest_csv_files(con, root: Path, folder: str, table: str, columns: tuple[st
                          store_rejects=true, rejects_table='_rej', rejects_scan='_rej_scan', ignore_errors=true)
                 """)
                 # file order is kept on insert: rowid is the row's position among readable rows
-                con.execute("create or replace temp table _csv as select *, rowid + 1 as k from _csv")
+                con.execute("create or replace temp table _csv as select *, row_number() over (order by rowid) as k from _csv")
                 rejected = con.execute("select line, error_type, csv_line from _rej").fetchall()
                 for line, err, text in rejected:
                     con.execute("insert into raw.rejected_lines values (?, ?, ?, ?)",

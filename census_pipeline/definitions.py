@@ -1,0 +1,28 @@
+"""Assembly only: the stages' definitions, the shared resources, one in-process executor.
+
+Runs execute in process: each multiprocess step costs 1-2 s on two cores, and DuckDB allows
+one writer process per file (docs/adr/0001).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from census_pipeline.defs.ingestion import assets as ingestion
+from census_pipeline.defs.microdata import assets as microdata
+from census_pipeline.defs.microdata.project import dbt_executable, dbt_project
+from census_pipeline.resources import LandingZone, OutputDir, Warehouse
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([ingestion, microdata]),
+    asset_checks=dg.load_asset_checks_from_modules([ingestion, microdata]),
+    resources={
+        "warehouse": Warehouse(path=dg.EnvVar("CENSUS_WAREHOUSE")),
+        "landing": LandingZone(path=dg.EnvVar("CENSUS_LANDING_DIR")),
+        "output": OutputDir(path=dg.EnvVar("CENSUS_OUTPUT_DIR")),
+        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                              dbt_executable=dbt_executable()),
+    },
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,1 @@
+"""Definitions, one folder per census stage in the order data flows."""

@@ -1,0 +1,178 @@
+"""Ingestion: landing zone -> restricted `raw` schema, with the quarantine and the ledger."""
+
+
+import dagster as dg
+
+from census_pipeline.defs.metadata import table_metadata
+from census_pipeline.lib import ingest
+from census_pipeline.lib.metadata import markdown_table
+from census_pipeline.resources import LandingZone, Warehouse
+
+RESTRICTED = {"zone": "restricted"}
+COMMON = dict(group_name="ingestion", owners=["team:census-data"], kinds={"duckdb"})
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["raw", "household_submissions"], tags=RESTRICTED, **COMMON,
+                     description="Household submissions from enumerators' PADs and self-enumeration, as uploaded. "
+                                 "One row per submission_id: a re-delivered copy counts once; a copy with other "
+                                 "contents is quarantined as a conflicting re-delivery."),
+        dg.AssetSpec(["raw", "person_lines"], tags=RESTRICTED, **COMMON,
+                     deps=[["raw", "household_submissions"]],
+                     description="The person lines (H3 persons) of each submission, item values as uploaded (JSON). "
+                                 "One row per person line. Holds names and ID numbers: restricted."),
+        dg.AssetSpec(["raw", "death_lines"], tags=RESTRICTED, **COMMON,
+                     deps=[["raw", "household_submissions"]],
+                     description="Deaths reported on the death form (死亡人口调查表) of each submission. "
+                                 "One row per reported death."),
+    ],
+    can_subset=False,
+)
+def upload_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
+    """Read new batch files from uploads/pad and uploads/self (in-flight .part/.tmp/dot files are left alone)."""
+    root = landing.root
+    with warehouse.connect() as con:
+        n_files = ingest.ingest_submission_files(con, root, "uploads", ("pad", "self"))
+        if n_files or not _exists(con, "raw.household_submissions"):
+            ingest.rebuild_submissions(con)
+        context.log.info(f"read {n_files} new batch files from {root / 'uploads'}")
+        by_channel = con.execute("""
+            select channel, status, form, count(*) from raw.household_submissions group by all order by all
+        """).fetchall()
+        yield dg.MaterializeResult(
+            asset_key=["raw", "household_submissions"],
+            metadata={
+                **table_metadata(con, "raw.household_submissions"),
+                "new_files": n_files,
+                "by_channel_status_form": dg.MetadataValue.md(
+                    markdown_table(["channel", "status", "form", "submissions"], by_channel)),
+            },
+        )
+        yield dg.MaterializeResult(asset_key=["raw", "person_lines"], metadata=table_metadata(con, "raw.person_lines"))
+        yield dg.MaterializeResult(asset_key=["raw", "death_lines"], metadata=table_metadata(con, "raw.death_lines"))
+
+
+@dg.asset(key=["raw", "listing_frame"], tags=RESTRICTED, **COMMON)
+def listing_frame(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
+    """The pre-enumeration listing (摸底底册). One row per listed household; a later file wins."""
+    with warehouse.connect() as con:
+        n = ingest.ingest_csv_files(con, landing.root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
+        if n or not _exists(con, "raw.listing_frame"):
+            ingest.rebuild_frame(con)
+        return dg.MaterializeResult(metadata={**table_metadata(con, "raw.listing_frame"), "new_files": n})
+
+
+def _register_spec(table: str, text: str) -> dg.AssetSpec:
+    return dg.AssetSpec(["raw", table], tags=RESTRICTED, **COMMON, description=text)
+
+
+@dg.multi_asset(
+    specs=[
+        _register_spec("hukou_register", "Household-registration (户籍) extract from public security. One row per "
+                       "person_no, the latest extracted_on winning; GB18030 extracts are transcoded."),
+        _register_spec("birth_register", "Hospital birth records (出生医学证明). One row per certificate_no, latest extract."),
+        _register_spec("death_register", "Death registrations. One row per record_no, latest extract."),
+    ],
+    can_subset=False,
+)
+def register_extracts(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
+    """Read new register extracts (UTF-8, or GB18030 when the first line says so)."""
+    with warehouse.connect() as con:
+        for table, (folder, columns, key) in ingest.REGISTERS.items():
+            n = ingest.ingest_csv_files(con, landing.root, folder, table, columns, key)
+            if n or not _exists(con, f"raw.{table}"):
+                ingest.rebuild_register(con, table, key)
+            yield dg.MaterializeResult(asset_key=["raw", table],
+                                       metadata={**table_metadata(con, f"raw.{table}"), "new_files": n})
+
+
+INPUT_ASSETS = [["raw", "household_submissions"], ["raw", "listing_frame"], ["raw", "hukou_register"],
+                ["raw", "birth_register"], ["raw", "death_register"]]
+
+
+@dg.asset(
+    key=["quality", "quarantine"], deps=INPUT_ASSETS, group_name="ingestion", owners=["team:census-data"],
+    kinds={"duckdb"}, tags={"zone": "analysis"},
+    check_specs=[dg.AssetCheckSpec("quarantine_holds_no_raw_text", asset=["quality", "quarantine"],
+                                   description="The analysis-zone quarantine has file, line and reason only.")],
+)
+def quarantine(warehouse: Warehouse):
+    """Rejected input lines: file, line number (null for a whole file) and reason. One row per rejected line.
+
+    The raw text of each line stays in the restricted zone (raw.rejected_lines)."""
+    with warehouse.connect() as con:
+        con.execute("""
+            create or replace table quality.quarantine as
+            select source_file, line_no, reason from raw.rejected_lines
+            union all
+            select source_file, line_no, reason from raw.submission_conflicts
+            order by source_file, line_no
+        """)
+        reasons = con.execute("""
+            select regexp_replace(reason, 'submission \\S+ differs from the copy kept from .*', 'submission differs from the kept copy'),
+                   count(*) from quality.quarantine group by all order by 2 desc
+        """).fetchall()
+        cols = [c[0] for c in con.execute("describe quality.quarantine").fetchall()]
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "quality.quarantine"),
+            "by_reason": dg.MetadataValue.md(markdown_table(["reason", "lines"], reasons)),
+        })
+        yield dg.AssetCheckResult(check_name="quarantine_holds_no_raw_text", passed=cols == ["source_file", "line_no", "reason"],
+                                  metadata={"columns": ", ".join(cols)})
+
+
+@dg.asset(
+    key=["quality", "ingest_ledger"], deps=[["quality", "quarantine"]], group_name="ingestion",
+    owners=["team:census-data"], kinds={"duckdb"}, tags={"zone": "analysis"},
+    check_specs=[dg.AssetCheckSpec("every_input_line_accounted_for", asset=["quality", "ingest_ledger"], blocking=True,
+                                   description="For every landing file: lines received = ingested + quarantined.")],
+)
+def ingest_ledger(warehouse: Warehouse):
+    """Every landing file read, with lines received, ingested and quarantined. One row per file."""
+    with warehouse.connect() as con:
+        con.execute("""
+            create or replace table quality.ingest_ledger as
+            with accepted as (
+                select source_file, count(*) as n from raw.submission_lines group by all
+                union all select source_file, count(*) from raw.listing_frame_received group by all
+                union all select source_file, count(*) from raw.hukou_register_received group by all
+                union all select source_file, count(*) from raw.birth_register_received group by all
+                union all select source_file, count(*) from raw.death_register_received group by all
+            ),
+            conflicts as (select source_file, count(*) as n from raw.submission_conflicts group by all),
+            rejected as (select source_file, count(*) as n from raw.rejected_lines group by all)
+            select f.source_file, f.kind, f.upload_date, f.size_bytes, f.lines_received,
+                   coalesce(a.n, 0) - coalesce(c.n, 0) as lines_ingested,
+                   coalesce(r.n, 0) + coalesce(c.n, 0) as lines_quarantined,
+                   f.ingested_at
+            from raw.ingest_files f
+            left join accepted a using (source_file)
+            left join conflicts c using (source_file)
+            left join rejected r using (source_file)
+            order by f.source_file
+        """)
+        totals = con.execute("""
+            select kind, count(*), sum(lines_received), sum(lines_ingested), sum(lines_quarantined)
+            from quality.ingest_ledger group by all order by all
+        """).fetchall()
+        unbalanced = con.execute("""
+            select source_file, lines_received, lines_ingested, lines_quarantined from quality.ingest_ledger
+            where lines_received <> lines_ingested + lines_quarantined
+        """).fetchall()
+        yield dg.MaterializeResult(metadata={
+            **table_metadata(con, "quality.ingest_ledger"),
+            "totals": dg.MetadataValue.md(markdown_table(["kind", "files", "received", "ingested", "quarantined"], totals)),
+        })
+        yield dg.AssetCheckResult(
+            check_name="every_input_line_accounted_for", passed=not unbalanced,
+            metadata={"files_checked": sum(t[1] for t in totals), "files_unbalanced": len(unbalanced),
+                      "unbalanced": dg.MetadataValue.md(markdown_table(
+                          ["file", "received", "ingested", "quarantined"], unbalanced[:20]))},
+        )
+
+
+def _exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                            [schema, name]).fetchone()[0])

@@ -1,0 +1,75 @@
+"""`census run`: materialize every asset through Dagster, in process, and summarise."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import dagster as dg
+
+
+def _instance() -> dg.DagsterInstance:
+    """The DAGSTER_HOME instance when set (runs show in `make ui`), else a throwaway one."""
+    if os.environ.get("DAGSTER_HOME"):
+        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
+    from census_pipeline.definitions import defs
+
+    started = time.perf_counter()
+    with _instance() as instance:
+        result = dg.materialize(
+            list(defs.assets),
+            resources=defs.resources,
+            instance=instance,
+            selection=selection,
+            raise_on_error=False,
+            tags={"census/trigger": "census run"},
+            run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CENSUS_LOG_LEVEL", "INFO")}}}},
+        )
+        summary = summarise(result)
+    elapsed = time.perf_counter() - started
+    print(f"\ncensus run {'succeeded' if summary['ok'] else 'FAILED'} in {elapsed:.0f} s (run {result.run_id[:8]})")
+    print(f"  assets materialized: {summary['materialized']}   checks passed: {summary['checks_passed']}"
+          f"   checks failed: {len(summary['checks_failed'])}   steps failed: {len(summary['steps_failed'])}")
+    for name in summary["steps_failed"]:
+        print(f"  FAILED step: {name}")
+    for name, severity in summary["checks_failed"]:
+        print(f"  failed check ({severity}): {name}")
+    for key in ("raw/household_submissions", "raw/person_lines", "quality/quarantine"):
+        if key in summary["row_counts"]:
+            print(f"  {key}: {summary['row_counts'][key]:,} rows")
+    print(f"  landing zone: {locations['CENSUS_LANDING_DIR']}")
+    print(f"  warehouse:    {locations['CENSUS_WAREHOUSE']}")
+    print(f"  outputs:      {locations['CENSUS_OUTPUT_DIR']}")
+    if os.environ.get("DAGSTER_HOME"):
+        print(f"  Dagster runs: {os.environ['DAGSTER_HOME']} (make ui to browse them)")
+    return 0 if summary["ok"] else 1
+
+
+def summarise(result: dg.ExecuteInProcessResult) -> dict:
+    materialized, row_counts, passed = 0, {}, 0
+    failed_checks: list[tuple[str, str]] = []
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            materialized += 1
+            mat = event.event_specific_data.materialization
+            rc = mat.metadata.get("dagster/row_count")
+            if rc is not None:
+                row_counts[mat.asset_key.to_user_string()] = int(rc.value)
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            ev = event.event_specific_data
+            if ev.passed:
+                passed += 1
+            else:
+                failed_checks.append((f"{ev.asset_key.to_user_string()}:{ev.check_name}", ev.severity.value))
+    steps_failed = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    blocking_failed = any(sev == "ERROR" for _, sev in failed_checks)
+    return {
+        "ok": result.success and not steps_failed and not blocking_failed,
+        "materialized": materialized, "row_counts": row_counts, "checks_passed": passed,
+        "checks_failed": failed_checks, "steps_failed": steps_failed,
+    }

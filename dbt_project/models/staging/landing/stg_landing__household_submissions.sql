@@ -1,0 +1,28 @@
+with source as (
+    select * from {{ source('raw', 'household_submissions') }}
+),
+
+final as (
+    select
+        submission_id,
+        household_id,
+        channel,
+        form,
+        status,
+        submitted_at,
+        enumerator_id,
+        ea_code,
+        county_code,
+        substr(ea_code, 1, 9) as township_code,
+        substr(ea_code, 1, 12) as village_code,
+        case when household_type in ('1', '2') then household_type end as household_type,
+        h_resident_count,
+        h_hukou_absent_count,
+        person_line_count,
+        upload_date,
+        source_file,
+        line_no
+    from source
+)
+
+select * from final

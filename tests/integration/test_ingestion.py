@@ -1,0 +1,175 @@
+"""Ingestion on generated and hand-written landing zones: counts, quarantine reasons, exactly once."""
+
+import gzip
+import io
+import json
+import random
+import shutil
+
+import duckdb
+import pytest
+
+from census_pipeline.lib import ingest
+
+
+def run_ingest(root, db):
+    con = duckdb.connect(str(db))
+    ingest.ingest_submission_files(con, root, "uploads", ("pad", "self"))
+    ingest.rebuild_submissions(con)
+    ingest.ingest_csv_files(con, root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
+    ingest.rebuild_frame(con)
+    for table, (folder, cols, key) in ingest.REGISTERS.items():
+        ingest.ingest_csv_files(con, root, folder, table, cols, key)
+        ingest.rebuild_register(con, table, key)
+    return con
+
+
+def ledger(con):
+    received = dict(con.execute("select source_file, lines_received from raw.ingest_files").fetchall())
+    quarantined = dict(con.execute("""
+        select source_file, count(*) from (select source_file from raw.rejected_lines
+                                            union all select source_file from raw.submission_conflicts) group by all
+    """).fetchall())
+    return {f: (received[f], quarantined.get(f, 0)) for f in received}
+
+
+def test_every_file_matches_the_generators_truth(small_census, tmp_path):
+    landing, truth = small_census
+    con = run_ingest(landing, tmp_path / "w.duckdb")
+    got = ledger(con)
+    want = {f: (v["received"], v["quarantined"]) for f, v in truth["files"].items()}
+    assert got == want
+    n = con.execute("select count(*), count(distinct submission_id) from raw.household_submissions").fetchone()
+    assert n == (truth["totals"]["submissions"],) * 2
+    assert truth["totals"]["lines_quarantined"] > 0 and truth["defects"]["truncated_gzip_files"] >= 0
+
+
+def test_ingesting_twice_changes_nothing(small_census, tmp_path):
+    landing, _ = small_census
+    con = run_ingest(landing, tmp_path / "w.duckdb")
+    tables = ["raw.household_submissions", "raw.person_lines", "raw.death_lines", "raw.rejected_lines",
+              "raw.ingest_files", "raw.hukou_register", "raw.listing_frame"]
+    before = {t: con.execute(f"select md5(string_agg(t::varchar, '|' order by t::varchar)) from {t} t").fetchone()
+              for t in tables if t != "raw.ingest_files"}
+    counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+    con.close()
+    con = run_ingest(landing, tmp_path / "w.duckdb")
+    assert {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables} == counts
+    after = {t: con.execute(f"select md5(string_agg(t::varchar, '|' order by t::varchar)) from {t} t").fetchone()
+             for t in tables if t != "raw.ingest_files"}
+    assert after == before
+
+
+def _sub(sid, hh="H3301060010010070001", **over):
+    s = {"submission_id": sid, "channel": "pad", "form": "short", "status": "final",
+         "submitted_at": "2020-11-03T10:22:31+08:00", "enumerator_id": "E330106001001004", "device_id": "PAD-1",
+         "household_id": hh, "ea_code": "330106001001007", "household_type": "1", "address": "西湖区某路1号",
+         "h_resident_count": 1, "h_hukou_absent_count": 0,
+         "persons": [{"line_no": 1, "name": "王建国", "relationship": "0", "id_type": "1",
+                      "id_number": "330106198503120016", "sex": "1", "birth_ym": "1985-03"}], "deaths": []}
+    s.update(over)
+    return json.dumps(s, ensure_ascii=False)
+
+
+@pytest.fixture()
+def handwritten(tmp_path):
+    root = tmp_path / "landing"
+    day = root / "uploads/pad/2020-11-03"
+    day.mkdir(parents=True)
+    lines = [
+        _sub("s1"),
+        json.dumps({k: v for k, v in json.loads(_sub("s2")).items() if k != "household_id"}),  # missing key
+        _sub("s3", h_resident_count="1"),  # wrong type
+        "",  # blank: not a received line
+        _sub("s4", ea_code="330281001001001"),  # outside the census area
+        '{"submission_id": "s5", "channel": ',  # not JSON
+        _sub("s6", persons={"line_no": 1}),  # persons not an array
+        _sub("s7", status="draft"),
+    ]
+    (day / "b1.jsonl").write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    bad = (_sub("s8", hh="H3301060010010070008").encode("utf-8").replace("某路".encode(), b"\xff\xfe"))
+    (day / "b2.jsonl").write_bytes(_sub("s9", hh="H3301060010010070009").encode() + b"\n" + bad + b"\n")
+    rng = random.Random(3)
+    batch = "\n".join(_sub(f"g{i}", hh=f"H33010600100100700{i:02d}", address=f"某路{rng.random()}号") for i in range(40))
+    whole = gzip.compress((batch + "\n").encode())
+    (day / "b3.jsonl.gz").write_bytes(whole[: len(whole) * 2 // 3])  # truncated in transfer
+    (day / "b4.jsonl.part").write_text(_sub("p1") + "\n", encoding="utf-8")  # still being written
+    (day / ".b5.jsonl").write_text(_sub("p2") + "\n", encoding="utf-8")
+    later = root / "uploads/self/2020-11-05"
+    later.mkdir(parents=True)
+    (later / "again.jsonl").write_text(_sub("s1") + "\n" + _sub("s9", hh="H3301060010010070009", address="改了") + "\n",
+                                       encoding="utf-8")
+    return root
+
+
+def test_each_defect_gets_a_clear_reason_and_the_rest_is_ingested(handwritten, tmp_path):
+    con = run_ingest(handwritten, tmp_path / "w.duckdb")
+    reasons = dict(((f.split("/")[-1], n), r) for f, n, r in con.execute(
+        "select source_file, line_no, reason from raw.rejected_lines union all "
+        "select source_file, line_no, reason from raw.submission_conflicts").fetchall())
+    assert reasons[("b1.jsonl", 2)] == 'missing required key "household_id"'
+    assert reasons[("b1.jsonl", 3)] == '"h_resident_count" must be an integer (got varchar)'
+    assert reasons[("b1.jsonl", 5)].startswith("ea_code county 330281 is outside the census area")
+    assert reasons[("b1.jsonl", 6)] == "not valid JSON"
+    assert reasons[("b1.jsonl", 7)] == '"persons" must be an array (got object)'
+    assert reasons[("b1.jsonl", 8)].startswith('"status" must be one of')
+    assert reasons[("b2.jsonl", 2)] == "line is not valid UTF-8"
+    gz = [(k, r) for k, r in reasons.items() if k[0] == "b3.jsonl.gz"]
+    assert len(gz) == 1 and "truncated" in gz[0][1]
+    assert reasons[("again.jsonl", 2)].startswith("conflicting re-delivery: submission s9")
+    ids = {r[0] for r in con.execute("select submission_id from raw.household_submissions").fetchall()}
+    assert {"s1", "s9"} <= ids and not ids & {"s2", "s3", "s4", "s5", "s6", "s7", "s8", "p1", "p2"}
+    assert con.execute("select address from raw.household_submissions where submission_id = 's9'").fetchone()[0] != "改了"
+    salvaged = {i for i in ids if i.startswith("g")}
+    readable = []  # what Python's own gzip reader gets before the damage, complete lines only
+    with gzip.open(io.BytesIO((handwritten / "uploads/pad/2020-11-03/b3.jsonl.gz").read_bytes())) as f:
+        try:
+            for line in f:
+                readable.append(line)
+        except EOFError:
+            pass
+    complete = [ln for ln in readable if ln.endswith(b"\n")]
+    assert 0 < len(salvaged) == len(complete) < 40  # the lines before the damage
+    files = ledger(con)
+    assert set(files) == {"uploads/pad/2020-11-03/b1.jsonl", "uploads/pad/2020-11-03/b2.jsonl",
+                          "uploads/pad/2020-11-03/b3.jsonl.gz", "uploads/self/2020-11-05/again.jsonl"}
+    assert files["uploads/pad/2020-11-03/b1.jsonl"] == (7, 6)
+    assert files["uploads/pad/2020-11-03/b3.jsonl.gz"] == (len(salvaged) + 1, 1)
+    accepted = dict(con.execute("select source_file, count(*) from raw.submission_lines group by all").fetchall())
+    conflicts = dict(con.execute("select source_file, count(*) from raw.submission_conflicts group by all").fetchall())
+    for f, (received, quarantined) in files.items():
+        ingested = accepted.get(f, 0) - conflicts.get(f, 0)
+        assert received == ingested + quarantined, f
+
+
+def test_gb18030_register_and_newer_extract_wins(tmp_path):
+    root = tmp_path / "landing"
+    (root / "admin/hukou").mkdir(parents=True)
+    head = "person_no,id_number,name,sex,birth_date,hukou_region_code,hukou_township_code,hukou_address,status,extracted_on\n"
+    (root / "admin/hukou/a.csv").write_bytes(
+        b"# Encoding: GB18030\n" + (head + "P1,330106198503120016,欧阳娜,2,1985-03-12,330106,330106001,某地址,1,2020-10-20\n"
+                                    "P2,330106198503120024,王丽,2,1985-03-12,330106,330106001,某地址,1,2020-10-20\n"
+                                    ).encode("gb18030"))
+    (root / "admin/hukou/b.csv").write_text(
+        head + "P2,330106198503120024,王丽,2,1985-03-12,330106,330106001,新地址,2,2020-11-20\n,,,,,,,,,\n", encoding="utf-8")
+    con = run_ingest(root, tmp_path / "w.duckdb")
+    rows = dict(con.execute("select person_no, name || '/' || status from raw.hukou_register").fetchall())
+    assert rows == {"P1": "欧阳娜/1", "P2": "王丽/2"}
+    assert con.execute("select line_no, reason from raw.rejected_lines").fetchall() == [(3, 'missing key "person_no"')]
+    assert dict(con.execute("select source_file, lines_received from raw.ingest_files").fetchall()) == {
+        "admin/hukou/a.csv": 2, "admin/hukou/b.csv": 2}
+
+
+def test_a_new_file_is_ingested_on_the_next_run_and_only_it(small_census, tmp_path):
+    landing, truth = small_census
+    root = tmp_path / "landing"
+    shutil.copytree(landing, root)
+    con = run_ingest(root, tmp_path / "w.duckdb")
+    before = con.execute("select count(*) from raw.household_submissions").fetchone()[0]
+    con.close()
+    day = root / "uploads/pad/2020-11-29"
+    day.mkdir(parents=True, exist_ok=True)
+    (day / "late.jsonl").write_text(_sub("late-1", hh="H3301060010019990001") + "\n", encoding="utf-8")
+    con = run_ingest(root, tmp_path / "w.duckdb")
+    assert con.execute("select count(*) from raw.household_submissions").fetchone()[0] == before + 1
+    assert con.execute("select count(*) from raw.ingest_files where source_file like '%late.jsonl'").fetchone()[0] == 1
