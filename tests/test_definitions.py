@@ -1,0 +1,25 @@
+"""Definitions load, and every asset is described, grouped, owned and typed."""
+
+from census_pipeline.definitions import defs
+
+
+def test_every_asset_is_described_grouped_owned_and_kinded():
+    graph = defs.resolve_asset_graph()
+    keys = [k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable]
+    assert len(keys) >= 20
+    for key in keys:
+        node = graph.get(key)
+        assert node.description, key
+        assert node.group_name in {"ingestion", "microdata", "quality", "linkage", "publication"}, key
+        assert node.owners, key
+        assert node.kinds, key
+
+
+def test_raw_sources_of_dbt_link_to_the_ingestion_assets():
+    graph = defs.resolve_asset_graph()
+    stg = graph.get(next(k for k in graph.get_all_asset_keys() if k.path[-1] == "stg_landing__household_submissions"))
+    assert any(p.path == ["raw", "household_submissions"] for p in stg.parent_keys)
+
+
+def test_runs_execute_in_process():
+    assert defs.executor.name == "in_process"
