@@ -883,7 +883,6 @@ class Generator:
 
     def _count(self, hh: dict, auth: dict) -> None:
         """Add the household's counted persons to the truth, after duplicate resolution."""
-        ea = hh["ea"]
         winner = None
         if "dup_of" in hh:
             a, p_a, p_b = hh["dup_of"]
