@@ -794,9 +794,12 @@ class Generator:
                                          at=_ts(rng, dt.date(2020, 10, 11), dt.date(2020, 11, 1)), partial=True))
         no_final = not born_after and "dup_of" not in hh and "dup_src" not in hh and rng.random() < rates.no_final
         if no_final:
-            if not subs:
+            if not subs:  # complete items: the truth stays exact (imputed values are not predictable)
                 subs.append(self._submission(hh, persons, channel="self", form="short", status="partial",
                                              at=_ts(rng, dt.date(2020, 10, 20), dt.date(2020, 11, 4))))
+            elif subs[0]["status"] == "partial":
+                subs[0] = self._submission(hh, early, channel="self", form="short", status="partial",
+                                           at=dt.datetime.fromisoformat(subs[0]["submitted_at"]))
             self.truth.follow_up["no_final_submission"] += 1
             self.truth.defects["households_without_final"] += 1
         elif long_form and not born_after:

@@ -173,24 +173,40 @@ def stage_lines(con: duckdb.DuckDBPyConnection, files: dict[str, str]) -> None:
 
 
 def read_files(con: duckdb.DuckDBPyConnection, root: Path, paths: list[Path], workdir: Path) -> None:
-    """Stage the lines of `paths` (outside any transaction: a damaged file makes DuckDB raise).
-    A file DuckDB cannot read whole is salvaged alone: its readable start is staged and the
-    rest becomes one quarantine row."""
-    try:
-        stage_lines(con, {str(p): rel(root, p) for p in paths})
-        return
-    except (duckdb.IOException, duckdb.InvalidInputException):
-        if len(paths) == 1:
-            _salvage_one(con, root, paths[0], workdir)
-            return
-    lines, bad = [], []
-    for i, p in enumerate(paths):
-        read_files(con, root, [p], workdir)
-        con.execute(f"create or replace temp table _lines_{i} as from _lines; create or replace temp table _bad_{i} as from _bad")
-        lines.append(f"from _lines_{i}")
-        bad.append(f"from _bad_{i}")
-    con.execute("create or replace temp table _lines as " + " union all ".join(lines))
-    con.execute("create or replace temp table _bad as " + " union all ".join(bad))
+    """Stage the lines of `paths` into _lines/_bad (outside any transaction: a damaged file
+    makes DuckDB raise). DuckDB names the file it could not read: that file is set aside and
+    salvaged alone (its readable start staged, the rest one quarantine row), and the others
+    are read together again. Without a name, the batch is split in two."""
+    parts: list[int] = []
+
+    def keep() -> None:
+        i = len(parts)
+        con.execute(f"create or replace temp table _lines_{i} as from _lines; "
+                    f"create or replace temp table _bad_{i} as from _bad")
+        parts.append(i)
+
+    todo = [list(paths)]
+    while todo:
+        group = todo.pop()
+        try:
+            stage_lines(con, {str(p): rel(root, p) for p in group})
+            keep()
+            continue
+        except (duckdb.IOException, duckdb.InvalidInputException) as e:
+            named = [p for p in group if str(p) in str(e)]
+            if len(group) == 1 or named:
+                bad = named[0] if named else group[0]
+                _salvage_one(con, root, bad, workdir)
+                keep()
+                rest = [p for p in group if p != bad]
+            else:
+                half = len(group) // 2
+                todo += [group[:half], group[half:]]
+                continue
+        if rest:
+            todo.append(rest)
+    con.execute("create or replace temp table _lines as " + " union all ".join(f"from _lines_{i}" for i in parts))
+    con.execute("create or replace temp table _bad as " + " union all ".join(f"from _bad_{i}" for i in parts))
 
 
 def _salvage_one(con, root: Path, path: Path, workdir: Path) -> None:
@@ -228,37 +244,62 @@ ENUMS = {
 TYPE_WORDS = {"VARCHAR": "a string", "UBIGINT": "an integer", "BIGINT": "an integer", "ARRAY": "an array"}
 
 
-def _reason_sql(channels: tuple[str, ...]) -> str:
-    """One CASE expression giving the first contract violation of a line, or null."""
+PERSON_KEYS = ("line_no", "name", "relationship", "id_type", "id_number", "sex", "birth_ym", "ethnicity",
+               "residence", "hukou_place", "hukou_region_code", "left_hukou_duration", "left_hukou_reason",
+               "education", "literate", "long")
+DEATH_KEYS = ("name", "sex", "birth_ym", "death_ym", "id_number")
+OPTIONAL_HOUSEHOLD_KEYS = ("device_id", "h_births_male", "h_births_female", "h_deaths_male", "h_deaths_female",
+                           "h_floor_area_m2", "h_rooms")
+
+
+CHECKED_VALUES = ("channel", "form", "status", "submitted_at", "ea_code")
+
+
+def _checked_sql(channels: tuple[str, ...]) -> str:
+    """Select over temp table _lines giving each line's first contract violation (or null).
+
+    Each line is parsed a handful of times, not once per key: json_type and
+    json_extract_string take a list of paths."""
+    paths = ", ".join(f"'$.{k}'" for k, _, _ in REQUIRED)
+    value_paths = ", ".join(f"'$.{k}'" for k in CHECKED_VALUES)
     whens = [
         "when line is null then 'not valid JSON'",
-        "when json_type(line) <> 'OBJECT' then 'not a JSON object (got ' || lower(json_type(line)) || ')'",
+        "when top_type <> 'OBJECT' then 'not a JSON object (got ' || lower(top_type) || ')'",
     ]
-    for key, types, nullable in REQUIRED:
-        t = f"json_type(line, '$.{key}')"
+    for i, (key, types, nullable) in enumerate(REQUIRED, start=1):
         ok = ", ".join(f"'{x}'" for x in types + (("NULL",) if nullable else ()))
         want = TYPE_WORDS[types[0]] + (" or null" if nullable else "")
-        whens.append(f"when {t} is null then 'missing required key \"{key}\"'")
-        whens.append(f"when {t} not in ({ok}) then '\"{key}\" must be {want} (got ' || lower({t}) || ')'")
-    enums = dict(ENUMS, channel=channels)
-    for key, values in enums.items():
-        vals = ", ".join(f"'{v}'" for v in values)
-        whens.append(
-            f"when (line->>'$.{key}') not in ({vals}) then '\"{key}\" must be one of {'/'.join(values)} "
-            f"(got \"' || (line->>'$.{key}') || '\")'"
-        )
+        whens.append(f"when types[{i}] is null then 'missing required key \"{key}\"'")
+        whens.append(f"when types[{i}] not in ({ok}) then '\"{key}\" must be {want} (got ' || lower(types[{i}]) || ')'")
+    v = {k: f"vals[{i}]" for i, k in enumerate(CHECKED_VALUES, start=1)}
+    for key, values in dict(ENUMS, channel=channels).items():
+        vals = ", ".join(f"'{x}'" for x in values)
+        whens.append(f"when {v[key]} not in ({vals}) then '\"{key}\" must be one of {'/'.join(values)} "
+                     f"(got \"' || {v[key]} || '\")'")
     county_list = ", ".join(f"'{c}'" for c in counties())
     whens += [
-        "when not regexp_full_match(line->>'$.submitted_at', '\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})') "
-        "or try_cast(line->>'$.submitted_at' as timestamptz) is null "
+        f"when not regexp_full_match({v['submitted_at']}, "
+        "'\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})') "
+        f"or try_cast({v['submitted_at']} as timestamptz) is null "
         "then '\"submitted_at\" is not an ISO-8601 timestamp with offset'",
-        "when list_filter(json_type(line, '$.persons[*]'), lambda t: t <> 'OBJECT') <> [] "
-        "then '\"persons\" must be an array of objects'",
-        "when not regexp_full_match(line->>'$.ea_code', '\\d{15}') then '\"ea_code\" must be 15 digits'",
-        f"when substr(line->>'$.ea_code', 1, 6) not in ({county_list}) then 'ea_code county ' || "
-        "substr(line->>'$.ea_code', 1, 6) || ' is outside the census area (codes/regions.csv)'",
+        "when list_filter(person_types, lambda t: t <> 'OBJECT') <> [] then '\"persons\" must be an array of objects'",
+        f"when not regexp_full_match({v['ea_code']}, '\\d{{15}}') then '\"ea_code\" must be 15 digits'",
+        f"when substr({v['ea_code']}, 1, 6) not in ({county_list}) then 'ea_code county ' || "
+        f"substr({v['ea_code']}, 1, 6) || ' is outside the census area (codes/regions.csv)'",
     ]
-    return "case " + " ".join(whens) + " end"
+    return f"""
+        with parsed as (  -- invalid JSON becomes null first, so no JSON function sees it
+            select source_file, line_no, line as raw_text, case when json_valid(line) then line end as line
+            from _lines
+        ),
+        typed as (
+            select *, json_type(line) as top_type, json_type(line, [{paths}]) as types,
+                   json_extract_string(line, [{value_paths}]) as vals,
+                   json_type(line, '$.persons[*]') as person_types
+            from parsed
+        )
+        select source_file, line_no, raw_text, line, case {" ".join(whens)} end as reason from typed
+    """
 
 
 def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...],
@@ -272,14 +313,7 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
             read_files(con, root, chunk, Path(tmp))
             con.execute("begin")
             record_files(con, root, chunk, "submission")
-            con.execute(f"""
-                create or replace temp table _checked as
-                with parsed as (  -- invalid JSON becomes null first: DuckDB hoists repeated JSON calls out of CASE
-                    select source_file, line_no, line as raw_text,
-                           case when json_valid(line) then line end as line
-                    from _lines)
-                select source_file, line_no, raw_text, line, {_reason_sql(channels)} as reason from parsed
-            """)
+            con.execute(f"create or replace temp table _checked as {_checked_sql(channels)}")
             con.execute("""
                 insert into raw.rejected_lines
                 select source_file, line_no, reason, raw_text from _checked where reason is not null
@@ -320,77 +354,79 @@ def _upload_date(name: str) -> dt.date | None:
         return None
 
 
-PERSON_KEYS = ("line_no", "name", "relationship", "id_type", "id_number", "sex", "birth_ym", "ethnicity",
-               "residence", "hukou_place", "hukou_region_code", "left_hukou_duration", "left_hukou_reason",
-               "education", "literate", "long")
-DEATH_KEYS = ("name", "sex", "birth_ym", "death_ym", "id_number")
-OPTIONAL_HOUSEHOLD_KEYS = ("device_id", "h_births_male", "h_births_female", "h_deaths_male", "h_deaths_female",
-                           "h_floor_area_m2", "h_rooms")
+def _shape(keys: tuple[str, ...], typed: dict[str, str] | None = None) -> str:
+    """A json_transform structure: every key kept as raw JSON unless given a type."""
+    typed = typed or {}
+    return "{" + ", ".join(f'"{k}": "{typed.get(k, "JSON")}"' for k in keys) + "}"
 
 
-def rebuild_submissions(con, lines_table: str = "raw.submission_lines", prefix: str = "") -> None:
+SUBMISSION_SHAPE = _shape(
+    tuple(k for k, _, _ in REQUIRED) + OPTIONAL_HOUSEHOLD_KEYS + ("deaths",),
+    {"channel": "VARCHAR", "form": "VARCHAR", "status": "VARCHAR", "submitted_at": "VARCHAR",
+     "enumerator_id": "VARCHAR", "household_id": "VARCHAR", "ea_code": "VARCHAR", "household_type": "VARCHAR",
+     "address": "VARCHAR", "h_resident_count": "BIGINT", "h_hukou_absent_count": "BIGINT", "persons": "JSON[]",
+     "deaths": "JSON"},
+)
+
+
+def rebuild_submissions(con) -> None:
     """One row per submission_id (the copy in the earliest upload folder, then file name, then
-    line); copies with other contents are conflicting re-deliveries, quarantined."""
-    t = f"raw.{prefix}"
-    con.execute(f"""
-        create or replace table {t}submission_copies as
-        select *, row_number() over (partition by submission_id
-                   order by upload_date nulls last, split_part(source_file, '/', -1), source_file, line_no) as copy_rank
-        from {lines_table}
+    line); copies with other contents are conflicting re-deliveries, quarantined. Each payload
+    is parsed once (json_transform), each person object once."""
+    con.execute("""
+        create or replace temp table _copies as
+        select *,
+               row_number() over (partition by submission_id
+                   order by upload_date nulls last, split_part(source_file, '/', -1), source_file, line_no) as copy_rank,
+               count(*) over (partition by submission_id) as n_copies
+        from raw.submission_lines
     """)
-    con.execute(f"""
-        create or replace table {t}submission_conflicts as
+    con.execute("""
+        create or replace table raw.submission_conflicts as
         select c.source_file, c.line_no, c.submission_id,
                'conflicting re-delivery: submission ' || c.submission_id || ' differs from the copy kept from '
                || w.source_file || ' line ' || w.line_no as reason
-        from {t}submission_copies c
-        join {t}submission_copies w on w.submission_id = c.submission_id and w.copy_rank = 1
+        from _copies c
+        join _copies w on w.submission_id = c.submission_id and w.copy_rank = 1
         where c.copy_rank > 1 and c.content_hash <> w.content_hash
     """)
-    optional = ",\n".join(f"payload->'$.{k}' as {k}" for k in OPTIONAL_HOUSEHOLD_KEYS)
     con.execute(f"""
-        create or replace table {t}household_submissions as
-        select submission_id,
-               payload->>'$.channel' as channel, payload->>'$.form' as form, payload->>'$.status' as status,
-               cast(payload->>'$.submitted_at' as timestamptz) as submitted_at,
-               payload->>'$.enumerator_id' as enumerator_id,
-               payload->>'$.household_id' as household_id, payload->>'$.ea_code' as ea_code,
-               substr(payload->>'$.ea_code', 1, 6) as county_code,
-               payload->>'$.household_type' as household_type, payload->>'$.address' as address,
-               cast(payload->>'$.h_resident_count' as bigint) as h_resident_count,
-               cast(payload->>'$.h_hukou_absent_count' as bigint) as h_hukou_absent_count,
-               {optional},
-               json_array_length(payload, '$.persons') as person_line_count,
-               coalesce(json_array_length(payload, '$.deaths'), 0) as death_line_count,
-               upload_date, source_file, line_no,
-               (select count(*) from {t}submission_copies d where d.submission_id = c.submission_id) - 1 as redelivered_copies
-        from {t}submission_copies c
-        where copy_rank = 1
+        create or replace temp table _kept as
+        select submission_id, upload_date, source_file, line_no, n_copies - 1 as redelivered_copies,
+               json_transform(payload, '{SUBMISSION_SHAPE}') as s
+        from _copies where copy_rank = 1
     """)
-    person_cols = ", ".join(f"p->'$.{k}' as {k}" for k in PERSON_KEYS)
+    optional = ", ".join(f"s.{k}" for k in OPTIONAL_HOUSEHOLD_KEYS)
     con.execute(f"""
-        create or replace table {t}person_lines as
-        select submission_id, person_index, {person_cols}
+        create or replace table raw.household_submissions as
+        select submission_id, s.channel, s.form, s.status, cast(s.submitted_at as timestamptz) as submitted_at,
+               s.enumerator_id, s.household_id, s.ea_code, substr(s.ea_code, 1, 6) as county_code,
+               s.household_type, s.address, s.h_resident_count, s.h_hukou_absent_count, {optional},
+               len(s.persons) as person_line_count,
+               case when json_type(s.deaths) = 'ARRAY' then json_array_length(s.deaths) else 0 end as death_line_count,
+               upload_date, source_file, line_no, redelivered_copies
+        from _kept
+    """)
+    con.execute(f"""
+        create or replace table raw.person_lines as
+        select submission_id, person_index, p.*
         from (
-            select submission_id,
-                   unnest(json_extract(payload, '$.persons[*]')) as p,
-                   unnest(range(1, cast(json_array_length(payload, '$.persons') as bigint) + 1)) as person_index
-            from {t}submission_copies where copy_rank = 1
+            select submission_id, generate_subscripts(s.persons, 1) as person_index,
+                   json_transform(unnest(s.persons), '{_shape(PERSON_KEYS)}') as p
+            from _kept
         )
     """)
-    death_cols = ", ".join(f"d->'$.{k}' as {k}" for k in DEATH_KEYS)
     con.execute(f"""
-        create or replace table {t}death_lines as
-        select submission_id, death_index, {death_cols}
+        create or replace table raw.death_lines as
+        select submission_id, death_index, d.*
         from (
-            select submission_id,
-                   unnest(json_extract(payload, '$.deaths[*]')) as d,
-                   unnest(range(1, cast(json_array_length(payload, '$.deaths') as bigint) + 1)) as death_index
-            from {t}submission_copies
-            where copy_rank = 1 and json_type(payload, '$.deaths') = 'ARRAY'
+            select submission_id, generate_subscripts(deaths, 1) as death_index,
+                   json_transform(unnest(deaths), '{_shape(DEATH_KEYS)}') as d
+            from (select submission_id, cast(s.deaths as json[]) as deaths from _kept
+                  where json_type(s.deaths) = 'ARRAY')
         )
     """)
-    con.execute(f"drop table {t}submission_copies")
+    con.execute("drop table _copies; drop table _kept")
 
 
 # ----------------------------------------------------------------------------- CSV inputs

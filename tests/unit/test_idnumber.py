@@ -13,6 +13,8 @@ def _stdnum_valid(s: str) -> bool:
     """stdnum's own parts for what rules.md defines: format, real birth date, check character.
     (ric.validate also rejects birth places missing from its county database, which the
     contract does not ask for: a valid number from an unlisted area still counts.)"""
+    if not s.strip().isascii():  # stdnum folds full-width digits to ASCII; the contract does not
+        return False
     s = ric.compact(s)
     if len(s) != 18 or not s[:17].isdigit() or not s[:17].isascii():
         return False
