@@ -14,6 +14,8 @@ export CENSUS_LANDING_DIR ?= $(DATA)/landing
 export CENSUS_WAREHOUSE   ?= $(DATA)/warehouse.duckdb
 export CENSUS_OUTPUT_DIR  ?= $(DATA)/output
 export DAGSTER_HOME       ?= $(DATA)/dagster_home
+# The demo's development key (not secret; the pipeline says so in its log). Set your own for real data.
+export CENSUS_PSEUDONYM_KEY ?= census-demo-development-key--not-secret--do-not-use-for-real-data
 export PATH               := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help install run generate materialize test test-fast ui lint bench lock clean

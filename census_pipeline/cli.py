@@ -6,6 +6,8 @@
 
 Locations come from CENSUS_LANDING_DIR, CENSUS_WAREHOUSE and CENSUS_OUTPUT_DIR; unset, they
 default to the project's data folder (data/landing, data/warehouse.duckdb, data/output).
+CENSUS_PSEUDONYM_KEY is the secret key of the pseudonyms in the microdata; unset, the demo's
+development key is used and says so.
 """
 
 from __future__ import annotations
@@ -27,9 +29,16 @@ DEFAULTS = {
 
 
 def apply_default_locations() -> dict[str, str]:
-    """Fill the three location variables with the data-folder defaults where unset."""
+    """Fill the three location variables with the data-folder defaults where unset, and the
+    pseudonym key with the demo's development key (which then announces itself)."""
+    from census_pipeline.dbt_plugin import DEV_KEY
+
     for name, default in DEFAULTS.items():
         os.environ.setdefault(name, str(default))
+    if not os.environ.get("CENSUS_PSEUDONYM_KEY"):
+        os.environ["CENSUS_PSEUDONYM_KEY"] = DEV_KEY
+        print("census: CENSUS_PSEUDONYM_KEY is not set; using the built-in DEVELOPMENT key "
+              "(pseudonyms are not secret; fine for the demo, never for real data)", file=sys.stderr)
     return {name: os.environ[name] for name in DEFAULTS}
 
 

@@ -12,7 +12,7 @@ from dagster_dbt import DbtCliResource
 from census_pipeline.defs.ingestion import assets as ingestion
 from census_pipeline.defs.microdata import assets as microdata
 from census_pipeline.defs.microdata.project import dbt_executable, dbt_project
-from census_pipeline.resources import LandingZone, OutputDir, Warehouse
+from census_pipeline.resources import LandingZone, OutputDir, PseudonymKey, Warehouse
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingestion, microdata]),
@@ -21,6 +21,7 @@ defs = dg.Definitions(
         "warehouse": Warehouse(path=dg.EnvVar("CENSUS_WAREHOUSE")),
         "landing": LandingZone(path=dg.EnvVar("CENSUS_LANDING_DIR")),
         "output": OutputDir(path=dg.EnvVar("CENSUS_OUTPUT_DIR")),
+        "pseudonym_key": PseudonymKey(key=dg.EnvVar("CENSUS_PSEUDONYM_KEY")),
         "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                               dbt_executable=dbt_executable()),
     },

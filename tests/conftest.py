@@ -47,3 +47,4 @@ def load_truth(landing: Path) -> dict:
 
 
 os.environ.setdefault("CENSUS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("CENSUS_PSEUDONYM_KEY", "test-key-for-the-census-test-suite")

@@ -6,8 +6,13 @@ import dagster as dg
 
 
 def table_metadata(con, table: str) -> dict:
-    """`dagster/row_count` and `dagster/column_schema` of a warehouse table."""
-    n = con.execute(f"select count(*) from {table}").fetchone()[0]
+    """`dagster/row_count` (tables only: counting a view recomputes it) and `dagster/column_schema`."""
+    schema_name, name = table.split(".")
+    kind = con.execute("select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema_name, name]).fetchall()
     cols = con.execute(f"describe {table}").fetchall()
-    schema = dg.TableSchema(columns=[dg.TableColumn(name=c[0], type=str(c[1])) for c in cols])
-    return {"dagster/row_count": dg.MetadataValue.int(int(n)), "dagster/column_schema": schema}
+    meta = {"dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(name=c[0], type=str(c[1])) for c in cols])}
+    if kind and kind[0][0] == "BASE TABLE":
+        n = con.execute(f"select count(*) from {table}").fetchone()[0]
+        meta["dagster/row_count"] = dg.MetadataValue.int(int(n))
+    return meta

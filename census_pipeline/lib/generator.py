@@ -512,7 +512,7 @@ class Generator:
             p.hukou_place, p.hukou_county = place, hk_county
             self._set_hukou(p, ea, place == "1")
             if kind >= 0.15 and kind < 0.45:
-                p.education, p.reason = rng.choice("667"), "2"
+                p.education, p.literate, p.reason = rng.choice("667"), "1", "2"
             people.append(p)
         return people
 

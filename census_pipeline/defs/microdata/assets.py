@@ -1,8 +1,9 @@
 """Microdata: the dbt project (staging -> cleaned, de-identified microdata) as Dagster assets.
 
-All dbt models run in one `dbt build` per run; dbt tests appear as asset checks.
+All dbt models run in one `dbt build` per run; dbt tests appear as asset checks. While dbt
+runs it holds the warehouse's write lock, so the metadata read from the warehouse (row
+counts, column schemas, imputation rates) is added once the build has finished.
 """
-
 
 from collections.abc import Mapping
 from typing import Any
@@ -10,10 +11,14 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from census_pipeline.defs.metadata import table_metadata
 from census_pipeline.defs.microdata.project import dbt_project
+from census_pipeline.lib.metadata import markdown_table
+from census_pipeline.resources import PseudonymKey, Warehouse
 
-GROUP_BY_SCHEMA = {"staging": "microdata", "codes": "microdata", "microdata": "microdata", "quality": "quality",
-                   "linkage": "linkage", "bulletin": "publication"}
+GROUP_BY_SCHEMA = {"staging": "microdata", "codes": "microdata", "intermediate": "microdata", "microdata": "microdata",
+                   "quality": "quality", "linkage": "linkage", "bulletin": "publication"}
+RESTRICTED_SCHEMAS = {"raw", "staging", "intermediate"}
 
 
 class CensusTranslator(DagsterDbtTranslator):
@@ -34,8 +39,38 @@ class CensusTranslator(DagsterDbtTranslator):
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         schema = dbt_resource_props.get("config", {}).get("schema")
-        zone = "restricted" if schema in ("staging", "raw") else "analysis"
+        zone = "restricted" if schema in RESTRICTED_SCHEMAS else "analysis"
         return {**super().get_tags(dbt_resource_props), "zone": zone}
+
+
+IMPUTED_ITEMS = {"sex": "sex_edit_rule", "birth month": "birth_edit_rule", "relationship": "relationship_edit_rule",
+                 "ethnicity": "ethnicity_edit_rule", "education": "education_edit_rule", "literacy": "literate_edit_rule"}
+
+
+def persons_quality_metadata(con) -> dict:
+    """Edit and imputation rates per item among counted persons, for statisticians."""
+    counted = con.execute("select count(*) from microdata.persons where is_counted").fetchone()[0] or 1
+    rows, meta = [], {}
+    for item, col in IMPUTED_ITEMS.items():
+        by_rule = con.execute(f"select {col}, count(*) from microdata.persons where is_counted and {col} is not null "
+                              f"group by all order by all").fetchall()
+        total = sum(n for _, n in by_rule)
+        rows.append((item, total, round(100 * total / counted, 3), ", ".join(f"{r} {n:,}" for r, n in by_rule)))
+        meta[f"edit_rate_pct/{item.replace(' ', '_')}"] = dg.MetadataValue.float(round(100 * total / counted, 4))
+    by_county = con.execute("""
+        select county_code, count(*) filter (where is_counted), count(*) filter (where is_duplicate_removed)
+        from microdata.persons group by all order by all""").fetchall()
+    return {
+        **meta,
+        "persons_counted": dg.MetadataValue.int(int(counted)),
+        "edits_and_imputation": dg.MetadataValue.md(markdown_table(
+            ["item", "changed", "% of counted", "by rule"], rows)),
+        "counted_by_county": dg.MetadataValue.md(markdown_table(
+            ["county", "persons counted", "duplicates removed"], by_county)),
+    }
+
+
+EXTRA_METADATA = {("microdata", "persons"): persons_quality_metadata}
 
 
 @dbt_assets(
@@ -43,6 +78,24 @@ class CensusTranslator(DagsterDbtTranslator):
     project=dbt_project,
     dagster_dbt_translator=CensusTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False)),
 )
-def census_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def census_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
+                      pseudonym_key: PseudonymKey):
     """Every dbt model, seed and test of the census, in one `dbt build`."""
-    yield from dbt.cli(["build"], context=context).stream()
+    pseudonym_key.announce(context.log)
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    held = []
+    for event in invocation.stream():
+        if isinstance(event, dg.Output):
+            held.append(event)  # metadata is added below, once dbt has let go of the warehouse
+        else:
+            yield event
+    with warehouse.connect(read_only=True) as con:
+        for event in held:
+            key = context.asset_key_for_output(event.output_name)
+            table = ".".join(key.path)
+            extra = table_metadata(con, table)
+            if tuple(key.path) in EXTRA_METADATA:
+                extra.update(EXTRA_METADATA[tuple(key.path)](con))
+            yield event.with_metadata({**event.metadata, **extra})
+    if not invocation.is_successful():
+        raise dg.Failure("dbt build failed: see the dbt log above for the failing model or test")

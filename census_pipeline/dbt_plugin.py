@@ -1,0 +1,42 @@
+"""dbt-duckdb plugin: hands the pseudonym key to DuckDB without writing it anywhere.
+
+The key (CENSUS_PSEUDONYM_KEY) becomes two session variables, the HMAC-SHA256 inner and
+outer pads, so that the `pseudonym` macro computes HMAC(key, value) in SQL. The key never
+appears in compiled SQL, in dbt's command line or logs, or in Dagster metadata.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+DEV_KEY = "census-demo-development-key--not-secret--do-not-use-for-real-data"
+BLOCK = 64  # SHA-256 block size
+
+
+def hmac_pads(key: str) -> tuple[bytes, bytes]:
+    import hashlib
+
+    raw = key.encode("utf-8")
+    if len(raw) > BLOCK:
+        raw = hashlib.sha256(raw).digest()
+    raw = raw.ljust(BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in raw), bytes(b ^ 0x5C for b in raw)
+
+
+class Plugin(BasePlugin):
+    """Session variables belong to one DuckDB connection, and dbt runs on cursors of it: set
+    them on every cursor."""
+
+    def initialize(self, plugin_config) -> None:
+        key = os.environ.get("CENSUS_PSEUDONYM_KEY")
+        if not key:
+            raise RuntimeError("CENSUS_PSEUDONYM_KEY is not set: pseudonyms need a secret key")
+        self._pads = tuple(p.hex() for p in hmac_pads(key))
+
+    def configure_cursor(self, cursor):
+        inner, outer = self._pads
+        cursor.execute("set variable census_hmac_ipad = unhex(?)", [inner])
+        cursor.execute("set variable census_hmac_opad = unhex(?)", [outer])
+        return cursor

@@ -1,0 +1,9 @@
+{#- Keyed pseudonym: HMAC-SHA256(key, value), hex. The key's pads are session variables
+    set by census_pipeline/dbt_plugin.py; a plain hash would be reversible by trying every
+    ID number, an HMAC without the key is not. -#}
+{% macro pseudonym(expr) -%}
+    {{ return(adapter.dispatch('pseudonym', 'census')(expr)) }}
+{%- endmacro %}
+{% macro default__pseudonym(expr) -%}
+    sha256(getvariable('census_hmac_opad') || unhex(sha256(getvariable('census_hmac_ipad') || encode({{ expr }}))))
+{%- endmacro %}

@@ -1,0 +1,67 @@
+{#- Duplicates (不重, rules.md): records with the same valid ID number are one person. When
+    the person counts more than once, exactly one record survives: residence 1 first, then a
+    final submission, the later submitted_at, the larger submission_id, the smaller line_no.
+    When a person has two or more records and none counts, the residence-1 record counts,
+    flagged for follow-up. Records without a valid ID are never removed here. -#}
+with persons as (
+    select * from {{ ref('int_persons_resident') }}
+),
+
+id_groups as (
+    select
+        id_number,
+        count(*) as records_with_this_id,
+        sum(case when counts_here then 1 else 0 end) as records_counting
+    from persons
+    where has_valid_id
+    group by id_number
+    having count(*) > 1
+),
+
+candidates as (
+    select
+        p.submission_id,
+        p.person_index,
+        g.records_counting,
+        row_number() over (
+            partition by p.id_number
+            order by
+                case when p.residence = '1' then 0 else 1 end,
+                case when p.submission_status = 'final' then 0 else 1 end,
+                p.submitted_at desc,
+                p.submission_id desc,
+                p.line_no asc nulls last,
+                p.person_index asc
+        ) as survivor_rank,
+        first_value(p.submission_id || ':' || p.person_index) over (
+            partition by p.id_number
+            order by
+                case when p.residence = '1' then 0 else 1 end,
+                case when p.submission_status = 'final' then 0 else 1 end,
+                p.submitted_at desc,
+                p.submission_id desc,
+                p.line_no asc nulls last,
+                p.person_index asc
+        ) as survivor_record
+    from persons as p
+    inner join id_groups as g on g.id_number = p.id_number
+    where (g.records_counting > 1 and p.counts_here)
+       or (g.records_counting = 0 and p.residence = '1' and not p.is_born_after_standard_time)
+),
+
+final as (
+    select
+        p.*,
+        case
+            when c.records_counting > 1 and c.survivor_rank > 1 then false
+            when c.records_counting = 0 and c.survivor_rank = 1 then true
+            else p.counts_here
+        end as is_counted,
+        coalesce(c.records_counting > 1 and c.survivor_rank > 1, false) as is_duplicate_removed,
+        coalesce(c.records_counting = 0 and c.survivor_rank = 1, false) as counted_as_only_residence_record,
+        case when c.records_counting > 1 and c.survivor_rank > 1 then c.survivor_record end as lost_to_record
+    from persons as p
+    left join candidates as c on c.submission_id = p.submission_id and c.person_index = p.person_index
+)
+
+select * from final

@@ -1,0 +1,219 @@
+{#- Edits and imputation (rules.md; rule set in seeds/edit_rules.csv), set-based, changing as
+    few fields as possible: a relationship edit changes only the relationship; nothing changes
+    a sex or birth date taken from a valid ID; residence and hukou items are never imputed.
+    Every changed value keeps its original next to it and the rule that changed it. Order:
+    birth, then sex (their cells need them), then education, literacy and ethnicity (cells by
+    township, sex and age band), then relationships (they need the final ages). -#}
+with persons as (
+    select *, submission_id || ':' || person_index as uid
+    from {{ ref('int_persons_deduplicated') }}
+),
+
+birth_donors as (
+    {{ pick_first(donor_imputation(
+        'persons', 'uid', ['birth_year_before_edits', 'birth_month_before_edits'],
+        'birth_year_before_edits is null and not has_valid_id',
+        'is_counted and birth_year_before_edits is not null',
+        [['township_code', 'sex_before_edits', 'relationship'], ['county_code', 'relationship'], ['household_type']],
+        'birth')) }}
+),
+
+with_birth as (
+    select
+        p.*,
+        coalesce(p.birth_year_before_edits, b.birth_year_before_edits) as birth_year,
+        coalesce(p.birth_month_before_edits, b.birth_month_before_edits) as birth_month,
+        case when b.uid is not null then 'E15_birth_missing'
+             when p.birth_differs_from_id then 'P02_birth_from_id' end as birth_edit_rule
+    from persons as p
+    left join birth_donors as b on b.uid = p.uid
+),
+
+aged as (
+    select
+        *,
+        case when birth_month < 11 then 2020 else 2019 end - birth_year as age,
+        {{ age_band('(case when birth_month < 11 then 2020 else 2019 end - birth_year)') }} as age_band
+    from with_birth
+),
+
+sex_donors as (
+    {{ pick_first(donor_imputation(
+        'aged', 'uid', ['sex_before_edits'],
+        'sex_before_edits is null',
+        'is_counted and sex_before_edits is not null',
+        [['township_code', 'age_band'], ['county_code', 'age_band'], ['age_band']],
+        'sex')) }}
+),
+
+with_sex as (
+    select
+        a.*,
+        coalesce(a.sex_before_edits, s.sex_before_edits) as sex,
+        case when s.uid is not null then 'E14_sex_missing'
+             when a.sex_differs_from_id then 'P01_sex_from_id' end as sex_edit_rule
+    from aged as a
+    left join sex_donors as s on s.uid = a.uid
+),
+
+item_checks as (
+    select
+        *,
+        case
+            when age < 3 and education_reported is not null then 'E07_education_under_3'
+            when age >= 3 and cast(education_reported as integer) > {{ max_education_for_age('age') }}
+                then 'E08_education_above_age'
+            when age >= 3 and education_reported is null then 'E09_education_missing'
+        end as education_edit_rule,
+        case
+            when age < 15 and literate_form is not null then 'E10_literacy_under_15'
+            when age >= 15 and literate_form is null then 'E11_literacy_missing'
+        end as literate_rule_before_education,
+        case when ethnicity_reported is null then 'E13_ethnicity_missing' end as ethnicity_edit_rule
+    from with_sex
+),
+
+education_donors as (
+    {{ pick_first(donor_imputation(
+        'item_checks', 'uid', ['education_reported'],
+        "education_edit_rule in ('E08_education_above_age', 'E09_education_missing')",
+        'is_counted and education_edit_rule is null and education_reported is not null and age >= 3',
+        [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band']],
+        'education')) }}
+),
+
+literacy_donors as (
+    {{ pick_first(donor_imputation(
+        'item_checks', 'uid', ['literate_form'],
+        "literate_rule_before_education = 'E11_literacy_missing'",
+        'is_counted and literate_rule_before_education is null and literate_form is not null and age >= 15',
+        [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band']],
+        'literacy')) }}
+),
+
+heads_ethnicity as (
+    select submission_id, min(ethnicity_reported) as head_ethnicity
+    from item_checks
+    where relationship = '0' and ethnicity_reported is not null
+    group by submission_id
+),
+
+ethnicity_donors as (
+    {{ pick_first(donor_imputation(
+        'item_checks', 'uid', ['ethnicity_reported'],
+        "ethnicity_edit_rule is not null",
+        'is_counted and ethnicity_reported is not null',
+        [['township_code'], ['county_code'], ['household_type']],
+        'ethnicity')) }}
+),
+
+items_imputed as (
+    select
+        i.*,
+        case
+            when i.education_edit_rule = 'E07_education_under_3' then null
+            when i.education_edit_rule is not null then ed.education_reported
+            else i.education_reported
+        end as education_after_imputation,
+        coalesce(case when i.literate_rule_before_education = 'E10_literacy_under_15' then null
+                      when i.literate_rule_before_education = 'E11_literacy_missing' then ld.literate_form
+                      else i.literate_form end, null) as literate_after_imputation,
+        coalesce(i.ethnicity_reported, h.head_ethnicity, et.ethnicity_reported) as ethnicity
+    from item_checks as i
+    left join education_donors as ed on ed.uid = i.uid
+    left join literacy_donors as ld on ld.uid = i.uid
+    left join heads_ethnicity as h on h.submission_id = i.submission_id
+    left join ethnicity_donors as et on et.uid = i.uid
+),
+
+literacy_consistent as (
+    select
+        *,
+        education_after_imputation as education,
+        case when literate_after_imputation = '2' and cast(education_after_imputation as integer) >= 5 then '1'
+             else literate_after_imputation end as literate,
+        coalesce(literate_rule_before_education,
+                 case when literate_after_imputation = '2' and cast(education_after_imputation as integer) >= 5
+                      then 'E12_illiterate_with_schooling' end) as literate_edit_rule
+    from items_imputed
+),
+
+{#- Relationships, among the counted members of each household. -#}
+relationship_filled as (
+    select
+        *,
+        case when relationship is null and household_type = '2'
+                  and person_index = min(person_index) over (partition by submission_id) then '0'
+             when relationship is null then '9'
+             else relationship end as relationship_step1
+    from literacy_consistent
+),
+
+heads as (
+    select
+        *,
+        sum(case when is_counted and relationship_step1 = '0' then 1 else 0 end)
+            over (partition by submission_id) as heads_counted,
+        row_number() over (partition by submission_id, is_counted, relationship_step1 = '0' order by person_index)
+            as order_among_same,
+        min(case when is_counted then person_index end) over (partition by submission_id) as first_counted_index
+    from relationship_filled
+),
+
+heads_fixed as (
+    select
+        *,
+        case
+            when household_type = '1' and is_counted and heads_counted = 0 and person_index = first_counted_index
+                then '0'
+            when household_type = '1' and is_counted and relationship_step1 = '0' and order_among_same > 1 then '9'
+            else relationship_step1
+        end as relationship_step2
+    from heads
+),
+
+head_ages as (
+    select submission_id, min(age) as head_age
+    from heads_fixed
+    where is_counted and relationship_step2 = '0'
+    group by submission_id
+),
+
+final as (
+    select
+        h.* exclude (relationship_step1, relationship_step2, heads_counted, order_among_same, first_counted_index,
+                     education_after_imputation, literate_after_imputation, literate_rule_before_education),
+        case
+            when h.household_type = '1' and h.is_counted and h.relationship_step2 = '1' and h.age < 18 then '9'
+            when h.household_type = '1' and h.is_counted and h.relationship_step2 = '2' and a.head_age - h.age < 12 then '9'
+            when h.household_type = '1' and h.is_counted and h.relationship_step2 = '3' and h.age - a.head_age < 12 then '9'
+            else h.relationship_step2
+        end as relationship_final,
+        case
+            when h.relationship is null then 'E06_relationship_missing'
+            when h.household_type = '1' and h.is_counted and h.heads_counted = 0 and h.person_index = h.first_counted_index
+                then 'E01_no_head'
+            when h.household_type = '1' and h.is_counted and h.relationship_step1 = '0' and h.order_among_same > 1
+                then 'E02_two_heads'
+            when h.household_type = '1' and h.is_counted and h.relationship_step2 = '1' and h.age < 18
+                then 'E03_spouse_under_18'
+            when h.household_type = '1' and h.is_counted and h.relationship_step2 = '2' and a.head_age - h.age < 12
+                then 'E04_child_too_old'
+            when h.household_type = '1' and h.is_counted and h.relationship_step2 = '3' and h.age - a.head_age < 12
+                then 'E05_parent_too_young'
+        end as relationship_edit_rule,
+        case
+            when h.hukou_place = '4' and not coalesce(
+                    {{ regex_full_match('h.hukou_region_code', '[0-9]{6}') }}
+                    and substr(h.hukou_region_code, 1, 2) in (select cast(code as varchar) from {{ ref('provinces') }})
+                    and (substr(h.hukou_region_code, 1, 4) <> '3301'
+                         or h.hukou_region_code in (select cast(code as varchar) from {{ ref('regions') }})
+                         or h.hukou_region_code in ('330103', '330104')), false)
+                then 'E16_hukou_region_invalid'
+            when h.hukou_place in ('3', '4') and h.left_hukou_duration is null then 'E17_hukou_duration_missing'
+        end as hukou_flag_rule
+    from heads_fixed as h
+    left join head_ages as a on a.submission_id = h.submission_id
+)
+
+select * from final

@@ -1,0 +1,92 @@
+{#- Person lines of the authoritative submissions, with item precedence and age
+    (rules.md): a valid ID number outranks the form's sex and birth month (the form's value
+    kept, flagged); a code outside its list counts as missing; two lines of one submission
+    with the same ID and different names: the second line's ID is treated as invalid. Age is
+    completed years at 2020-11-01 00:00. -#}
+with households as (
+    select * from {{ ref('int_households_resolved') }}
+),
+
+lines as (
+    select * from {{ ref('stg_landing__person_lines') }}
+),
+
+{% set code_lists = {
+    'relationship': 'relationship', 'id_type': 'id_type', 'residence': 'residence',
+    'hukou_place': 'hukou_place', 'left_hukou_duration': 'left_hukou_duration',
+    'left_hukou_reason': 'left_hukou_reason', 'education_reported': 'education',
+    'ethnicity_reported': 'ethnicity', 'marital_status': 'marital_status', 'health': 'health'} %}
+
+in_lists as (
+    select
+        l.* exclude ({{ code_lists.keys() | join(', ') }}),
+        {% for col, seed in code_lists.items() -%}
+        case when l.{{ col }} in (select {{ "cast(cast(code as integer) as varchar)" if seed != 'ethnicity' else "code" }}
+                                  from {{ ref(seed) }}) then l.{{ col }} end as {{ col }},
+        l.{{ col }} is not null
+            and l.{{ col }} not in (select {{ "cast(cast(code as integer) as varchar)" if seed != 'ethnicity' else "code" }}
+                                    from {{ ref(seed) }}) as {{ col }}_out_of_list,
+        {% endfor -%}
+        case when l.sex_reported in ('1', '2') then l.sex_reported end as sex_form,
+        case when l.literate_reported in ('1', '2') then l.literate_reported end as literate_form,
+        h.household_id,
+        h.ea_code,
+        h.county_code,
+        h.township_code,
+        h.village_code,
+        h.urban_rural_code,
+        h.household_type,
+        h.status as submission_status,
+        h.form as submission_form,
+        h.submitted_at,
+        h.enumerator_id
+    from lines as l
+    inner join households as h on h.submission_id = l.submission_id
+),
+
+id_clashes as (
+    select
+        *,
+        first_value(person_name) over (
+            partition by submission_id, id_number order by person_index
+        ) as first_name_with_this_id
+    from in_lists
+),
+
+precedence as (
+    select
+        *,
+        id_number_is_valid
+            and (person_name is not distinct from first_name_with_this_id) as has_valid_id
+    from id_clashes
+),
+
+dated as (
+    select
+        * exclude (first_name_with_this_id, id_number_is_valid),
+        id_number_is_valid and not has_valid_id as id_invalid_by_name_clash,
+        case when has_valid_id then {{ id_sex('id_number') }} else sex_form end as sex_before_edits,
+        case when has_valid_id then {{ id_birth_date('id_number') }} end as birth_date_from_id,
+        case when has_valid_id then cast(substr(id_number, 7, 4) as integer) else birth_year_reported end
+            as birth_year_before_edits,
+        case when has_valid_id then cast(substr(id_number, 11, 2) as integer) else birth_month_reported end
+            as birth_month_before_edits
+    from precedence
+),
+
+final as (
+    select
+        *,
+        has_valid_id and sex_form is distinct from sex_before_edits as sex_differs_from_id,
+        has_valid_id and (birth_year_reported is distinct from birth_year_before_edits
+                          or birth_month_reported is distinct from birth_month_before_edits) as birth_differs_from_id,
+        {#- born in month M of year Y: the birthday has come by 2020-11-01 00:00 only if M < 11 -#}
+        case when birth_year_before_edits is not null
+             then case when birth_month_before_edits < 11 then 2020 else 2019 end - birth_year_before_edits
+        end as age_before_edits,
+        coalesce(birth_year_before_edits * 100 + birth_month_before_edits >= 202011, false)
+            as is_born_after_standard_time
+    from dated
+)
+
+select * from final
