@@ -23,6 +23,7 @@ import os
 import random
 import uuid
 import zlib
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -101,6 +102,10 @@ class Person:
     form_id: str | None = None  # planted invalid ID: what the form says instead
     long: dict | None = None
     register_no: str | None = None
+    register_name: str | None = None  # as the register writes it (typos, homophones)
+    register_id: str | None = None
+    in_register: bool = True  # False for the planted second record of a person counted twice
+    in_census: bool = False  # listed on its household's authoritative submission
 
     @property
     def age(self) -> int:
@@ -362,6 +367,9 @@ class Generator:
         self.counties = list(COUNTY_POPULATION)
         self.townships_of: dict[str, list[str]] = defaultdict(list)
         self.enumerators: dict[str, str] = {}
+        self.listed: dict[str, list[Person]] = {}
+        self.census_by_date = array("q")  # hash(name, sex, birth date) of census lines with a valid ID
+        self.census_by_month = array("q")  # hash(name, sex, birth month) of lines without one
 
     # -- people ------------------------------------------------------------------------
 
@@ -578,8 +586,10 @@ class Generator:
                     if self.rng.random() < 0.5:
                         ln.pop(k, None)
         family = hh["type"] == "1"
+        sid = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        self.listed[sid] = persons  # who this form lists, for the register truth
         return {
-            "submission_id": str(uuid.UUID(int=self.rng.getrandbits(128))), "channel": channel, "form": form,
+            "submission_id": sid, "channel": channel, "form": form,
             "status": status, "submitted_at": at.isoformat(timespec="seconds"),
             "enumerator_id": None if channel == "self" else hh["enumerator"],
             "device_id": f"PAD-{self.rng.randrange(16**4):04X}" if channel == "pad" else None,
@@ -623,6 +633,7 @@ class Generator:
         if pending:
             self._emit(pending[0])
         self._in_flight_files()
+        self._omissions_truth()
         self.batches.finish()
         self.registers.finish()
         frame_f.close()
@@ -720,6 +731,43 @@ class Generator:
                 p.form_birth_ym = _ym(shifted)
                 self.truth.defects["birth_month_contradicts_id"] += 1
 
+    def _census_lines(self, members: list[Person]) -> None:
+        """Remember how each census line could be found by name + sex + birth date."""
+        for p in members:
+            if p.id_type == "1" and p.form_id is None and p.id_number:
+                self.census_by_date.append(hash((p.name, p.sex, p.born.isoformat())))
+            else:
+                self.census_by_month.append(hash((p.name, p.form_sex or p.sex, p.form_birth_ym or _ym(p.born))))
+
+    def _register_outcomes(self, hh: dict) -> None:
+        """Registrants of this household whom the census does not find directly (by ID, or by the
+        name as the register writes it) become candidates for the final name + sex + birth check."""
+        for p in hh["registered"]:
+            in_census = p.in_census
+            by_id = in_census and p.form_id is None and p.register_id == p.id_number
+            by_name = in_census and p.register_name == p.name
+            if not (by_id or by_name):
+                self.registers.unfound.append((p.register_name, p.sex, p.born, p.hukou_township))
+
+    def _omissions_truth(self) -> None:
+        """Registrants found nowhere: no census line has their valid ID, nor their name, sex and
+        birth date (exact where the line has a valid ID, else the month)."""
+        import numpy as np
+
+        by_date = np.sort(np.frombuffer(self.census_by_date, dtype=np.int64))
+        by_month = np.sort(np.frombuffer(self.census_by_month, dtype=np.int64))
+
+        def contains(sorted_hashes, h: int) -> bool:
+            i = np.searchsorted(sorted_hashes, h)
+            return bool(i < len(sorted_hashes) and sorted_hashes[i] == h)
+
+        for name, sex, born, township in self.registers.unfound:
+            if contains(by_date, hash((name, sex, born.isoformat()))) or contains(by_month, hash((name, sex, _ym(born)))):
+                continue
+            self.truth.county[township[:6]]["register_persons_not_found"] += 1
+            self.truth.township[township]["register_persons_not_found"] += 1
+            self.truth.follow_up["register_person_not_found"] += 1
+
     def _maybe_duplicate(self, a: dict, b: dict) -> None:
         """Plant one of a's residents as a resident of b too (counted in two households)."""
         if self.rng.random() >= self.rates.duplicate_person:
@@ -729,7 +777,7 @@ class Generator:
         if not candidates:
             return
         p = self.rng.choice(candidates)
-        copy = dataclasses.replace(p, rel="9" if b["type"] == "2" else "8")
+        copy = dataclasses.replace(p, rel="9" if b["type"] == "2" else "8", in_register=False)
         if b["ea"].township != a["ea"].township and copy.hukou_place in ("1", "2"):
             copy.hukou_place = "3" if b["ea"].county == a["ea"].county else "4"
             copy.hukou_region_code = a["ea"].county if copy.hukou_place == "4" else None
@@ -758,20 +806,27 @@ class Generator:
             self.registers.person(p)
         if "omitted_person" in hh:
             self.truth.defects["omitted_persons"] += 1
+        hh["registered"] = [p for p in persons + ([hh["omitted_person"]] if "omitted_person" in hh else [])
+                            if p.register_no]
         if missing:
+            self._register_outcomes(hh)
             self.truth.defects["missing_households"] += 1
             self.truth.county[ea.county]["listed_households"] += 1
             self.truth.county[ea.county]["missing_households"] += 1
             self.truth.follow_up["missing_household"] += 1
             return
-        auth = self._write_submissions(hh)
+        auth, members = self._write_submissions(hh)
         hh["auth"] = auth
+        self._census_lines(members)
+        for p in members:
+            p.in_census = True
         if hh["omitted"]:
             self.truth.follow_up["fewer_person_lines_than_h3"] += 1
         c = self.truth.county[ea.county]
         c["listed_households"] += 1 if listed else 0
         c["enumerated_households"] += 1
         self._count(hh, auth)
+        self._register_outcomes(hh)
         if rng.random() < rates.register_only:
             self.registers.register_only(ea)
         if rng.random() < rates.outside_area:
@@ -785,6 +840,7 @@ class Generator:
         subs: list[dict] = []
         born_after = hh.get("born_after", False)
         early = [p for p in persons if p.born < dt.date(2020, 11, 1)]
+
         r = rng.random()
         if r < rates.pre_registration:
             subs.append(self._submission(hh, early, channel="pad", form="short", status="pre_registration",
@@ -827,7 +883,9 @@ class Generator:
         auth = _authoritative(subs)
         for s in subs:
             self._deliver(s)
-        return auth
+        members = self.listed[auth["submission_id"]]
+        self.listed.clear()
+        return auth, members
 
     def _deliver(self, sub: dict) -> None:
         rng, rates = self.rng, self.rates
@@ -1001,6 +1059,7 @@ class RegisterWriter:
         self.deaths.writerow(["record_no", "id_number", "name", "sex", "birth_date", "death_date", "region_code",
                               "extracted_on"])
         self.n_births = self.n_deaths = 0
+        self.unfound: list[tuple[str, str, dt.date, str]] = []  # registrants no census line matches directly
 
     def _row(self, row: list) -> None:
         f, w, n = self.files[0 if self.rng.random() < 0.8 else 1]
@@ -1008,7 +1067,7 @@ class RegisterWriter:
         n[0] += 1
 
     def person(self, p: Person) -> None:
-        if not p.hukou_county or not p.hukou_township or p.id_number is None:
+        if not p.in_register or not p.hukou_county or not p.hukou_township or p.id_number is None:
             return
         rng, rates = self.rng, self.rates
         self.n += 1
@@ -1024,6 +1083,7 @@ class RegisterWriter:
         if rng.random() < rates.register_id_error:
             ident = corrupt_id(rng, ident)
             self.truth.defects["register_id_errors"] += 1
+        p.register_name, p.register_id = name, ident
         row = [p.register_no, ident, name, p.sex, p.born.isoformat(), p.hukou_county, p.hukou_township,
                "某地址", "1", EXTRACTED_ON]
         self._row(row)
@@ -1038,8 +1098,10 @@ class RegisterWriter:
         born = dt.date(rng.randint(1950, 2000), rng.randint(1, 12), rng.randint(1, 28))
         self.n += 1
         ident = self.ids.new(ea.county, born, sex)
-        self._row([f"P{self.n:09d}", ident, names.full_name(rng, sex), sex, born.isoformat(), ea.county,
+        name = names.full_name(rng, sex)
+        self._row([f"P{self.n:09d}", ident, name, sex, born.isoformat(), ea.county,
                    ea.township, "某地址", "1", EXTRACTED_ON])
+        self.unfound.append((name, sex, born, ea.township))
         self.truth.defects["register_persons_missing_from_census"] += 1
         # inactive records (moved out, deceased) are in the extract too and never omissions
         if rng.random() < 0.5:
