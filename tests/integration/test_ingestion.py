@@ -41,7 +41,7 @@ def test_every_file_matches_the_generators_truth(small_census, tmp_path):
     assert got == want
     n = con.execute("select count(*), count(distinct submission_id) from raw.household_submissions").fetchone()
     assert n == (truth["totals"]["submissions"],) * 2
-    assert truth["totals"]["lines_quarantined"] > 0 and truth["defects"]["truncated_gzip_files"] >= 0
+    assert truth["totals"]["lines_quarantined"] > 0  # the census really has defects to account for
 
 
 def test_ingesting_twice_changes_nothing(small_census, tmp_path):

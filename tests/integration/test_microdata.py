@@ -89,6 +89,8 @@ def test_duplicates_table_records_each_removed_record_and_its_winner(built):
 
 
 def test_no_name_or_id_number_in_any_analysis_table(built):
+    """Every text value of every analysis table: not a name or ID number of the census, no
+    ID-number-shaped string inside it, and no name inside free text (detail columns)."""
     _, con, _ = built
     con.execute("create temp table secrets as select distinct v from ("
                 "select id_number as v from staging.stg_landing__person_lines where length(id_number) >= 15 "
@@ -98,12 +100,17 @@ def test_no_name_or_id_number_in_any_analysis_table(built):
     assert len(tables) >= 4
     leaks = []
     for schema, table in tables:
-        cols = [c[0] for c in con.execute(f"describe {schema}.{table}").fetchall()]
+        cols = [c[0] for c in con.execute(f"describe {schema}.{table}").fetchall() if c[1] == "VARCHAR"]
         for c in cols:
-            hits = con.execute(f"select count(*) from {schema}.{table} t join secrets s "
-                               f"on contains(cast(t.{c} as varchar), s.v)").fetchone()[0]
-            if hits:
-                leaks.append((schema, table, c, hits))
+            t = f"{schema}.{table}"
+            equal = con.execute(f"select count(*) from {t} where {c} in (select v from secrets)").fetchone()[0]
+            shaped = con.execute(f"select count(*) from {t} where regexp_matches({c}, '(^|[^0-9a-f])[1-9][0-9]{{5}}(19|20)[0-9]{{9}}[0-9X]([^0-9a-f]|$)')"
+                                 ).fetchone()[0]
+            free_text = con.execute(f"select coalesce(max(length({c})), 0) > 40 from {t}").fetchone()[0]
+            inside = con.execute(f"select count(*) from {t} x join secrets s on contains(x.{c}, s.v) "
+                                 "where length(s.v) < 15").fetchone()[0] if free_text else 0
+            if equal or shaped or inside:
+                leaks.append((t, c, equal, shaped, inside))
     assert not leaks
 
 

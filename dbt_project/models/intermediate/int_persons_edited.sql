@@ -78,7 +78,7 @@ education_donors as (
         'item_checks', 'uid', ['education_reported'],
         "education_edit_rule in ('E08_education_above_age', 'E09_education_missing')",
         'is_counted and education_edit_rule is null and education_reported is not null and age >= 3',
-        [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band']],
+        [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band'], ['age_band']],
         'education')) }}
 ),
 
@@ -87,7 +87,7 @@ literacy_donors as (
         'item_checks', 'uid', ['literate_form'],
         "literate_rule_before_education = 'E11_literacy_missing'",
         'is_counted and literate_rule_before_education is null and literate_form is not null and age >= 15',
-        [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band']],
+        [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band'], ['age_band']],
         'literacy')) }}
 ),
 
@@ -112,13 +112,15 @@ items_imputed as (
         i.*,
         case
             when i.education_edit_rule = 'E07_education_under_3' then null
-            when i.education_edit_rule is not null then ed.education_reported
+            -- no donor anywhere in the census for this age band (tiny censuses): the highest level the age allows
+            when i.education_edit_rule is not null
+                then coalesce(ed.education_reported, cast({{ max_education_for_age('i.age') }} as varchar))
             else i.education_reported
         end as education_after_imputation,
-        coalesce(case when i.literate_rule_before_education = 'E10_literacy_under_15' then null
-                      when i.literate_rule_before_education = 'E11_literacy_missing' then ld.literate_form
-                      else i.literate_form end, null) as literate_after_imputation,
-        coalesce(i.ethnicity_reported, h.head_ethnicity, et.ethnicity_reported) as ethnicity
+        case when i.literate_rule_before_education = 'E10_literacy_under_15' then null
+             when i.literate_rule_before_education = 'E11_literacy_missing' then coalesce(ld.literate_form, '1')
+             else i.literate_form end as literate_after_imputation,
+        coalesce(i.ethnicity_reported, h.head_ethnicity, et.ethnicity_reported, '01') as ethnicity
     from item_checks as i
     left join education_donors as ed on ed.uid = i.uid
     left join literacy_donors as ld on ld.uid = i.uid
