@@ -12,11 +12,12 @@ from dagster_dbt import DbtCliResource
 from census_pipeline.defs.ingestion import assets as ingestion
 from census_pipeline.defs.microdata import assets as microdata
 from census_pipeline.defs.microdata.project import dbt_executable, dbt_project
+from census_pipeline.defs.publication import assets as publication
 from census_pipeline.resources import LandingZone, OutputDir, PseudonymKey, Warehouse
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingestion, microdata]),
-    asset_checks=dg.load_asset_checks_from_modules([ingestion, microdata]),
+    assets=dg.load_assets_from_modules([ingestion, microdata, publication]),
+    asset_checks=dg.load_asset_checks_from_modules([ingestion, microdata, publication]),
     resources={
         "warehouse": Warehouse(path=dg.EnvVar("CENSUS_WAREHOUSE")),
         "landing": LandingZone(path=dg.EnvVar("CENSUS_LANDING_DIR")),

@@ -45,6 +45,9 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
     print(f"  landing zone: {locations['CENSUS_LANDING_DIR']}")
     print(f"  warehouse:    {locations['CENSUS_WAREHOUSE']}")
     print(f"  outputs:      {locations['CENSUS_OUTPUT_DIR']}")
+    bulletin = os.path.join(locations["CENSUS_OUTPUT_DIR"], "bulletin", "bulletin.html")
+    if os.path.exists(bulletin):
+        print(f"  bulletin:     {bulletin} (and b1..b8 .csv, bulletin.xlsx beside it)")
     if os.environ.get("DAGSTER_HOME"):
         print(f"  Dagster runs: {os.environ['DAGSTER_HOME']} (make ui to browse them)")
     return 0 if summary["ok"] else 1

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import dagster as dg
+import duckdb
 import pytest
 
 from census_pipeline.defs.microdata.project import prepare_manifest
@@ -40,6 +42,31 @@ def locations(tmp_path, monkeypatch):
         monkeypatch.delenv("DAGSTER_HOME", raising=False)
         return env
     return point
+
+
+@pytest.fixture(scope="session")
+def built(small_census, tmp_path_factory):
+    """One real materialization of every asset over the small generated census (shared)."""
+    landing, truth = small_census
+    tmp = tmp_path_factory.mktemp("microdata")
+    env = {"CENSUS_LANDING_DIR": str(landing), "CENSUS_WAREHOUSE": str(tmp / "w.duckdb"),
+           "CENSUS_OUTPUT_DIR": str(tmp / "out")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from census_pipeline.definitions import defs
+
+        result = dg.materialize(list(defs.assets), resources=defs.resources, raise_on_error=False)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    con = duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
+    yield result, con, truth
+    con.close()
+
 
 
 def load_truth(landing: Path) -> dict:

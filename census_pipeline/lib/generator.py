@@ -76,6 +76,7 @@ class Rates:
     name_homophone: float = 0.01  # per register record
     register_id_error: float = 0.001  # per register record: a wrong ID in the register
     register_update: float = 0.01  # per register record: a newer extract re-delivers it
+    hk_macao_taiwan_or_foreign: float = 0.004  # per household: a resident from HK, Macao, Taiwan or abroad
 
 
 @dataclasses.dataclass
@@ -349,6 +350,7 @@ def _ts(rng: random.Random, first: dt.date, last: dt.date) -> dt.datetime:
     return dt.datetime(d.year, d.month, d.day, rng.randint(8, 21), rng.randint(0, 59), rng.randint(0, 59), tzinfo=TZ)
 
 
+YEARS_OF_SCHOOLING = {1: 0, 2: 0, 3: 6, 4: 9, 5: 12, 6: 15, 7: 16, 8: 19, 9: 22}
 FAMILY_SIZES = ((1, 0.28), (2, 0.33), (3, 0.23), (4, 0.10), (5, 0.04), (6, 0.015), (7, 0.005))
 COLLECTIVE_SIZES = ((1, 0.35), (2, 0.25), (3, 0.15), (4, 0.12), (6, 0.08), (8, 0.03), (12, 0.02))
 MINORITIES = ("22", "15", "06", "03", "09", "08", "12", "07", "11", "02")
@@ -524,6 +526,20 @@ class Generator:
             people.append(p)
         return people
 
+    def _non_citizen(self, ea: EA, collective: bool) -> Person:
+        """A resident of Hong Kong, Macao or Taiwan (id_type 2) or a foreigner (3): enumerated, not
+        part of the resident population, counted in b8."""
+        rng = self.rng
+        sex = rng.choice("12")
+        p = self._person("9", rng.randint(20, 60), sex, None, ea.county)
+        p.id_type = rng.choice("223")
+        letter = {"2": rng.choice("HMT"), "3": rng.choice("EGP")}[p.id_type]
+        p.id_number = f"{letter}{rng.randrange(10**8):08d}"
+        p.name = p.name if p.id_type == "2" else rng.choice(("SMITH JOHN", "KIM MINJUN", "TANAKA YUKI", "MULLER ANNA"))
+        p.hukou_place, p.hukou_region_code, p.duration, p.reason = "5", None, "1", None
+        p.hukou_county = p.hukou_township = None
+        return p
+
     def _absent(self, ea: EA, head: Person) -> list[Person]:
         """Members registered here but living elsewhere (H3 part 2)."""
         rng = self.rng
@@ -665,6 +681,8 @@ class Generator:
         }
         if not collective:
             self._family_events(hh)
+        if rng.random() < rates.hk_macao_taiwan_or_foreign:
+            persons.append(self._non_citizen(ea, collective))
         if not collective and persons[0].hukou_place == "1" and rng.random() < 0.15:
             persons.extend(self._absent(ea, persons[0]))
         for p in persons:
@@ -716,7 +734,7 @@ class Generator:
 
     def _item_defects(self, p: Person) -> None:
         rng, rates = self.rng, self.rates
-        if p.id_number is None:
+        if p.id_number is None or p.id_type != "1":
             return
         r = rng.random()
         if r < rates.invalid_id:
@@ -982,6 +1000,8 @@ class Generator:
         for ln in lines:
             ident = ln.get("id_number")
             if ln.get("id_type") in ("2", "3"):
+                if ln.get("residence") == "1" and tuple(int(x) for x in ln["birth_ym"].split("-")) < (2020, 11):
+                    c["hk_macao_taiwan" if ln["id_type"] == "2" else "foreign"] += sign
                 continue
             if idnumber.is_valid(ident):
                 born = idnumber.birth_date(ident)
@@ -1003,6 +1023,14 @@ class Generator:
                     c[key] += sign
             c["urban" if ea.urban_rural.startswith("1") else "rural"] += sign
             c["han" if ln.get("ethnicity") == "01" else "minority"] += sign
+            edu = int(ln["education"]) if ln.get("education") else None
+            for lo, hi, key in ((6, 9, "university"), (5, 5, "high_school"), (4, 4, "junior_secondary"), (3, 3, "primary")):
+                if edu is not None and lo <= edu <= hi:
+                    c[key] += sign
+            if age >= 15:
+                c["persons_15_plus"] += sign
+                c["years_of_schooling_15_plus"] += sign * YEARS_OF_SCHOOLING.get(edu, 0)
+                c["illiterate_15_plus"] += sign * (ln.get("literate") == "2")
             sep, intra, inter = migration_class(ln.get("residence"), ln.get("hukou_place"), ln.get("left_hukou_duration"),
                                                 ln.get("hukou_region_code"), is_district(ea.county))
             c["hukou_separated"] += sign * sep

@@ -5,36 +5,10 @@ import hmac
 import os
 
 import dagster as dg
-import duckdb
-import pytest
 
 from census_pipeline.runner import summarise
 
 ANALYSIS_SCHEMAS = ("microdata", "quality", "linkage", "bulletin")
-
-
-@pytest.fixture(scope="module")
-def built(small_census, tmp_path_factory):
-    """One real materialization of every asset over the small generated census."""
-    landing, truth = small_census
-    tmp = tmp_path_factory.mktemp("microdata")
-    env = {"CENSUS_LANDING_DIR": str(landing), "CENSUS_WAREHOUSE": str(tmp / "w.duckdb"),
-           "CENSUS_OUTPUT_DIR": str(tmp / "out")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from census_pipeline.definitions import defs
-
-        result = dg.materialize(list(defs.assets), resources=defs.resources, raise_on_error=False)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    con = duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
-    yield result, con, truth
-    con.close()
 
 
 def test_run_succeeds_with_every_dbt_test_green(built):

@@ -1,0 +1,182 @@
+"""The bulletin (主要数据公报) as one self-contained HTML page: text, tables and inline SVG
+charts, laid out like a statistics bureau's communiqué. Opens offline (no CDN, no script).
+
+Input: the published tables as {name: (columns, rows)}; output: an HTML string.
+"""
+
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+
+CENSUS_2010_POPULATION = 8_700_373  # Hangzhou, sixth census (published_figures.md)
+
+LABELS = {
+    "region_code": "代码", "region_name": "地区", "population": "常住人口", "share_of_city_pct": "占全市比重(%)",
+    "family_households": "家庭户(户)", "family_household_population": "家庭户人口",
+    "collective_households": "集体户(户)", "collective_household_population": "集体户人口",
+    "avg_family_household_size": "平均每个家庭户人口", "male": "男", "female": "女", "sex_ratio": "性别比(女=100)",
+    "age_0_14": "0—14岁", "age_15_59": "15—59岁", "age_60_plus": "60岁及以上", "age_65_plus": "其中65岁及以上",
+    "pct_0_14": "0—14岁(%)", "pct_15_59": "15—59岁(%)", "pct_60_plus": "60岁及以上(%)", "pct_65_plus": "65岁及以上(%)",
+    "university_per_100k": "大学(每10万人)", "high_school_per_100k": "高中(每10万人)",
+    "junior_secondary_per_100k": "初中(每10万人)", "primary_per_100k": "小学(每10万人)",
+    "avg_years_schooling_15_plus": "15岁及以上平均受教育年限", "illiterate_15_plus": "文盲人口(15岁及以上)",
+    "illiteracy_pct": "文盲率(%)", "han": "汉族", "minority": "少数民族", "pct_han": "汉族(%)",
+    "pct_minority": "少数民族(%)", "hukou_separated": "人户分离人口", "intra_city_separated": "市辖区内人户分离",
+    "floating": "流动人口", "inter_provincial_floating": "跨省流动人口", "urban": "城镇人口", "rural": "乡村人口",
+    "urbanization_pct": "城镇化率(%)", "hk_macao_taiwan": "港澳台居民", "foreign": "外籍人员",
+    "township_code": "乡镇街道代码", "households": "户数",
+}
+
+TABLE_TITLES = {
+    "b1_population": "表1 各区、县（市）常住人口和户别人口",
+    "b2_sex": "表2 各区、县（市）人口性别构成",
+    "b3_age": "表3 各区、县（市）人口年龄构成",
+    "b4_education": "表4 各区、县（市）每10万人口中拥有的各类受教育程度人数",
+    "b5_ethnicity": "表5 各区、县（市）民族构成",
+    "b6_migration": "表6 各区、县（市）人户分离与流动人口",
+    "b7_urban_rural": "表7 各区、县（市）城乡人口",
+    "b8_hk_macao_taiwan_foreign": "表8 港澳台居民和外籍人员",
+}
+
+CSS = """
+body{font-family:"Noto Serif CJK SC","Source Han Serif SC","SimSun",serif;max-width:980px;margin:2em auto;
+     color:#222;line-height:1.8;padding:0 1em}
+h1{text-align:center;font-size:1.7em;margin-bottom:.2em} .issuer{text-align:center;color:#555}
+h2{font-size:1.25em;border-left:5px solid #b22;padding-left:.5em;margin-top:2em}
+p{text-indent:2em} table{border-collapse:collapse;width:100%;font-size:.85em;margin:1em 0}
+th,td{border:1px solid #999;padding:.25em .4em;text-align:right} th{background:#f3eee6;text-align:center}
+td:nth-child(2),td:first-child{text-align:left} caption{font-weight:bold;margin:.5em}
+figure{margin:1.5em 0;text-align:center} figcaption{font-size:.9em;color:#444}
+.note{font-size:.85em;color:#444} .note p{text-indent:0}
+"""
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, Decimal | float):
+        return f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return html.escape(str(v))
+
+
+def table_html(name: str, columns: list[str], rows: list[tuple], title: str | None = None) -> str:
+    head = "".join(f"<th>{html.escape(LABELS.get(c, c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return (f'<table id="{name}"><caption>{html.escape(title or TABLE_TITLES.get(name, name))}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def hbar_svg(chart_id: str, labels: list[str], values: list[float], unit: str = "", color: str = "#b22222") -> str:
+    """A horizontal bar chart."""
+    width, bar_h, left = 760, 22, 150
+    top = 10
+    height = top * 2 + bar_h * len(values)
+    vmax = max([float(v) for v in values] + [1e-9])
+    parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">']
+    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
+        y = top + i * bar_h
+        w = (width - left - 110) * float(v) / vmax
+        parts.append(f'<text x="{left - 8}" y="{y + bar_h * .7}" text-anchor="end" font-size="13">{html.escape(lab)}</text>')
+        parts.append(f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{bar_h - 6}" fill="{color}"/>')
+        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + bar_h * .7}" font-size="12">{_fmt(v)}{unit}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def pyramid_svg(chart_id: str, groups: list[tuple[int, int, int]]) -> str:
+    """Population pyramid: (age group start, male, female), youngest at the bottom."""
+    width, bar_h, mid = 760, 18, 380
+    height = 40 + bar_h * len(groups)
+    vmax = max([max(m, f) for _, m, f in groups] + [1])
+    scale = (mid - 60) / vmax
+    parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">',
+             f'<text x="{mid - 60}" y="16" text-anchor="end" font-size="13">男</text>',
+             f'<text x="{mid + 60}" y="16" font-size="13">女</text>']
+    for i, (start, m, f) in enumerate(sorted(groups, reverse=True)):
+        y = 24 + i * bar_h
+        label = f"{start}+" if start >= 85 else f"{start}—{start + 4}"
+        parts.append(f'<rect x="{mid - 30 - m * scale:.1f}" y="{y}" width="{m * scale:.1f}" height="{bar_h - 3}" fill="#2b5d9b"/>')
+        parts.append(f'<rect x="{mid + 30}" y="{y}" width="{f * scale:.1f}" height="{bar_h - 3}" fill="#c0392b"/>')
+        parts.append(f'<text x="{mid}" y="{y + bar_h * .7}" text-anchor="middle" font-size="11">{label}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render(tables: dict[str, tuple[list[str], list[tuple]]], pyramid: list[tuple[int, int, int]],
+           extra_sections: list[str] | None = None) -> str:
+    def rows_of(name):
+        cols, rows = tables[name]
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    b1, b2, b3, b4 = rows_of("b1_population"), rows_of("b2_sex"), rows_of("b3_age"), rows_of("b4_education")
+    b5, b6, b7 = rows_of("b5_ethnicity"), rows_of("b6_migration"), rows_of("b7_urban_rural")
+    city = {k: v for t in (b1, b2, b3, b4, b5, b6, b7) for k, v in t[0].items()}
+    counties = b1[1:]
+    pop = city["population"]
+    change = pop - CENSUS_2010_POPULATION
+    if pop > CENSUS_2010_POPULATION / 2:
+        compare = (f"与2010年第六次全国人口普查的{CENSUS_2010_POPULATION:,}人相比，{'增加' if change >= 0 else '减少'}"
+                   f"{abs(change):,}人，{'增长' if change >= 0 else '下降'}{abs(change) / CENSUS_2010_POPULATION * 100:.2f}%。")
+    else:
+        compare = "（本期为示范数据，规模小于实际，不与2010年第六次全国人口普查比较。）"
+    sections = [
+        ("一、常住人口", f"<p>全市常住人口为{pop:,}人。{compare}</p><figure>"
+                     + hbar_svg("chart_population_by_district", [r["region_name"] for r in counties],
+                                [r["population"] for r in counties], "人")
+                     + "<figcaption>图1 各区、县（市）常住人口</figcaption></figure>"
+                     + table_html("b1_population", *tables["b1_population"])),
+        ("二、户别人口", f"<p>全市共有家庭户{city['family_households']:,}户，集体户{city['collective_households']:,}户，"
+                     f"家庭户人口为{city['family_household_population']:,}人，集体户人口为"
+                     f"{city['collective_household_population']:,}人。平均每个家庭户的人口为"
+                     f"{_fmt(city['avg_family_household_size'])}人。</p>"),
+        ("三、性别构成", f"<p>全市常住人口中，男性人口为{city['male']:,}人，占{_pct(city['male'], pop)}%；女性人口为"
+                     f"{city['female']:,}人，占{_pct(city['female'], pop)}%。总人口性别比（以女性为100，男性对女性的比例）为"
+                     f"{_fmt(city['sex_ratio'])}。</p>" + table_html("b2_sex", *tables["b2_sex"])),
+        ("四、年龄构成", f"<p>全市常住人口中，0—14岁人口为{city['age_0_14']:,}人，占{_fmt(city['pct_0_14'])}%；15—59岁人口为"
+                     f"{city['age_15_59']:,}人，占{_fmt(city['pct_15_59'])}%；60岁及以上人口为{city['age_60_plus']:,}人，占"
+                     f"{_fmt(city['pct_60_plus'])}%，其中65岁及以上人口为{city['age_65_plus']:,}人，占{_fmt(city['pct_65_plus'])}%。</p>"
+                     + f"<figure>{pyramid_svg('chart_population_pyramid', pyramid)}<figcaption>图2 全市人口金字塔（五岁年龄组）"
+                       "</figcaption></figure>" + table_html("b3_age", *tables["b3_age"])),
+        ("五、受教育程度", f"<p>全市常住人口中，每10万人中拥有大学文化程度的为{_fmt(city['university_per_100k'])}人；"
+                       f"15岁及以上人口的平均受教育年限为{_fmt(city['avg_years_schooling_15_plus'])}年；文盲人口为"
+                       f"{city['illiterate_15_plus']:,}人，文盲率为{_fmt(city['illiteracy_pct'])}%。</p>"
+                       + "<figure>" + hbar_svg("chart_education", ["大学", "高中", "初中", "小学"],
+                                               [city["university_per_100k"], city["high_school_per_100k"],
+                                                city["junior_secondary_per_100k"], city["primary_per_100k"]], "人", "#2b5d9b")
+                       + "<figcaption>图3 全市每10万人口中拥有的各类受教育程度人数</figcaption></figure>"
+                       + table_html("b4_education", *tables["b4_education"])),
+        ("六、民族构成", f"<p>全市常住人口中，汉族人口为{city['han']:,}人，占{_fmt(city['pct_han'])}%；各少数民族人口为"
+                     f"{city['minority']:,}人，占{_fmt(city['pct_minority'])}%。</p>" + table_html("b5_ethnicity", *tables["b5_ethnicity"])),
+        ("七、人户分离与流动人口", f"<p>全市常住人口中，人户分离人口为{city['hukou_separated']:,}人，其中市辖区内人户分离人口为"
+                            f"{city['intra_city_separated']:,}人，流动人口为{city['floating']:,}人。流动人口中，跨省流动人口为"
+                            f"{city['inter_provincial_floating']:,}人。</p>"
+                            + "<figure>" + hbar_svg("chart_migration", [r["region_name"] for r in b6[1:]],
+                                                    [r["floating"] for r in b6[1:]], "人", "#8e6c2b")
+                            + "<figcaption>图4 各区、县（市）流动人口</figcaption></figure>"
+                            + table_html("b6_migration", *tables["b6_migration"])),
+        ("八、城乡人口", f"<p>全市常住人口中，居住在城镇的人口为{city['urban']:,}人，占{_fmt(city['urbanization_pct'])}%；居住在乡村的人口为"
+                     f"{city['rural']:,}人。</p>"
+                     + "<figure>" + hbar_svg("chart_urban_rural", [r["region_name"] for r in b7[1:]],
+                                             [r["urbanization_pct"] for r in b7[1:]], "%", "#2e7d32")
+                     + "<figcaption>图5 各区、县（市）城镇化率</figcaption></figure>"
+                     + table_html("b7_urban_rural", *tables["b7_urban_rural"])),
+        ("九、港澳台居民和外籍人员", "<p>普查登记的居住在本市的港澳台居民和外籍人员不计入常住人口，单独列示如下。</p>"
+                              + table_html("b8_hk_macao_taiwan_foreign", *tables["b8_hk_macao_taiwan_foreign"])),
+    ]
+    body = "".join(f"<h2>{t}</h2>{c}" for t, c in sections) + "".join(extra_sections or [])
+    notes = ("<h2>注释</h2><div class='note'><p>1. 本公报数据以2020年11月1日零时为标准时点。</p>"
+             "<p>2. 常住人口、人户分离人口、流动人口按普查方案的定义计算；数据经过审核、编辑、插补和重复登记剔除。</p>"
+             "<p>3. 百分比按整数计数计算，四舍五入（远离零）保留两位小数。</p></div>")
+    return ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
+            "<title>杭州市第七次全国人口普查主要数据公报</title>"
+            f"<style>{CSS}</style></head><body><h1>杭州市第七次全国人口普查主要数据公报</h1>"
+            f"<p class='issuer'>杭州市统计局　杭州市第七次全国人口普查领导小组办公室</p>{body}{notes}</body></html>")
+
+
+def _pct(num: int, den: int) -> str:
+    return _fmt((Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), "ROUND_HALF_UP")) if den else ""
