@@ -22,8 +22,11 @@ def expected_tables(truth: dict) -> dict[str, dict[str, dict]]:
     city_pop = truth["city"]["population"]
     out: dict[str, dict[str, dict]] = {f"b{i}": {} for i in range(1, 9)}
     for code in sorted(rows):
-        c = {k: v for k, v in rows[code].items()}
-        g = lambda k: c.get(k, 0)  # noqa: E731
+        counts = rows[code]
+
+        def g(k: str, counts=counts) -> int:
+            return counts.get(k, 0)
+
         pop = g("population")
         base = {"region_code": code, "region_name": names[code]}
         if pop:
