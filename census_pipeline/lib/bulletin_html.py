@@ -25,7 +25,19 @@ LABELS = {
     "pct_minority": "少数民族(%)", "hukou_separated": "人户分离人口", "intra_city_separated": "市辖区内人户分离",
     "floating": "流动人口", "inter_provincial_floating": "跨省流动人口", "urban": "城镇人口", "rural": "乡村人口",
     "urbanization_pct": "城镇化率(%)", "hk_macao_taiwan": "港澳台居民", "foreign": "外籍人员",
-    "township_code": "乡镇街道代码", "households": "户数",
+    "township_code": "乡镇街道代码", "households": "户数", "county_code": "所属区、县（市）",
+    "category": "类别", "estimate": "估计数(人)", "se": "标准误", "ci95_low": "95%置信下限", "ci95_high": "95%置信上限",
+    "pct": "比重(%)", "pct_se": "比重标准误", "pct_ci95_low": "比重95%下限", "pct_ci95_high": "比重95%上限",
+}
+CATEGORY_LABELS = {
+    "lf_marital_status": {"1": "未婚", "2": "有配偶", "3": "离婚", "4": "丧偶"},
+    "lf_employment": {"1": "上周工作", "2": "上周未工作"},
+    "lf_industry": {"A": "农、林、牧、渔业", "B": "采矿业", "C": "制造业", "D": "电力、热力、燃气及水生产和供应业",
+                    "E": "建筑业", "F": "批发和零售业", "G": "交通运输、仓储和邮政业", "H": "住宿和餐饮业",
+                    "I": "信息传输、软件和信息技术服务业", "J": "金融业", "K": "房地产业", "L": "租赁和商务服务业",
+                    "M": "科学研究和技术服务业", "N": "水利、环境和公共设施管理业", "O": "居民服务、修理和其他服务业",
+                    "P": "教育", "Q": "卫生和社会工作", "R": "文化、体育和娱乐业", "S": "公共管理、社会保障和社会组织",
+                    "T": "国际组织"},
 }
 
 TABLE_TITLES = {
@@ -37,6 +49,10 @@ TABLE_TITLES = {
     "b6_migration": "表6 各区、县（市）人户分离与流动人口",
     "b7_urban_rural": "表7 各区、县（市）城乡人口",
     "b8_hk_macao_taiwan_foreign": "表8 港澳台居民和外籍人员",
+    "t1_township_population": "附表1 各乡镇街道常住人口（经小数保护处理）",
+    "lf_marital_status": "附表2 15岁及以上人口婚姻状况（长表抽样估计）",
+    "lf_employment": "附表3 16岁及以上人口就业状况（长表抽样估计）",
+    "lf_industry": "附表4 就业人口行业构成（长表抽样估计）",
 }
 
 CSS = """
@@ -168,14 +184,42 @@ def render(tables: dict[str, tuple[list[str], list[tuple]]], pyramid: list[tuple
         ("九、港澳台居民和外籍人员", "<p>普查登记的居住在本市的港澳台居民和外籍人员不计入常住人口，单独列示如下。</p>"
                               + table_html("b8_hk_macao_taiwan_foreign", *tables["b8_hk_macao_taiwan_foreign"])),
     ]
+    sections += _supplementary(tables)
     body = "".join(f"<h2>{t}</h2>{c}" for t, c in sections) + "".join(extra_sections or [])
     notes = ("<h2>注释</h2><div class='note'><p>1. 本公报数据以2020年11月1日零时为标准时点。</p>"
              "<p>2. 常住人口、人户分离人口、流动人口按普查方案的定义计算；数据经过审核、编辑、插补和重复登记剔除。</p>"
-             "<p>3. 百分比按整数计数计算，四舍五入（远离零）保留两位小数。</p></div>")
+             "<p>3. 百分比按整数计数计算，四舍五入（远离零）保留两位小数。</p>"
+             "<p>4. 区、县（市）以下的数据（附表1）采用单元键扰动法（cell-key method，英国国家统计局方法）进行小数保护："
+             "每条记录有固定的记录键，单元的键为记录键之和取模256；计数为1—4的单元按单元键发布为0或5（期望不变），"
+             "5及以上的单元加上由单元键决定的−2至+2的扰动且不小于5。同一单元每次发布结果相同；人口数为发布的男女之和，"
+             "因此不能由合计数倒推出被保护的小数。</p>"
+             "<p>5. 长表数据来自10%的抽样户：设计权数为抽中概率的倒数，并按区、县（市）×性别×年龄组校准到全面登记数；"
+             "标准误采用按普查小区分组的删除一组刀切法（20组）计算，95%置信区间为估计值±1.96倍标准误。</p></div>")
     return ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
             "<title>杭州市第七次全国人口普查主要数据公报</title>"
             f"<style>{CSS}</style></head><body><h1>杭州市第七次全国人口普查主要数据公报</h1>"
             f"<p class='issuer'>杭州市统计局　杭州市第七次全国人口普查领导小组办公室</p>{body}{notes}</body></html>")
+
+
+def _supplementary(tables) -> list[tuple[str, str]]:
+    """The protected township table and the long-form estimates (city rows), when published."""
+    out = []
+    if "t1_township_population" in tables:
+        out.append(("十、乡镇街道人口", "<p>各乡镇街道的人口、户数和性别数据低于区、县（市）一级，经小数保护处理后发布（见注释4）。</p>"
+                    + table_html("t1_township_population", *tables["t1_township_population"])))
+    lf = [n for n in ("lf_marital_status", "lf_employment", "lf_industry") if n in tables]
+    if lf:
+        parts = ["<p>以下为长表抽样调查的加权估计（全市），括号中为95%置信区间（见注释5）。</p>"]
+        for name in lf:
+            cols, rows = tables[name]
+            city_rows = [r for r in rows if r[cols.index("region_code")] == "330100"]
+            keep = ["category", "estimate", "ci95_low", "ci95_high", "pct", "pct_ci95_low", "pct_ci95_high"]
+            labels = CATEGORY_LABELS[name]
+            shown = [tuple(labels.get(r[cols.index(c)], r[cols.index(c)]) if c == "category" else r[cols.index(c)]
+                           for c in keep) for r in city_rows]
+            parts.append(table_html(name, keep, shown))
+        out.append(("十一、长表抽样数据", "".join(parts)))
+    return out
 
 
 def _pct(num: int, den: int) -> str:

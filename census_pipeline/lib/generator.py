@@ -124,13 +124,14 @@ class EA:
     township: str  # 9 digits
 
 
-def build_geography(rng: random.Random, n_households: int) -> list[tuple[EA, int]]:
-    """Enumeration areas with their household counts, county shares as published."""
+def build_geography(rng: random.Random, n_households: int, min_township_households: int = 40) -> list[tuple[EA, int]]:
+    """Enumeration areas with their household counts, county shares as published. Small
+    censuses get fewer townships (at least `min_township_households` households each)."""
     total_pop = sum(COUNTY_POPULATION.values())
     eas: list[tuple[EA, int]] = []
     for county, pop in COUNTY_POPULATION.items():
         hh = max(1, round(n_households * pop / total_pop))
-        n_town = min(COUNTY_TOWNSHIPS[county], max(1, hh // 40))
+        n_town = min(COUNTY_TOWNSHIPS[county], max(1, hh // max(1, min_township_households)))
         town_weights = [rng.uniform(0.5, 1.5) for _ in range(n_town)]
         town_hh = _split(hh, town_weights)
         for t, thh in enumerate(town_hh):
@@ -357,7 +358,9 @@ MINORITIES = ("22", "15", "06", "03", "09", "08", "12", "07", "11", "02")
 
 
 class Generator:
-    def __init__(self, out: Path, households: int, seed: int, rates: Rates | None = None, batch_size: int = 250):
+    def __init__(self, out: Path, households: int, seed: int, rates: Rates | None = None, batch_size: int = 250,
+                 min_township_households: int = 40):
+        self.min_township_households = min_township_households
         self.out = Path(out)
         self.n_households = households
         self.rng = random.Random(seed)
@@ -409,6 +412,7 @@ class Generator:
         )
         p.ethnicity = "01" if self.rng.random() < 0.985 else self.rng.choice(MINORITIES)
         p.education, p.literate = self._education(age)
+        p.long = self._long(p)  # everyone's answers are known to the truth; only the 10% sample is asked
         return p
 
     def _origin(self, county: str) -> tuple[str, str, str | None]:
@@ -589,7 +593,7 @@ class Generator:
             "ethnicity": p.ethnicity, "residence": p.residence, "hukou_place": p.hukou_place,
             "hukou_region_code": p.hukou_region_code, "left_hukou_duration": p.duration,
             "left_hukou_reason": p.reason, "education": p.education, "literate": p.literate,
-            "long": (p.long or self._long(p)) if long_form else None,
+            "long": dict(p.long) if long_form else None,
         }
 
     def _submission(self, hh: dict, persons: list[Person], *, channel: str, form: str, status: str,
@@ -626,7 +630,7 @@ class Generator:
         self.out.mkdir(parents=True, exist_ok=True)
         for sub in ("frame", "uploads/pad", "uploads/self", "admin/hukou", "admin/births", "admin/deaths"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
-        geography = build_geography(rng, self.n_households)
+        geography = build_geography(rng, self.n_households, self.min_township_households)
         for ea, _ in geography:
             if ea.township not in self.townships_of[ea.county]:
                 self.townships_of[ea.county].append(ea.township)
@@ -903,6 +907,8 @@ class Generator:
             self._deliver(s)
         members = self.listed[auth["submission_id"]]
         self.listed.clear()
+        for line, p in zip(auth["persons"], members, strict=True):  # after delivery: never written out
+            line["_long_truth"] = p.long
         return auth, members
 
     def _deliver(self, sub: dict) -> None:
@@ -1027,6 +1033,14 @@ class Generator:
             for lo, hi, key in ((6, 9, "university"), (5, 5, "high_school"), (4, 4, "junior_secondary"), (3, 3, "primary")):
                 if edu is not None and lo <= edu <= hi:
                     c[key] += sign
+            truth_long = ln.get("_long_truth")
+            if truth_long:
+                if truth_long.get("marital_status"):
+                    c[f"marital_status_{truth_long['marital_status']}"] += sign
+                if truth_long.get("worked_last_week"):
+                    c[f"worked_last_week_{truth_long['worked_last_week']}"] += sign
+                if truth_long.get("industry_section"):
+                    c[f"industry_{truth_long['industry_section']}"] += sign
             if age >= 15:
                 c["persons_15_plus"] += sign
                 c["years_of_schooling_15_plus"] += sign * YEARS_OF_SCHOOLING.get(edu, 0)
@@ -1161,9 +1175,9 @@ class RegisterWriter:
 
 
 def generate(out: Path, households: int, seed: int, truth_path: Path | None = None, rates: Rates | None = None,
-             progress: Callable[[int], None] | None = None) -> dict:
+             progress: Callable[[int], None] | None = None, min_township_households: int = 40) -> dict:
     """Write a landing zone to `out` and its truth (JSON) to `truth_path` (default `<out>.truth.json`)."""
-    gen = Generator(out, households, seed, rates)
+    gen = Generator(out, households, seed, rates, min_township_households=min_township_households)
     truth = gen.run(progress)
     truth["parameters"] = {"households": households, "seed": seed, "rates": dataclasses.asdict(gen.rates)}
     truth["city_code"] = CITY_CODE

@@ -2,12 +2,17 @@
 
 import csv
 import html.parser
+import os
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
+import duckdb
+import pytest
 from openpyxl import load_workbook
 
-from census_pipeline.defs.publication.assets import BULLETIN_TABLES
+from census_pipeline.defs.publication.assets import BULLETIN_TABLES, PUBLISHED_TABLES
+from census_pipeline.lib.generator import generate
 from tests.bulletin_truth import expected_tables
 
 COLUMNS = {  # outputs.md, after region_code and region_name
@@ -54,7 +59,7 @@ def test_every_value_of_b1_to_b8_equals_the_truth(built):
 
 def test_workbook_has_every_sheet(built):
     wb = load_workbook(folder(built) / "bulletin.xlsx", read_only=True)
-    assert wb.sheetnames == BULLETIN_TABLES
+    assert wb.sheetnames == PUBLISHED_TABLES
     b2 = list(wb["b2_sex"].iter_rows(values_only=True))
     assert b2[0] == ("region_code", "region_name", "male", "female", "sex_ratio") and b2[1][0] == "330100"
 
@@ -78,8 +83,74 @@ def test_html_parses_and_holds_every_table_and_chart_offline(built):
     text = (folder(built) / "bulletin.html").read_text(encoding="utf-8")
     parser = _Ids()
     parser.feed(text)
-    assert set(BULLETIN_TABLES) <= parser.ids
+    assert set(PUBLISHED_TABLES) <= parser.ids
     assert {"chart_population_by_district", "chart_population_pyramid", "chart_education", "chart_migration",
             "chart_urban_rural"} <= parser.ids
     assert not parser.external and "<script" not in text  # opens offline
     assert "常住人口" in text and "人口金字塔" in text
+
+
+@pytest.fixture(scope="module")
+def tiny_townships(tmp_path_factory):
+    """A census of 400 households spread over every township: many counts of 1-4 to protect."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    generate(tmp / "landing", households=400, seed=8, min_township_households=1)
+    env = {"CENSUS_LANDING_DIR": str(tmp / "landing"), "CENSUS_WAREHOUSE": str(tmp / "w.duckdb"),
+           "CENSUS_OUTPUT_DIR": str(tmp / "out")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from census_pipeline.definitions import defs
+
+        result = dg.materialize(list(defs.assets), resources=defs.resources, raise_on_error=False)
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    assert result.success
+    con = duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
+    yield con
+    con.close()
+
+
+def test_township_table_protects_small_counts(tiny_townships):
+    """No published cell of 1-4; totals are sums of published cells; and the differencing attack
+    (county total minus the other townships' published cells) does not reliably give a
+    protected count back."""
+    con = tiny_townships
+    true = {r[0]: r[1:] for r in con.execute("""
+        select township_code, count(*) filter (where sex = '1'), count(*) filter (where sex = '2')
+        from microdata.persons where is_counted group by 1""").fetchall()}
+    pub = {r[0]: r[1:] for r in con.execute(
+        "select region_code, county_code, population, male, female, households from bulletin.t1_township_population").fetchall()}
+    assert set(pub) == set(true)
+    for code, (_, population, male, female, households) in pub.items():
+        assert population == male + female
+        assert not any(1 <= v <= 4 for v in (population, male, female, households)), code
+    protected = [(code, i) for code, counts in true.items() for i, v in enumerate(counts) if 1 <= v <= 4]
+    assert len(protected) >= 10, "the small census has small cells to protect"
+    county_totals = {r[0]: r[1:] for r in con.execute(
+        "select region_code, male, female from bulletin.b2_sex").fetchall()}
+    recovered = 0
+    for code, i in protected:
+        county = pub[code][0]
+        others = sum(pub[o][2 + i] for o in pub if pub[o][0] == county and o != code)
+        recovered += county_totals[county][i] - others == true[code][i]
+    assert recovered <= len(protected) // 3, (recovered, len(protected))
+    perturbed = sum(pub[c][2] != true[c][0] for c in pub)
+    assert perturbed > len(pub) // 2  # published values are not the true ones
+
+
+def test_long_form_intervals_cover_the_full_count(built):
+    _, con, truth = built
+    rows = {"330100": truth["city"], **truth["county"]}
+    covered = total = 0
+    for table, prefix in (("lf_marital_status", "marital_status_"), ("lf_employment", "worked_last_week_"),
+                          ("lf_industry", "industry_")):
+        for region, category, lo, hi, se in con.execute(
+                f"select region_code, category, ci95_low, ci95_high, se from bulletin.{table}").fetchall():
+            if se > 0:
+                total += 1
+                covered += lo <= rows[region].get(prefix + category, 0) <= hi
+    assert total >= 50 and covered / total >= 0.85, (covered, total)
+    weights = con.execute("select sum(weight) from intermediate.int_long_form_weights where replicate = 0").fetchone()[0]
+    assert round(weights) == truth["city"]["population"]  # calibrated to the full count

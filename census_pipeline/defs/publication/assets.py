@@ -8,22 +8,26 @@ from census_pipeline.resources import OutputDir, Warehouse
 
 BULLETIN_TABLES = ["b1_population", "b2_sex", "b3_age", "b4_education", "b5_ethnicity", "b6_migration",
                    "b7_urban_rural", "b8_hk_macao_taiwan_foreign"]
+# published beside b1-b8: below county level (protected) and long-form sample estimates
+SUPPLEMENTARY_TABLES = ["t1_township_population", "lf_marital_status", "lf_employment", "lf_industry"]
+PUBLISHED_TABLES = BULLETIN_TABLES + SUPPLEMENTARY_TABLES
 
 
 @dg.asset(
     key=["bulletin", "published_files"],
-    deps=[["bulletin", t] for t in BULLETIN_TABLES] + [["bulletin", "chart_age_pyramid"]],
+    deps=[["bulletin", t] for t in PUBLISHED_TABLES] + [["bulletin", "chart_age_pyramid"]],
     group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"},
     tags={"zone": "published"},
 )
 def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:
-    """The published bulletin (主要数据公报): b1-b8 as CSV, one XLSX workbook, and bulletin.html.
+    """The published bulletin (主要数据公报): b1-b8, the protected township table and the long-form
+    estimates as CSV, one XLSX workbook, and bulletin.html.
 
     Written to $CENSUS_OUTPUT_DIR/bulletin/; the HTML opens offline (inline SVG charts, no CDN)."""
     folder = output.folder("bulletin")
     tables = {}
     with warehouse.connect(read_only=True) as con:
-        for name in BULLETIN_TABLES:
+        for name in PUBLISHED_TABLES:
             con.execute(f"copy (select * from bulletin.{name} order by region_code) to '{folder / (name + '.csv')}' "
                         "(header, delimiter ',')")
             cur = con.execute(f"select * from bulletin.{name} order by region_code")

@@ -1,0 +1,73 @@
+{% macro lf_age_group(age) -%}
+    case when {{ age }} < 15 then '0-14' when {{ age }} < 60 then '15-59' else '60+' end
+{%- endmacro %}
+
+{#- Weighted estimates from the long-form sample, with delete-a-group jackknife standard errors
+    and 95% intervals, for the city and each county: the estimated number of persons in each
+    category among the `universe`, and its share of the universe.
+    var_jk = (G-1)/G * sum_r (theta_r - theta_0)^2. -#}
+{% macro long_form_estimates(universe, category, category_label_relation=none) %}
+{%- set groups = var('jackknife_groups', 20) -%}
+with weights as (
+    select * from {{ ref('int_long_form_weights') }}
+    where {{ universe }}
+),
+
+by_region as (
+    select replicate, county_code as region_code, {{ category }} as category, weight from weights
+    union all
+    select replicate, '330100', {{ category }}, weight from weights
+),
+
+replicate_estimates as (
+    select
+        replicate, region_code, category,
+        sum(weight) as estimate,
+        sum(weight) * 100.0 / sum(sum(weight)) over (partition by replicate, region_code) as pct
+    from by_region
+    where category is not null
+    group by 1, 2, 3
+),
+
+full_sample as (
+    select region_code, category, estimate, pct from replicate_estimates where replicate = 0
+),
+
+grid as (  -- a category missing from a replicate is an estimate of 0 there
+    select f.region_code, f.category, r.replicate
+    from full_sample as f
+    cross join (select unnest(range(1, {{ groups + 1 }})) as replicate) as r
+),
+
+variances as (
+    select
+        g.region_code, g.category,
+        ({{ groups }} - 1.0) / {{ groups }} * sum(power(coalesce(e.estimate, 0) - f.estimate, 2)) as var_estimate,
+        ({{ groups }} - 1.0) / {{ groups }} * sum(power(coalesce(e.pct, 0) - f.pct, 2)) as var_pct
+    from grid as g
+    inner join full_sample as f on f.region_code = g.region_code and f.category = g.category
+    left join replicate_estimates as e
+        on e.region_code = g.region_code and e.category = g.category and e.replicate = g.replicate
+    group by 1, 2
+),
+
+final as (
+    select
+        f.region_code,
+        r.name_zh as region_name,
+        f.category,
+        cast(round(f.estimate) as bigint) as estimate,
+        round(sqrt(v.var_estimate), 1) as se,
+        cast(round(greatest(f.estimate - 1.96 * sqrt(v.var_estimate), 0)) as bigint) as ci95_low,
+        cast(round(f.estimate + 1.96 * sqrt(v.var_estimate)) as bigint) as ci95_high,
+        round(f.pct, 2) as pct,
+        round(sqrt(v.var_pct), 2) as pct_se,
+        round(greatest(f.pct - 1.96 * sqrt(v.var_pct), 0), 2) as pct_ci95_low,
+        round(least(f.pct + 1.96 * sqrt(v.var_pct), 100), 2) as pct_ci95_high
+    from full_sample as f
+    inner join variances as v on v.region_code = f.region_code and v.category = f.category
+    inner join {{ ref('regions') }} as r on cast(r.code as varchar) = f.region_code
+)
+
+select * from final order by region_code, category
+{% endmacro %}

@@ -1,0 +1,74 @@
+{#- Long-form (10% sample) weights, calibrated to the full count: the design weight (inverse
+    selection probability) post-stratified to the counted population of each county x sex x age
+    group, so that weighted totals equal the full-count totals cell by cell. A cell with fewer
+    than 5 sampled persons is collapsed (county x age group, then county, then the city).
+    Replicate 0 is the full sample; replicates 1..G drop one group of EAs each (delete-a-group
+    jackknife, groups by a hash of the EA code) and are re-calibrated the same way.
+    One row per sampled counted person and replicate. -#}
+{%- set groups = var('jackknife_groups', 20) -%}
+with population as (
+    select county_code, sex, {{ lf_age_group('age') }} as age_group, count(*) as n_population
+    from {{ ref('int_bulletin_persons') }}
+    group by 1, 2, 3
+),
+
+sample as (
+    select
+        p.person_key, p.county_code, p.sex, p.age, {{ lf_age_group('p.age') }} as age_group, p.ea_code,
+        p.marital_status, p.worked_last_week, p.industry_section,
+        1 + {{ stable_hash("p.ea_code || 'jackknife'") }} % {{ groups }} as jackknife_group
+    from {{ ref('persons') }} as p
+    where p.is_counted and p.is_long_form
+),
+
+sample_cells as (
+    select county_code, sex, age_group, count(*) as n_fine from sample group by 1, 2, 3
+),
+
+sample_county_age as (
+    select county_code, age_group, count(*) as n_county_age from sample group by 1, 2
+),
+
+sample_county as (
+    select county_code, count(*) as n_county from sample group by 1
+),
+
+cell_of as (
+    select
+        p.county_code, p.sex, p.age_group, p.n_population,
+        case when coalesce(f.n_fine, 0) >= 5 then p.county_code || '|' || p.sex || '|' || p.age_group
+             when coalesce(a.n_county_age, 0) >= 5 then p.county_code || '|*|' || p.age_group
+             when coalesce(c.n_county, 0) >= 5 then p.county_code || '|*|*'
+             else 'city' end as cell
+    from population as p
+    left join sample_cells as f on f.county_code = p.county_code and f.sex = p.sex and f.age_group = p.age_group
+    left join sample_county_age as a on a.county_code = p.county_code and a.age_group = p.age_group
+    left join sample_county as c on c.county_code = p.county_code
+),
+
+cell_totals as (
+    select cell, sum(n_population) as n_population from cell_of group by cell
+),
+
+replicates as (
+    select s.*, c.cell, r.replicate
+    from sample as s
+    inner join cell_of as c on c.county_code = s.county_code and c.sex = s.sex and c.age_group = s.age_group
+    cross join (select unnest(range(0, {{ groups + 1 }})) as replicate) as r
+    where r.replicate = 0 or s.jackknife_group <> r.replicate
+),
+
+replicate_cells as (
+    select replicate, cell, count(*) as n_sample from replicates group by 1, 2
+),
+
+final as (
+    select
+        r.*,
+        cast(t.n_population as double) / rc.n_sample as weight
+    from replicates as r
+    inner join replicate_cells as rc on rc.replicate = r.replicate and rc.cell = r.cell
+    inner join cell_totals as t on t.cell = r.cell
+)
+
+select * from final
