@@ -13,16 +13,20 @@ from census_pipeline.defs.ingestion import assets as ingestion
 from census_pipeline.defs.microdata import assets as microdata
 from census_pipeline.defs.microdata.project import dbt_executable, dbt_project
 from census_pipeline.defs.publication import assets as publication
+from census_pipeline.defs.quality import gates
 from census_pipeline.resources import LandingZone, OutputDir, PseudonymKey, Warehouse
+from census_pipeline.resources.expectations import GreatExpectations
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingestion, microdata, publication]),
-    asset_checks=dg.load_asset_checks_from_modules([ingestion, microdata, publication]),
+    asset_checks=[*dg.load_asset_checks_from_modules([ingestion, microdata, publication]), *gates.gate_checks],
     resources={
         "warehouse": Warehouse(path=dg.EnvVar("CENSUS_WAREHOUSE")),
         "landing": LandingZone(path=dg.EnvVar("CENSUS_LANDING_DIR")),
         "output": OutputDir(path=dg.EnvVar("CENSUS_OUTPUT_DIR")),
         "pseudonym_key": PseudonymKey(key=dg.EnvVar("CENSUS_PSEUDONYM_KEY")),
+        "great_expectations": GreatExpectations(warehouse_path=dg.EnvVar("CENSUS_WAREHOUSE"),
+                                                output_dir=dg.EnvVar("CENSUS_OUTPUT_DIR")),
         "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                               dbt_executable=dbt_executable()),
     },

@@ -16,20 +16,26 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
+def materialize_census(instance: dg.DagsterInstance | None = None, selection: str = "*",
+                       tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    """Every asset and every asset check (the quality gates included), in process."""
     from census_pipeline.definitions import defs
 
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources=defs.resources,
+        instance=instance,
+        selection=selection,
+        raise_on_error=False,
+        tags=tags,
+        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CENSUS_LOG_LEVEL", "INFO")}}}},
+    )
+
+
+def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
     started = time.perf_counter()
     with _instance() as instance:
-        result = dg.materialize(
-            list(defs.assets),
-            resources=defs.resources,
-            instance=instance,
-            selection=selection,
-            raise_on_error=False,
-            tags={"census/trigger": "census run"},
-            run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CENSUS_LOG_LEVEL", "INFO")}}}},
-        )
+        result = materialize_census(instance, selection, tags={"census/trigger": "census run"})
         summary = summarise(result)
     elapsed = time.perf_counter() - started
     print(f"\ncensus run {'succeeded' if summary['ok'] else 'FAILED'} in {elapsed:.0f} s (run {result.run_id[:8]})")

@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 
@@ -54,9 +53,9 @@ def built(small_census, tmp_path_factory):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from census_pipeline.definitions import defs
+        from census_pipeline.runner import materialize_census
 
-        result = dg.materialize(list(defs.assets), resources=defs.resources, raise_on_error=False)
+        result = materialize_census()
     finally:
         for k, v in old.items():
             if v is None:

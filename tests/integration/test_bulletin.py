@@ -6,7 +6,6 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 from openpyxl import load_workbook
@@ -100,9 +99,9 @@ def tiny_townships(tmp_path_factory):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from census_pipeline.definitions import defs
+        from census_pipeline.runner import materialize_census
 
-        result = dg.materialize(list(defs.assets), resources=defs.resources, raise_on_error=False)
+        result = materialize_census()
     finally:
         for k, v in old.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

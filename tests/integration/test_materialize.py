@@ -8,11 +8,9 @@ from tests.conftest import SAMPLE
 
 
 def materialize_everything():
-    import dagster as dg
+    from census_pipeline.runner import materialize_census
 
-    from census_pipeline.definitions import defs
-
-    return dg.materialize(list(defs.assets), resources=defs.resources, raise_on_error=False)
+    return materialize_census()
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 
-import dagster as dg
 import duckdb
 import pytest
 
@@ -164,9 +163,9 @@ def warehouse(tmp_path_factory):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from census_pipeline.definitions import defs
+        from census_pipeline.runner import materialize_census
 
-        result = dg.materialize(list(defs.assets), resources=defs.resources, raise_on_error=False)
+        result = materialize_census()
     finally:
         for k, v in old.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

@@ -1,8 +1,10 @@
 """Microdata: the dbt project (staging -> cleaned, de-identified microdata) as Dagster assets.
 
-All dbt models run in one `dbt build` per run; dbt tests appear as asset checks. While dbt
-runs it holds the warehouse's write lock, so the metadata read from the warehouse (row
-counts, column schemas, imputation rates) is added once the build has finished.
+The dbt models run in two `dbt build`s per run: up to the microdata, then the bulletin, so that
+the microdata quality gates (Great Expectations) sit between them and a failing gate stops the
+bulletin. dbt tests appear as asset checks. While dbt runs it holds the warehouse's write lock,
+so the metadata read from the warehouse (row counts, column schemas, imputation rates) is added
+once the build has finished.
 """
 
 from collections.abc import Mapping
@@ -73,15 +75,7 @@ def persons_quality_metadata(con) -> dict:
 EXTRA_METADATA = {("microdata", "persons"): persons_quality_metadata}
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=CensusTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False)),
-)
-def census_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
-                      pseudonym_key: PseudonymKey):
-    """Every dbt model, seed and test of the census, in one `dbt build`."""
-    pseudonym_key.announce(context.log)
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     held = []
     for event in invocation.stream():
@@ -99,3 +93,23 @@ def census_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, wa
             yield event.with_metadata({**event.metadata, **extra})
     if not invocation.is_successful():
         raise dg.Failure("dbt build failed: see the dbt log above for the failing model or test")
+
+
+TRANSLATOR = CensusTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
+BULLETIN = "path:models/marts/bulletin"
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TRANSLATOR,
+            exclude=BULLETIN, name="census_microdata_models")
+def census_microdata_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
+                            pseudonym_key: PseudonymKey):
+    """The dbt models up to cleaned microdata, follow-up and coverage, in one `dbt build`."""
+    pseudonym_key.announce(context.log)
+    yield from _build(context, dbt, warehouse)
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TRANSLATOR,
+            select=BULLETIN, name="census_bulletin_models")
+def census_bulletin_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    """The bulletin tables, in a second `dbt build`: they run only once the microdata gates pass."""
+    yield from _build(context, dbt, warehouse)

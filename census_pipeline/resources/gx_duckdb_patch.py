@@ -1,0 +1,32 @@
+"""Make Great Expectations' SQL engine work on DuckDB (GX 1.x, duckdb-engine).
+
+GX's SqlAlchemyExecutionEngine.execute_query returns the cursor result after the `with
+connection` block has closed the connection; DuckDB discards a result with its connection,
+so every metric query reads nothing and every expectation fails with "list index out of
+range" (GX issues #10738, #11579). This patch buffers the rows inside the connection.
+
+Drop this module when GX reads results before closing the connection (checked by
+tests/unit/test_gx_patch.py: it fails when the patch is no longer needed).
+"""
+
+from __future__ import annotations
+
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
+
+    def execute_query(self, query):
+        with self.get_connection() as connection:
+            result = self._execute_query_with_recovery(connection, query)
+            if getattr(result, "returns_rows", False):
+                return result.freeze()()  # rows buffered while the connection is still open
+            return result
+
+    SqlAlchemyExecutionEngine._census_unpatched_execute_query = SqlAlchemyExecutionEngine.execute_query
+    SqlAlchemyExecutionEngine.execute_query = execute_query
+    _applied = True
