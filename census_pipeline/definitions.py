@@ -13,12 +13,12 @@ from census_pipeline.defs.ingestion import assets as ingestion
 from census_pipeline.defs.microdata import assets as microdata
 from census_pipeline.defs.microdata.project import dbt_executable, dbt_project
 from census_pipeline.defs.publication import assets as publication
-from census_pipeline.defs.quality import gates
+from census_pipeline.defs.quality import gates, reports
 from census_pipeline.resources import LandingZone, OutputDir, PseudonymKey, Warehouse
 from census_pipeline.resources.expectations import GreatExpectations
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingestion, microdata, publication]),
+    assets=dg.load_assets_from_modules([ingestion, microdata, publication, reports]),
     asset_checks=[*dg.load_asset_checks_from_modules([ingestion, microdata, publication]), *gates.gate_checks],
     resources={
         "warehouse": Warehouse(path=dg.EnvVar("CENSUS_WAREHOUSE")),

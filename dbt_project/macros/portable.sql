@@ -42,3 +42,14 @@
 {% macro spark__safe_int(expr) -%}
     cast({{ expr }} as int)
 {%- endmacro %}
+
+{#- One row per census day, 2020-10-11 (self-enumeration opens) to 2020-11-30 (review ends). -#}
+{% macro census_days() -%}
+    {{ return(adapter.dispatch('census_days', 'census')()) }}
+{%- endmacro %}
+{% macro default__census_days() -%}
+    select cast(unnest(generate_series(date '2020-10-11', date '2020-11-30', interval 1 day)) as date) as census_day
+{%- endmacro %}
+{% macro spark__census_days() -%}
+    select explode(sequence(to_date('2020-10-11'), to_date('2020-11-30'), interval 1 day)) as census_day
+{%- endmacro %}

@@ -88,3 +88,25 @@ def test_a_failing_blocking_gate_leaves_everything_downstream_unmaterialized(tmp
     assert not any(k.startswith(("microdata/", "bulletin/", "staging/", "quality/")) for k in materialized)
     assert not (tmp_path / "output" / "bulletin" / "bulletin.html").exists()
     assert env["CENSUS_WAREHOUSE"]
+
+
+def test_scorecard_and_progress_reports(built):
+    _, con, _ = built
+    folder = _path_out(con)
+    for name in ("follow_up", "coverage", "enumerator_scorecard", "progress"):
+        assert (folder / f"{name}.csv").exists(), name
+    sent = con.execute("select count(*) from raw.household_submissions where enumerator_id is not null").fetchone()[0]
+    assert con.execute("select sum(submissions) from quality.enumerator_scorecard").fetchone()[0] == sent
+    finals = con.execute("""select count(distinct household_id) from raw.household_submissions
+                            where status = 'final' and household_id in (select household_id from raw.listing_frame)""").fetchone()[0]
+    last = con.execute("select sum(enumerated_final), sum(listed_households) from quality.progress "
+                       "where census_day = date '2020-11-30'").fetchone()
+    assert last == (finals, con.execute("select count(*) from raw.listing_frame").fetchone()[0])
+    first = con.execute("select sum(enumerated_final) from quality.progress where census_day = date '2020-10-11'").fetchone()[0]
+    assert first < last[0]
+
+
+def _path_out(con):
+    from pathlib import Path
+
+    return Path(_path(con)).parent / "out" / "quality"
