@@ -51,6 +51,7 @@ test: install ## run the whole test suite
 
 ui: install ## the Dagster UI on http://127.0.0.1:3000 (runs from `make run` show in it)
 	mkdir -p "$(DAGSTER_HOME)"
+	[ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install ## ruff over the Python code

@@ -48,7 +48,9 @@ def main() -> None:
     results = {"persons_requested": args.persons, "households": households, "stages": {}}
     results["stages"]["generate"] = timed([str(bin_dir / "census"), "generate", "--households", str(households),
                                            "--seed", str(args.seed), "--out", str(landing), "--quiet"], env)
-    stages = {"ingestion": "group:ingestion", "microdata (dbt)": "group:microdata"}
+    stages = {"ingestion": "group:ingestion", "microdata (dbt)": "group:microdata",
+              "quality gates (GX) and reports": "group:quality",
+              "bulletin (dbt) and publication": "group:publication"}
     for name, selection in stages.items():
         results["stages"][name] = timed([str(bin_dir / "census"), "run", "--select", selection], env)
     results["stages"]["re-run ingestion (no new files)"] = timed(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from census_pipeline.defs.automation import automation
 from census_pipeline.defs.ingestion import assets as ingestion
 from census_pipeline.defs.microdata import assets as microdata
 from census_pipeline.defs.microdata.project import dbt_executable, dbt_project
@@ -30,5 +31,8 @@ defs = dg.Definitions(
         "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                               dbt_executable=dbt_executable()),
     },
+    jobs=[automation.census_all],
+    schedules=[automation.nightly_census_run],
+    sensors=[automation.landing_zone_sensor],
     executor=dg.in_process_executor,
 )

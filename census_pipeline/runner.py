@@ -8,10 +8,22 @@ import time
 import dagster as dg
 
 
+def ensure_instance_config(home: str) -> None:
+    """Give a new DAGSTER_HOME the project's instance settings (one run at a time)."""
+    import shutil
+
+    from census_pipeline.lib.codes import PROJECT_ROOT
+
+    os.makedirs(home, exist_ok=True)
+    target = os.path.join(home, "dagster.yaml")
+    if not os.path.exists(target):
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", target)
+
+
 def _instance() -> dg.DagsterInstance:
     """The DAGSTER_HOME instance when set (runs show in `make ui`), else a throwaway one."""
     if os.environ.get("DAGSTER_HOME"):
-        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+        ensure_instance_config(os.environ["DAGSTER_HOME"])
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 

@@ -7,17 +7,46 @@ are opened per step and closed when it ends, never held between steps (docs/adr/
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The census warehouse: one DuckDB file (CENSUS_WAREHOUSE)."""
+    """The census warehouse: one DuckDB file (CENSUS_WAREHOUSE).
+
+    A run holds an exclusive lock on `<warehouse>.lock` from its first step to its last, so a
+    second run (CLI, schedule, sensor or UI) waits for it instead of failing on DuckDB's own
+    one-writer lock, and two runs never interleave their steps (docs/adr/0001)."""
 
     path: str
+    _lock_file = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path + ".lock", "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            started = time.monotonic()
+            if context.log:
+                context.log.info(f"waiting for the run that is writing {self.path} to finish")
+            print(f"census: waiting for the run that is writing {self.path} to finish", flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+            if context.log:
+                context.log.info(f"warehouse free after {time.monotonic() - started:.0f} s")
+        self._lock_file = f
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

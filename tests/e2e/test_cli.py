@@ -42,3 +42,27 @@ def test_run_fails_clearly_without_a_landing_zone(tmp_path):
     run = subprocess.run([CENSUS, "run", "--select", "raw/listing_frame"], capture_output=True, text=True, env=env)
     assert run.returncode == 1
     assert "FAILED" in run.stdout
+
+
+@pytest.mark.slow
+def test_two_runs_started_together_both_finish_one_waits(tmp_path):
+    landing = tmp_path / "landing"
+    subprocess.run([CENSUS, "generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"],
+                   check=True, capture_output=True)
+    env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
+               CENSUS_OUTPUT_DIR=str(tmp_path / "out"), CENSUS_LOG_LEVEL="WARNING",
+               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    env.pop("DAGSTER_HOME", None)
+    runs = [subprocess.Popen([CENSUS, "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            for _ in range(2)]
+    outputs = [r.communicate(timeout=600)[0] for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], [o[-2000:] for o in outputs]
+    assert sum("waiting for the run that is writing" in o for o in outputs) == 1
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    assert con.execute("select count(*) from raw.ingest_files").fetchone()[0] == \
+        con.execute("select count(distinct source_file) from raw.ingest_files").fetchone()[0]
+    unbalanced = con.execute("select count(*) from quality.ingest_ledger "
+                             "where lines_received <> lines_ingested + lines_quarantined").fetchone()[0]
+    assert unbalanced == 0

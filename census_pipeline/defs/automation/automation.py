@@ -1,0 +1,36 @@
+"""Automation: a job for the whole census, the nightly run, and the landing-zone sensor."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from census_pipeline.lib.landing_watch import new_since
+
+census_all = dg.define_asset_job(
+    "census_all", selection=dg.AssetSelection.all(),
+    description="Every asset of the census, from the landing zone to the published bulletin, with its checks.",
+    tags={"census/trigger": "job"},
+)
+
+nightly_census_run = dg.ScheduleDefinition(
+    name="nightly_census_run", job=census_all, cron_schedule="0 2 * * *", execution_timezone="Asia/Shanghai",
+    description="02:00 China Standard Time: refresh every output with the batches that arrived during the day.",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+
+
+@dg.sensor(job=census_all, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="Requests one run for each set of new complete files in the landing zone (uploads, PES, "
+                       "registers, frame), exactly once; in-flight .part/.tmp/dot files are ignored.")
+def landing_zone_sensor(context: dg.SensorEvaluationContext):
+    root = Path(os.environ.get("CENSUS_LANDING_DIR", ""))
+    if not root.is_dir():
+        return dg.SkipReason(f"landing zone {root} does not exist (CENSUS_LANDING_DIR)")
+    files, cursor = new_since(root, context.cursor)
+    if not files:
+        return dg.SkipReason("no new complete files")
+    context.update_cursor(cursor)
+    # one run for the whole burst; the run key is the last file's position, stable across ticks
+    return dg.RunRequest(run_key=f"landing:{cursor}", tags={"census/trigger": "landing sensor",
+                                                            "census/new_files": str(len(files))})
