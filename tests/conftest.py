@@ -43,13 +43,11 @@ def locations(tmp_path, monkeypatch):
     return point
 
 
-@pytest.fixture(scope="session")
-def built(small_census, tmp_path_factory):
-    """One real materialization of every asset over the small generated census (shared)."""
-    landing, truth = small_census
-    tmp = tmp_path_factory.mktemp("microdata")
-    env = {"CENSUS_LANDING_DIR": str(landing), "CENSUS_WAREHOUSE": str(tmp / "w.duckdb"),
-           "CENSUS_OUTPUT_DIR": str(tmp / "out")}
+def materialize_into(landing: Path, folder: Path):
+    """One real materialization of every asset and check over `landing`, into a fresh warehouse
+    and output folder under `folder`; returns (result, read-only connection)."""
+    env = {"CENSUS_LANDING_DIR": str(landing), "CENSUS_WAREHOUSE": str(folder / "w.duckdb"),
+           "CENSUS_OUTPUT_DIR": str(folder / "out")}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -58,14 +56,17 @@ def built(small_census, tmp_path_factory):
         result = materialize_census()
     finally:
         for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    con = duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    return result, duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
+
+
+@pytest.fixture(scope="session")
+def built(small_census, tmp_path_factory):
+    """One real materialization of every asset over the small generated census (shared)."""
+    landing, truth = small_census
+    result, con = materialize_into(landing, tmp_path_factory.mktemp("microdata"))
     yield result, con, truth
     con.close()
-
 
 
 def load_truth(landing: Path) -> dict:

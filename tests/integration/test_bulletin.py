@@ -2,17 +2,16 @@
 
 import csv
 import html.parser
-import os
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 from openpyxl import load_workbook
 
 from census_pipeline.defs.publication.assets import BULLETIN_TABLES, PUBLISHED_TABLES
 from census_pipeline.lib.generator import generate
 from tests.bulletin_truth import expected_tables
+from tests.conftest import materialize_into
 
 COLUMNS = {  # outputs.md, after region_code and region_name
     "b1_population": ["population", "share_of_city_pct", "family_households", "family_household_population",
@@ -94,19 +93,8 @@ def tiny_townships(tmp_path_factory):
     """A census of 400 households spread over every township: many counts of 1-4 to protect."""
     tmp = tmp_path_factory.mktemp("tiny")
     generate(tmp / "landing", households=400, seed=8, min_township_households=1)
-    env = {"CENSUS_LANDING_DIR": str(tmp / "landing"), "CENSUS_WAREHOUSE": str(tmp / "w.duckdb"),
-           "CENSUS_OUTPUT_DIR": str(tmp / "out")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from census_pipeline.runner import materialize_census
-
-        result = materialize_census()
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    result, con = materialize_into(tmp / "landing", tmp)
     assert result.success
-    con = duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
     yield con
     con.close()
 

@@ -6,13 +6,12 @@ outcome the contract prescribes for its household.
 
 import datetime as dt
 import json
-import os
 
-import duckdb
 import pytest
 
 from census_pipeline.lib import idnumber
 from census_pipeline.runner import summarise
+from tests.conftest import materialize_into
 
 EA = "330106001001001"  # 西湖区, township 330106001, village 330106001001
 EA2 = "330106001001002"  # listed too
@@ -158,19 +157,8 @@ def landing_zone(root):
 def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("rules")
     landing_zone(tmp / "landing")
-    env = {"CENSUS_LANDING_DIR": str(tmp / "landing"), "CENSUS_WAREHOUSE": str(tmp / "w.duckdb"),
-           "CENSUS_OUTPUT_DIR": str(tmp / "out")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from census_pipeline.runner import materialize_census
-
-        result = materialize_census()
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    result, con = materialize_into(tmp / "landing", tmp)
     assert summarise(result)["ok"], summarise(result)
-    con = duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
     yield con
     con.close()
 

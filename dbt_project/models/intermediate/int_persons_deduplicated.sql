@@ -23,30 +23,22 @@ candidates as (
         p.submission_id,
         p.person_index,
         g.records_counting,
-        row_number() over (
-            partition by p.id_number
-            order by
-                case when p.residence = '1' then 0 else 1 end,
-                case when p.submission_status = 'final' then 0 else 1 end,
-                p.submitted_at desc,
-                p.submission_id desc,
-                p.line_no asc nulls last,
-                p.person_index asc
-        ) as survivor_rank,
-        first_value(p.submission_id || ':' || p.person_index) over (
-            partition by p.id_number
-            order by
-                case when p.residence = '1' then 0 else 1 end,
-                case when p.submission_status = 'final' then 0 else 1 end,
-                p.submitted_at desc,
-                p.submission_id desc,
-                p.line_no asc nulls last,
-                p.person_index asc
-        ) as survivor_record
+        row_number() over survivor_order as survivor_rank,
+        first_value(p.submission_id || ':' || p.person_index) over survivor_order as survivor_record
     from persons as p
     inner join id_groups as g on g.id_number = p.id_number
     where (g.records_counting > 1 and p.counts_here)
        or (g.records_counting = 0 and p.residence = '1' and not p.is_born_after_standard_time)
+    window survivor_order as (
+        partition by p.id_number
+        order by
+            case when p.residence = '1' then 0 else 1 end,
+            case when p.submission_status = 'final' then 0 else 1 end,
+            p.submitted_at desc,
+            p.submission_id desc,
+            p.line_no asc nulls last,
+            p.person_index asc
+    )
 ),
 
 final as (
