@@ -13,6 +13,7 @@ def test_every_asset_is_described_grouped_owned_and_kinded():
         assert node.group_name in {"ingestion", "microdata", "quality", "linkage", "publication"}, key
         assert node.owners, key
         assert node.kinds, key
+        assert node.code_version, key
 
 
 def test_raw_sources_of_dbt_link_to_the_ingestion_assets():
@@ -23,3 +24,11 @@ def test_raw_sources_of_dbt_link_to_the_ingestion_assets():
 
 def test_runs_execute_in_process():
     assert defs.executor.name == "in_process"
+
+
+def test_dbt_column_descriptions_reach_dagster():
+    import dagster as dg
+
+    node = defs.resolve_asset_graph().get(dg.AssetKey(["microdata", "persons"]))
+    described = {c.name: c.description for c in node.metadata["dagster/column_schema"].columns}
+    assert described["person_key"].startswith("Keyed pseudonym")

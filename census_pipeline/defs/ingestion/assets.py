@@ -9,7 +9,8 @@ from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import LandingZone, Warehouse
 
 RESTRICTED = {"zone": "restricted"}
-COMMON = dict(group_name="ingestion", owners=["team:census-data"], kinds={"duckdb"})
+CODE_VERSION = "1"  # bump when a change alters what an asset holds
+COMMON = dict(group_name="ingestion", owners=["team:census-data"], kinds={"duckdb"}, code_version=CODE_VERSION)
 
 
 @dg.multi_asset(
@@ -93,6 +94,7 @@ INPUT_ASSETS = [["raw", "household_submissions"], ["raw", "listing_frame"], ["ra
 
 @dg.asset(
     key=["quality", "quarantine"], deps=INPUT_ASSETS, group_name="ingestion", owners=["team:census-data"],
+    code_version=CODE_VERSION,
     kinds={"duckdb"}, tags={"zone": "analysis"},
     check_specs=[dg.AssetCheckSpec("quarantine_holds_no_raw_text", asset=["quality", "quarantine"],
                                    description="The analysis-zone quarantine has file, line and reason only.")],
@@ -123,7 +125,7 @@ def quarantine(warehouse: Warehouse):
 
 
 @dg.asset(
-    key=["quality", "ingest_ledger"], deps=[["quality", "quarantine"]], group_name="ingestion",
+    key=["quality", "ingest_ledger"], deps=[["quality", "quarantine"]], group_name="ingestion", code_version=CODE_VERSION,
     owners=["team:census-data"], kinds={"duckdb"}, tags={"zone": "analysis"},
     check_specs=[dg.AssetCheckSpec("every_input_line_accounted_for", asset=["quality", "ingest_ledger"], blocking=True,
                                    description="For every landing file: lines received = ingested + quarantined.")],

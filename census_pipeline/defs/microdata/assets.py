@@ -87,7 +87,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
         for event in held:
             key = context.asset_key_for_output(event.output_name)
             table = ".".join(key.path)
-            extra = table_metadata(con, table)
+            spec = context.assets_def.specs_by_key[key]
+            extra = table_metadata(con, table, spec.metadata.get("dagster/column_schema"))
             if tuple(key.path) in EXTRA_METADATA:
                 extra.update(EXTRA_METADATA[tuple(key.path)](con))
             yield event.with_metadata({**event.metadata, **extra})

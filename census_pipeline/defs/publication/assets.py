@@ -16,7 +16,7 @@ PUBLISHED_TABLES = BULLETIN_TABLES + SUPPLEMENTARY_TABLES
 @dg.asset(
     key=["bulletin", "published_files"],
     deps=[["bulletin", t] for t in PUBLISHED_TABLES] + [["bulletin", "chart_age_pyramid"]],
-    group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"},
+    group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"}, code_version="1",
     tags={"zone": "published"},
 )
 def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:

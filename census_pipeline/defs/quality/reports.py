@@ -11,7 +11,7 @@ REPORTS = ["follow_up", "coverage", "enumerator_scorecard", "progress"]
 
 @dg.asset(
     key=["quality", "reports"], deps=[["quality", r] for r in REPORTS], group_name="quality",
-    owners=["team:census-data"], kinds={"csv"}, tags={"zone": "analysis"},
+    owners=["team:census-data"], kinds={"csv"}, tags={"zone": "analysis"}, code_version="1",
 )
 def quality_reports(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:
     """The field teams' reports as CSV in $CENSUS_OUTPUT_DIR/quality/: follow-up list (补登/复查),
