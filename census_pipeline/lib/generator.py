@@ -700,7 +700,6 @@ class Generator:
     def _family_events(self, hh: dict) -> None:
         """Births in the last year (and after the standard time), deaths in the last year."""
         rng, persons = self.rng, hh["persons"]
-        ea = hh["ea"]
         mother = next((p for p in persons if p.sex == "2" and 22 <= p.age <= 42 and p.rel in "01"), None)
         if mother and rng.random() < 0.06:
             sex = rng.choice("12")
@@ -715,8 +714,6 @@ class Generator:
                 if baby.hukou_place == "1":
                     baby.hukou_place, baby.hukou_township = "5", None  # hukou pending
             persons.append(baby)
-            hh["births"][0 if sex == "1" else 1] += 1
-            self.registers.birth(baby, mother, ea.county)
         elif mother and rng.random() < self.rates.born_after_standard_time:
             born = dt.date(2020, 11, 1) + dt.timedelta(days=rng.randint(0, 4))
             baby = self._person("2", 0, rng.choice("12"), persons[0].name[0], persons[0].area)
@@ -726,6 +723,7 @@ class Generator:
             persons.append(baby)
             hh["born_after"] = True
             self.truth.defects["born_after_standard_time"] += 1
+        self._births_in_the_year(hh)
         if rng.random() < 0.012:
             sex = rng.choice("12")
             age = rng.randint(60, 95)
@@ -735,6 +733,16 @@ class Generator:
             hh["deaths"].append({"name": dead.name, "sex": sex, "birth_ym": _ym(dead.born),
                                  "death_ym": _ym(died), "id_number": dead.id_number})
             self.registers.death(dead, died, hh["ea"].county)
+
+    def _births_in_the_year(self, hh: dict) -> None:
+        """Every infant born 2019-11-01 .. 2020-10-31 is a birth of the household (H4) and has a
+        hospital birth record, the mother being the household's youngest adult woman."""
+        persons = hh["persons"]
+        women = sorted((p for p in persons if p.sex == "2" and 18 <= p.age <= 49), key=lambda p: p.age)
+        for p in persons:
+            if dt.date(2019, 11, 1) <= p.born <= dt.date(2020, 10, 31):
+                hh["births"][0 if p.sex == "1" else 1] += 1
+                self.registers.birth(p, women[0] if women else persons[0], hh["ea"].county)
 
     def _item_defects(self, p: Person) -> None:
         rng, rates = self.rng, self.rates
@@ -1022,6 +1030,8 @@ class Generator:
                 sex, age = ln["sex"], age_at_standard_time(y, m)
             counted += 1
             c["population"] += sign
+            born_ym = (born.year, born.month) if idnumber.is_valid(ident) else (y, m)
+            c["census_births"] += sign * ((2019, 11) <= born_ym <= (2020, 10))
             c["male" if sex == "1" else "female"] += sign
             c[f"{kind}_household_population"] += sign
             for lo, hi, key in ((0, 14, "age_0_14"), (15, 59, "age_15_59"), (60, 200, "age_60_plus"), (65, 200, "age_65_plus")):
@@ -1052,6 +1062,10 @@ class Generator:
             c["inter_provincial_floating"] += sign * inter
             t["population"] += sign
             t["male" if sex == "1" else "female"] += sign
+        if household_delta and sign > 0 and hh["type"] == "1":
+            c["h4_births"] += (auth.get("h_births_male") or 0) + (auth.get("h_births_female") or 0)
+            c["h5_deaths"] += (auth.get("h_deaths_male") or 0) + (auth.get("h_deaths_female") or 0)
+            c["census_death_forms"] += len(auth.get("deaths") or [])
         if household_delta and counted and sign > 0:
             c[f"{kind}_households"] += 1
             t["households"] += 1
@@ -1153,11 +1167,13 @@ class RegisterWriter:
 
     def birth(self, baby: Person, mother: Person, county: str) -> None:
         self.n_births += 1
+        self.truth.county[county]["register_births"] += 1
         self.births.writerow([f"O{self.n_births:09d}", baby.name if self.rng.random() < 0.8 else "", baby.sex,
                               baby.born.isoformat(), mother.id_number, mother.name, county, "2020-11-10"])
 
     def death(self, dead: Person, died: dt.date, county: str) -> None:
         self.n_deaths += 1
+        self.truth.county[county]["register_deaths"] += 1
         self.deaths.writerow([f"D{self.n_deaths:09d}", dead.id_number, dead.name, dead.sex, dead.born.isoformat(),
                               died.isoformat(), county, "2020-11-10"])
 

@@ -122,3 +122,25 @@ def test_imputation_rates_are_asset_metadata(built):
     assert "edits_and_imputation" in persons.metadata
     assert any(k.startswith("edit_rate_pct/") for k in persons.metadata)
     assert persons.metadata["dagster/row_count"].value > 0
+
+
+def test_births_and_deaths_comparisons_equal_the_truth(built):
+    _, con, truth = built
+    births = {r[0]: r[1:] for r in con.execute(
+        "select region_code, register_births, census_births, h4_births from linkage.births_comparison").fetchall()}
+    deaths = {r[0]: r[1:] for r in con.execute(
+        "select region_code, register_deaths, census_death_forms, h5_deaths from linkage.deaths_comparison").fetchall()}
+    for county, v in truth["county"].items():
+        assert births[county] == (v.get("register_births", 0), v.get("census_births", 0), v.get("h4_births", 0)), county
+        assert deaths[county] == (v.get("register_deaths", 0), v.get("census_death_forms", 0), v.get("h5_deaths", 0))
+    assert births["330100"][0] > 0 and deaths["330100"][0] > 0
+
+
+def test_hukou_coverage_agrees_with_the_omission_truth(built):
+    _, con, truth = built
+    rows = dict(con.execute("select region_code, not_found from linkage.hukou_coverage where level = 'county'").fetchall())
+    for county, v in truth["county"].items():
+        assert rows.get(county, 0) == v.get("register_persons_not_found", 0), county
+    bad = con.execute("select count(*) from linkage.hukou_coverage "
+                      "where found_counted_here + found_elsewhere + not_found <> active_registrants").fetchone()[0]
+    assert bad == 0

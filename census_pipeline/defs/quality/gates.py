@@ -31,6 +31,9 @@ GATES = [
                        "EAs of the frame, imputation rates."),
     Gate(("microdata", "households"), "microdata__households", "select * from microdata.households",
          "household_id", "Households: unique, typed, sized consistently with their persons."),
+    Gate(("linkage", "hukou_coverage"), "linkage__comparisons", "select * from linkage.hukou_coverage",
+         "region_code", "Register comparisons: rates within [0, 100], outcomes add up, counties add up to the city, "
+                        "consistent with quality.coverage."),
     Gate(("bulletin", "b1_population"), "bulletin__tables", "select * from bulletin.b1_population",
          "region_code", "Bulletin tables: counties add up to the city, male + female = population, age groups add "
                         "up, percentages within [0, 100], the city total near the listing frame's."),

@@ -12,7 +12,9 @@ census as (
 ),
 
 census_ids as (
-    select distinct id_number from census where has_valid_id
+    select id_number, min(case when is_counted then township_code end) as counted_township_code
+    from census where has_valid_id
+    group by id_number
 ),
 
 census_name_dates as (
@@ -31,7 +33,8 @@ final as (
         substr(r.hukou_township_code, 1, 6) as hukou_county_code,
         i.id_number is not null as found_by_id,
         i.id_number is null and (d.person_name is not null or m.person_name is not null) as found_by_name_sex_birth,
-        i.id_number is not null or d.person_name is not null or m.person_name is not null as is_found
+        i.id_number is not null or d.person_name is not null or m.person_name is not null as is_found,
+        i.counted_township_code
     from registrants as r
     left join census_ids as i on i.id_number = r.id_number
     left join census_name_dates as d

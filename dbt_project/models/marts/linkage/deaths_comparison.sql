@@ -1,0 +1,48 @@
+{#- Deaths: registered deaths of 2019-11-01 .. 2020-10-31 by county of residence, against the
+    census death forms (死亡人口调查表) dated in that year and the households' H5 counts.
+    One row per county and the city. -#}
+with register as (
+    select region_code as county_code, count(*) as n
+    from {{ ref('stg_registers__deaths') }}
+    where death_date between date '2019-11-01' and date '2020-10-31'
+    group by 1
+),
+
+forms as (
+    select h.county_code, count(*) as n
+    from {{ ref('stg_landing__death_lines') }} as d
+    inner join {{ ref('int_households_resolved') }} as h on h.submission_id = d.submission_id
+    where d.death_ym between '2019-11' and '2020-10'
+    group by 1
+),
+
+h5 as (
+    select county_code, sum(coalesce(deaths_male, 0) + coalesce(deaths_female, 0)) as n
+    from {{ ref('households') }}
+    where household_type = '1'
+    group by 1
+),
+
+counties as (
+    select
+        cast(r.code as varchar) as region_code, r.name_zh as region_name,
+        coalesce(g.n, 0) as register_deaths, coalesce(f.n, 0) as census_death_forms, coalesce(h.n, 0) as h5_deaths
+    from {{ ref('regions') }} as r
+    left join register as g on g.county_code = cast(r.code as varchar)
+    left join forms as f on f.county_code = cast(r.code as varchar)
+    left join h5 as h on h.county_code = cast(r.code as varchar)
+    where r.level <> 'city'
+),
+
+with_city as (
+    select * from counties
+    union all
+    select '330100', '杭州市', sum(register_deaths), sum(census_death_forms), sum(h5_deaths) from counties
+),
+
+final as (
+    select *, {{ rounded_ratio('census_death_forms', 'register_deaths', 100, 2) }} as census_to_register_pct
+    from with_city
+)
+
+select * from final order by region_code
