@@ -1017,9 +1017,9 @@ class Generator:
                 if ln.get("residence") == "1" and tuple(int(x) for x in ln["birth_ym"].split("-")) < (2020, 11):
                     c["hk_macao_taiwan" if ln["id_type"] == "2" else "foreign"] += sign
                 continue
-            if idnumber.is_valid(ident):
-                born = idnumber.birth_date(ident)
-                sex = idnumber.sex(ident)
+            born = idnumber.birth_date(ident)  # None unless the ID is valid: validated once per line
+            if born is not None:
+                sex = "1" if int(idnumber.normalise(ident)[16]) % 2 else "2"
                 age = age_at_standard_time(born.year, born.month, born.day)
                 if born >= dt.date(2020, 11, 1):
                     continue
@@ -1030,7 +1030,7 @@ class Generator:
                 sex, age = ln["sex"], age_at_standard_time(y, m)
             counted += 1
             c["population"] += sign
-            born_ym = (born.year, born.month) if idnumber.is_valid(ident) else (y, m)
+            born_ym = (born.year, born.month) if born is not None else (y, m)
             c["census_births"] += sign * ((2019, 11) <= born_ym <= (2020, 10))
             c["male" if sex == "1" else "female"] += sign
             c[f"{kind}_household_population"] += sign
