@@ -1188,13 +1188,9 @@ class RegisterWriter:
                               died.isoformat(), county, "2020-11-10"])
 
     def finish(self) -> None:
-        for f, _w, n in self.files:
-            f.close()
-            enc_line = 1 if "part2" in f.name else 0
-            rel = str(Path(f.name).relative_to(Path(f.name).parents[2]))
-            self.truth.files[rel] = {"received": n[0], "ingested": n[0], "quarantined": 0, "header_lines": 1 + enc_line}
-        for f, rows, rel in ((self.update_f, self.update_rows, None), (self.births_f, self.n_births, None),
-                             (self.deaths_f, self.n_deaths, None)):
+        written = [(f, n[0]) for f, _w, n in self.files]
+        written += [(self.update_f, self.update_rows), (self.births_f, self.n_births), (self.deaths_f, self.n_deaths)]
+        for f, rows in written:  # CSV data rows: the header and a `# encoding:` line are not received lines
             f.close()
             rel = str(Path(f.name).relative_to(Path(f.name).parents[2]))
             self.truth.files[rel] = {"received": rows, "ingested": rows, "quarantined": 0}

@@ -26,3 +26,21 @@
     from counts as c
     inner join {{ ref('regions') }} as r on cast(r.code as varchar) = c.region_code
 {% endmacro %}
+
+{#- One row per county of codes/regions.csv and one for the city (their sum), from relations
+    holding a count `n` per `county_code`: {column name: relation}. A county with no row counts 0. -#}
+{% macro county_and_city_counts(counts) %}
+    with counties as (
+        select
+            cast(r.code as varchar) as region_code,
+            r.name_zh as region_name
+            {%- for name, relation in counts.items() %},
+            coalesce((select sum(n) from {{ relation }} as x where x.county_code = cast(r.code as varchar)), 0) as {{ name }}
+            {%- endfor %}
+        from {{ ref('regions') }} as r
+        where r.level <> 'city'
+    )
+    select * from counties
+    union all
+    select '330100', '杭州市'{% for name in counts %}, sum({{ name }}){% endfor %} from counties
+{% endmacro %}

@@ -14,15 +14,12 @@ def materialize_everything():
 
 
 @pytest.mark.slow
-def test_generated_census_materializes_with_counts_from_the_truth(small_census, locations):
-    landing, truth = small_census
-    env = locations(landing)
-    result = materialize_everything()
+def test_generated_census_materializes_with_counts_from_the_truth(built):
+    result, con, truth = built  # the one shared materialization of the small census (tests/conftest.py)
     summary = summarise(result)
     assert summary["ok"], summary
     assert summary["row_counts"]["raw/household_submissions"] == truth["totals"]["submissions"]
     assert summary["row_counts"]["quality/quarantine"] == truth["totals"]["lines_quarantined"]
-    con = duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
     unbalanced = con.execute("select count(*) from quality.ingest_ledger "
                              "where lines_received <> lines_ingested + lines_quarantined").fetchone()[0]
     assert unbalanced == 0

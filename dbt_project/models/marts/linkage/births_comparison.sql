@@ -22,21 +22,8 @@ h4 as (
     group by 1
 ),
 
-counties as (
-    select
-        cast(r.code as varchar) as region_code, r.name_zh as region_name,
-        coalesce(g.n, 0) as register_births, coalesce(c.n, 0) as census_births, coalesce(h.n, 0) as h4_births
-    from {{ ref('regions') }} as r
-    left join register as g on g.county_code = cast(r.code as varchar)
-    left join census as c on c.county_code = cast(r.code as varchar)
-    left join h4 as h on h.county_code = cast(r.code as varchar)
-    where r.level <> 'city'
-),
-
 with_city as (
-    select * from counties
-    union all
-    select '330100', '杭州市', sum(register_births), sum(census_births), sum(h4_births) from counties
+    {{ county_and_city_counts({'register_births': 'register', 'census_births': 'census', 'h4_births': 'h4'}) }}
 ),
 
 final as (

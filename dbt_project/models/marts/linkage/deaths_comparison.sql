@@ -23,21 +23,8 @@ h5 as (
     group by 1
 ),
 
-counties as (
-    select
-        cast(r.code as varchar) as region_code, r.name_zh as region_name,
-        coalesce(g.n, 0) as register_deaths, coalesce(f.n, 0) as census_death_forms, coalesce(h.n, 0) as h5_deaths
-    from {{ ref('regions') }} as r
-    left join register as g on g.county_code = cast(r.code as varchar)
-    left join forms as f on f.county_code = cast(r.code as varchar)
-    left join h5 as h on h.county_code = cast(r.code as varchar)
-    where r.level <> 'city'
-),
-
 with_city as (
-    select * from counties
-    union all
-    select '330100', '杭州市', sum(register_deaths), sum(census_death_forms), sum(h5_deaths) from counties
+    {{ county_and_city_counts({'register_deaths': 'register', 'census_death_forms': 'forms', 'h5_deaths': 'h5'}) }}
 ),
 
 final as (

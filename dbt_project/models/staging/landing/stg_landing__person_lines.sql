@@ -34,19 +34,22 @@ renamed as (
     from source
 ),
 
-final as (
+birth_months as (
     select
         *,
-        case when {{ regex_full_match('birth_ym_reported', '[0-9]{4}-[0-9]{2}') }}
-                  and {{ safe_int('substr(birth_ym_reported, 6, 2)') }} between 1 and 12
-                  and {{ safe_int('substr(birth_ym_reported, 1, 4)') }} between 1890 and 2020
-             then {{ safe_int('substr(birth_ym_reported, 1, 4)') }} end as birth_year_reported,
-        case when {{ regex_full_match('birth_ym_reported', '[0-9]{4}-[0-9]{2}') }}
-                  and {{ safe_int('substr(birth_ym_reported, 6, 2)') }} between 1 and 12
-                  and {{ safe_int('substr(birth_ym_reported, 1, 4)') }} between 1890 and 2020
-             then {{ safe_int('substr(birth_ym_reported, 6, 2)') }} end as birth_month_reported,
-        {{ is_valid_id_number('id_number') }} and id_type = '1' as id_number_is_valid
+        {{ regex_full_match('birth_ym_reported', '[0-9]{4}-[0-9]{2}') }}
+            and {{ safe_int('substr(birth_ym_reported, 6, 2)') }} between 1 and 12
+            and {{ safe_int('substr(birth_ym_reported, 1, 4)') }} between 1890 and 2020 as has_valid_birth_ym
     from renamed
+),
+
+final as (
+    select
+        * exclude (has_valid_birth_ym),
+        case when has_valid_birth_ym then {{ safe_int('substr(birth_ym_reported, 1, 4)') }} end as birth_year_reported,
+        case when has_valid_birth_ym then {{ safe_int('substr(birth_ym_reported, 6, 2)') }} end as birth_month_reported,
+        {{ is_valid_id_number('id_number') }} and id_type = '1' as id_number_is_valid
+    from birth_months
 )
 
 select * from final
