@@ -49,12 +49,29 @@ def main() -> None:
     results["stages"]["generate"] = timed([str(bin_dir / "census"), "generate", "--households", str(households),
                                            "--seed", str(args.seed), "--out", str(landing), "--quiet"], env)
     stages = {"ingestion": "group:ingestion", "microdata (dbt)": "group:microdata",
+              "linkage (dbt: ID links, Splink on the residue, comparisons)": "group:linkage",
               "quality gates (GX) and reports": "group:quality",
               "bulletin (dbt) and publication": "group:publication"}
     for name, selection in stages.items():
         results["stages"][name] = timed([str(bin_dir / "census"), "run", "--select", selection], env)
     results["stages"]["re-run ingestion (no new files)"] = timed(
         [str(bin_dir / "census"), "run", "--select", "group:ingestion"], env)
+    # probabilistic linkage alone (Splink on the residue, inside a one-model dbt build)
+    results["stages"]["linkage: Splink model alone"] = timed(
+        [str(bin_dir / "census"), "run", "--select", "key:intermediate/int_linkage_probabilistic"], env)
+    import duckdb
+
+    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
+        results["linkage"] = {
+            "register_records": con.sql("select count(*) from intermediate.int_linkage_register").fetchall()[0][0],
+            "census_records": con.sql("select count(*) from intermediate.int_linkage_census").fetchall()[0][0],
+            "register_residue": con.sql("select count(*) from intermediate.int_linkage_register_residue"
+                                        ).fetchall()[0][0],
+            "census_residue": con.sql("select count(*) from intermediate.int_linkage_census_residue").fetchall()[0][0],
+            "quality": [[str(v) for v in r] for r in con.sql(
+                "select scope, links, true_pairs, true_links, precision_pct, recall_pct, f1_pct "
+                "from linkage.linkage_quality order by scope_order").fetchall()],
+        }
     truth = json.loads(Path(str(landing) + ".truth.json").read_text())
     results["resident_population"] = truth["city"]["population"]
     results["lines"] = truth["totals"]["lines_received"]

@@ -44,6 +44,9 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
     )
 
 
+HEADLINE_ASSETS = {"linkage/linkage_quality"}  # their figures are printed after a run
+
+
 def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
     started = time.perf_counter()
     with _instance() as instance:
@@ -60,6 +63,11 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
     for key in ("raw/household_submissions", "raw/person_lines", "quality/quarantine"):
         if key in summary["row_counts"]:
             print(f"  {key}: {summary['row_counts'][key]:,} rows")
+    h = summary["headline"]
+    if "precision_pct/whole" in h:
+        print(f"  linkage vs the generator's truth: residue precision {h.get('precision_pct/residue', 0):.3f}% "
+              f"recall {h.get('recall_pct/residue', 0):.3f}%; whole census precision {h['precision_pct/whole']:.3f}% "
+              f"recall {h['recall_pct/whole']:.3f}%")
     print(f"  landing zone: {locations['CENSUS_LANDING_DIR']}")
     print(f"  warehouse:    {locations['CENSUS_WAREHOUSE']}")
     print(f"  outputs:      {locations['CENSUS_OUTPUT_DIR']}")
@@ -72,12 +80,14 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
 
 
 def summarise(result: dg.ExecuteInProcessResult) -> dict:
-    materialized, row_counts, passed = 0, {}, 0
+    materialized, row_counts, passed, headline = 0, {}, 0, {}
     failed_checks: list[tuple[str, str]] = []
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialized += 1
             mat = event.event_specific_data.materialization
+            if mat.asset_key.to_user_string() in HEADLINE_ASSETS:
+                headline.update({k: v.value for k, v in mat.metadata.items() if "/" in k and "dagster" not in k})
             rc = mat.metadata.get("dagster/row_count")
             if rc is not None:
                 row_counts[mat.asset_key.to_user_string()] = int(rc.value)
@@ -92,5 +102,5 @@ def summarise(result: dg.ExecuteInProcessResult) -> dict:
     return {
         "ok": result.success and not steps_failed and not blocking_failed,
         "materialized": materialized, "row_counts": row_counts, "checks_passed": passed,
-        "checks_failed": failed_checks, "steps_failed": steps_failed,
+        "checks_failed": failed_checks, "steps_failed": steps_failed, "headline": headline,
     }

@@ -107,6 +107,7 @@ class Person:
     register_id: str | None = None
     in_register: bool = True  # False for the planted second record of a person counted twice
     in_census: bool = False  # listed on its household's authoritative submission
+    pid: int = 0  # the human behind the records: the same on every record of one person (truth only)
 
     @property
     def age(self) -> int:
@@ -383,6 +384,7 @@ class Generator:
         self.townships_of: dict[str, list[str]] = defaultdict(list)
         self.enumerators: dict[str, str] = {}
         self.listed: dict[str, list[Person]] = {}
+        self.n_people = 0
         self.census_by_date = array("q")  # hash(name, sex, birth date) of census lines with a valid ID
         self.census_by_month = array("q")  # hash(name, sex, birth month) of lines without one
 
@@ -416,9 +418,10 @@ class Generator:
 
     def _person(self, rel: str, age: int, sex: str, surname: str | None, area: str) -> Person:
         born = self._birth(age)
+        self.n_people += 1
         p = Person(
             name=names.full_name(self.rng, sex, surname), sex=sex, born=born, rel=rel, area=area,
-            id_number=self.ids.new(area, born, sex),
+            id_number=self.ids.new(area, born, sex), pid=self.n_people,
         )
         p.ethnicity = "01" if self.rng.random() < 0.985 else self.rng.choice(MINORITIES)
         p.education, p.literate = self._education(age)
@@ -645,7 +648,8 @@ class Generator:
             if ea.township not in self.townships_of[ea.county]:
                 self.townships_of[ea.county].append(ea.township)
         self.batches = BatchWriter(self.out, rng, rates, self.batch_size, self.truth)
-        self.registers = RegisterWriter(self.out, rng, rates, self.truth, self.ids)
+        self.links = TruthLinks(truth_links_path_for(self.out))
+        self.registers = RegisterWriter(self.out, rng, rates, self.truth, self.ids, self.links)
         frame_f = open(self.out / "frame/listing.csv", "w", encoding="utf-8", newline="")
         self.frame = csv.writer(frame_f, lineterminator="\n")
         self.frame.writerow(["household_id", "ea_code", "urban_rural_code", "address", "household_type",
@@ -666,6 +670,7 @@ class Generator:
         self._omissions_truth()
         self.batches.finish()
         self.registers.finish()
+        self.links.close()
         frame_f.close()
         self.truth.files["frame/listing.csv"] = {"received": self.frame_rows, "ingested": self.frame_rows, "quarantined": 0}
         return self.truth.as_dict()
@@ -857,6 +862,7 @@ class Generator:
             return
         auth, members = self._write_submissions(hh)
         hh["auth"] = auth
+        self.links.census(auth["submission_id"], members)
         self._census_lines(members)
         for p in members:
             p.in_census = True
@@ -1098,8 +1104,9 @@ def _duplicate_survivor(a: dict, b: dict) -> str:
 class RegisterWriter:
     """The three register extracts, consistent with the generated population."""
 
-    def __init__(self, root: Path, rng: random.Random, rates: Rates, truth: Truth, ids: IdAllocator):
-        self.rng, self.rates, self.truth, self.ids = rng, rates, truth, ids
+    def __init__(self, root: Path, rng: random.Random, rates: Rates, truth: Truth, ids: IdAllocator,
+                 links: TruthLinks):
+        self.rng, self.rates, self.truth, self.ids, self.links = rng, rates, truth, ids, links
         self.n = 0
         cols = ["person_no", "id_number", "name", "sex", "birth_date", "hukou_region_code", "hukou_township_code",
                 "hukou_address", "status", "extracted_on"]
@@ -1150,6 +1157,7 @@ class RegisterWriter:
             ident = corrupt_id(rng, ident)
             self.truth.defects["register_id_errors"] += 1
         p.register_name, p.register_id = name, ident
+        self.links.register(p.register_no, p.pid)
         row = [p.register_no, ident, name, p.sex, p.born.isoformat(), p.hukou_county, p.hukou_township,
                "某地址", "1", EXTRACTED_ON]
         self._row(row)
@@ -1196,6 +1204,25 @@ class RegisterWriter:
             self.truth.files[rel] = {"received": rows, "ingested": rows, "quarantined": 0}
 
 
+class TruthLinks:
+    """Which records are the same human (`<out>.truth_links.csv.gz`): every line of an
+    authoritative census submission and every household-registration record of a generated
+    person, with the person's number. Linkage quality (precision, recall) is measured on it."""
+
+    def __init__(self, path: Path):
+        self.f = gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=1)
+        self.f.write("record_type,record_key,person\n")
+
+    def census(self, submission_id: str, members: list[Person]) -> None:
+        self.f.writelines(f"census,{submission_id}:{i},{p.pid}\n" for i, p in enumerate(members, 1))
+
+    def register(self, person_no: str, pid: int) -> None:
+        self.f.write(f"hukou,{person_no},{pid}\n")
+
+    def close(self) -> None:
+        self.f.close()
+
+
 def generate(out: Path, households: int, seed: int, truth_path: Path | None = None, rates: Rates | None = None,
              progress: Callable[[int], None] | None = None, min_township_households: int = 40) -> dict:
     """Write a landing zone to `out` and its truth (JSON) to `truth_path` (default `<out>.truth.json`)."""
@@ -1210,3 +1237,7 @@ def generate(out: Path, households: int, seed: int, truth_path: Path | None = No
 
 def truth_path_for(landing: Path) -> Path:
     return Path(str(landing).rstrip("/") + ".truth.json")
+
+
+def truth_links_path_for(landing: Path) -> Path:
+    return Path(str(landing).rstrip("/") + ".truth_links.csv.gz")

@@ -5,6 +5,7 @@ import dagster as dg
 
 from census_pipeline.defs.metadata import table_metadata
 from census_pipeline.lib import ingest
+from census_pipeline.lib.generator import truth_links_path_for
 from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import LandingZone, Warehouse
 
@@ -86,6 +87,34 @@ def register_extracts(context: dg.AssetExecutionContext, warehouse: Warehouse, l
                 ingest.rebuild_register(con, table, key)
             yield dg.MaterializeResult(asset_key=["raw", table],
                                        metadata={**table_metadata(con, f"raw.{table}"), "new_files": n})
+
+
+@dg.asset(key=["raw", "linkage_truth"], tags=RESTRICTED, **COMMON)
+def linkage_truth(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
+    """Demo censuses only: which census lines and register records are the same person.
+
+    Read from the generator's truth file beside the landing zone (`<landing>.truth_links.csv.gz`),
+    so that linkage precision and recall are measured on every run of a generated census. A real
+    census has no such file: the table is empty and linkage quality reads "not measured"."""
+    path = truth_links_path_for(landing.root)
+    with warehouse.connect() as con:
+        con.execute("create schema if not exists raw")
+        if path.exists():
+            con.execute(f"""
+                create or replace table raw.linkage_truth as
+                select * from read_csv('{path.as_posix()}', header = true,
+                    columns = {{'record_type': 'varchar', 'record_key': 'varchar', 'person': 'bigint'}})
+            """)
+        else:
+            con.execute("""create or replace table raw.linkage_truth
+                           (record_type varchar, record_key varchar, person bigint)""")
+        by_type = con.execute("select record_type, count(*) from raw.linkage_truth group by all order by all").fetchall()
+        context.log.info(f"linkage truth: {path if path.exists() else 'none (not a generated census)'}")
+        return dg.MaterializeResult(metadata={
+            **table_metadata(con, "raw.linkage_truth"),
+            "truth_file": str(path) if path.exists() else "none: linkage quality is not measured",
+            "records_by_type": dg.MetadataValue.md(markdown_table(["record type", "records"], by_type)),
+        })
 
 
 INPUT_ASSETS = [["raw", "household_submissions"], ["raw", "listing_frame"], ["raw", "hukou_register"],

@@ -21,6 +21,7 @@ from census_pipeline.resources import PseudonymKey, Warehouse
 GROUP_BY_SCHEMA = {"staging": "microdata", "codes": "microdata", "intermediate": "microdata", "microdata": "microdata",
                    "quality": "quality", "linkage": "linkage", "bulletin": "publication"}
 RESTRICTED_SCHEMAS = {"raw", "staging", "intermediate"}
+LINKAGE_MODELS = ("int_linkage_", "int_register_links", "int_name_pinyin", "int_registrants_matched")
 
 
 class CensusTranslator(DagsterDbtTranslator):
@@ -33,6 +34,8 @@ class CensusTranslator(DagsterDbtTranslator):
         return dg.AssetKey([schema, dbt_resource_props.get("alias") or dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["name"].startswith(LINKAGE_MODELS):
+            return "linkage"  # the restricted linkage steps sit with the comparisons they feed
         schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
         return GROUP_BY_SCHEMA.get(schema, "microdata")
 
@@ -72,7 +75,30 @@ def persons_quality_metadata(con) -> dict:
     }
 
 
-EXTRA_METADATA = {("microdata", "persons"): persons_quality_metadata}
+def linkage_quality_metadata(con) -> dict:
+    """Precision, recall and F1 of linkage against the generator's truth, for the UI."""
+    rows = con.execute("""
+        select scope, links, true_pairs, true_links, false_links, false_links_unflagged, precision_pct, recall_pct,
+               f1_pct, truth_available
+        from linkage.linkage_quality order by scope_order""").fetchall()
+    links = con.execute("select link_method, count(*) from intermediate.int_register_links group by all order by all"
+                        ).fetchall()
+    meta = {"links_by_method": dg.MetadataValue.md(markdown_table(["method", "registrants"], links))}
+    if not rows or not rows[0][-1]:
+        return {**meta, "linkage_quality": dg.MetadataValue.text("not measured: no generator truth (a real census)")}
+    keys = {"deterministic (valid ID)": "id", "probabilistic (residue)": "residue", "whole census": "whole"}
+    for scope, *_rest, p, r, f1, _ in rows:
+        for name, value in (("precision_pct", p), ("recall_pct", r), ("f1_pct", f1)):
+            if value is not None:
+                meta[f"{name}/{keys[scope]}"] = dg.MetadataValue.float(float(value))
+    meta["linkage_quality"] = dg.MetadataValue.md(markdown_table(
+        ["scope", "links", "true pairs", "true links", "false links", "false, unflagged", "precision %", "recall %",
+         "F1 %"], [r[:-1] for r in rows]))
+    return meta
+
+
+EXTRA_METADATA = {("microdata", "persons"): persons_quality_metadata,
+                  ("linkage", "linkage_quality"): linkage_quality_metadata}
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):

@@ -4,7 +4,9 @@
     households' H3 "registered here, living elsewhere" count for comparison. Deterministic links
     (valid ID, then name + sex + birth date). One row per township, county and the city. -#}
 with registrants as (
-    select * from {{ ref('int_registrants_matched') }}
+    select m.*, l.link_method
+    from {{ ref('int_registrants_matched') }} as m
+    left join {{ ref('int_register_links') }} as l on l.person_no = m.person_no
 ),
 
 h3 as (
@@ -21,7 +23,9 @@ townships as (
         count(case when r.counted_township_code = r.hukou_township_code then 1 end) as found_counted_here,
         count(case when r.is_found and r.counted_township_code is distinct from r.hukou_township_code then 1 end)
             as found_elsewhere,
-        count(case when not r.is_found then 1 end) as not_found
+        count(case when not r.is_found then 1 end) as not_found,
+        count(case when not r.is_found and r.link_method = 'probabilistic' then 1 end) as linked_probabilistically,
+        count(case when not r.is_found and r.link_method = 'none' then 1 end) as not_found_after_linkage
     from registrants as r
     group by 1
 ),
@@ -36,11 +40,11 @@ rolled as (
     select * from with_h3
     union all
     select substr(region_code, 1, 6), 'county', sum(active_registrants), sum(found_counted_here), sum(found_elsewhere),
-           sum(not_found), sum(h3_registered_living_elsewhere)
+           sum(not_found), sum(linked_probabilistically), sum(not_found_after_linkage), sum(h3_registered_living_elsewhere)
     from with_h3 group by 1
     union all
     select '330100', 'city', sum(active_registrants), sum(found_counted_here), sum(found_elsewhere), sum(not_found),
-           sum(h3_registered_living_elsewhere)
+           sum(linked_probabilistically), sum(not_found_after_linkage), sum(h3_registered_living_elsewhere)
     from with_h3
 ),
 

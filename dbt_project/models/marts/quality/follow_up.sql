@@ -17,7 +17,13 @@ persons as (
 ),
 
 registrants as (
-    select * from {{ ref('int_registrants_matched') }}
+    select m.*, l.link_method, l.household_id as linked_household_id, l.ea_code as linked_ea_code, l.match_probability
+    from {{ ref('int_registrants_matched') }} as m
+    left join {{ ref('int_register_links') }} as l on l.person_no = m.person_no
+),
+
+clerical_reviews as (
+    select * from {{ ref('int_register_links') }} where needs_clerical_review
 ),
 
 ea_enumerators as (
@@ -76,13 +82,31 @@ with_enumerators as (
 register_cases as (
     select
         'register_person_not_found' as case_type,
-        cast(null as varchar) as household_id,
-        cast(null as varchar) as ea_code,
-        cast(null as varchar) as enumerator_id,
-        'registrant ' || left({{ pseudonym("'id:' || id_number") }}, 12) || ' of township ' || hukou_township_code
-            || ' found nowhere in the census' as detail
-    from registrants
-    where not is_found
+        r.linked_household_id as household_id,
+        r.linked_ea_code as ea_code,
+        e.enumerator_id,
+        'registrant ' || left({{ pseudonym("'id:' || r.id_number") }}, 12) || ' of township ' || r.hukou_township_code
+            || ' found nowhere in the census by ID or name, sex and birth date'
+            || case when r.link_method = 'probabilistic'
+                    then '; probable match (p = ' || cast(round(r.match_probability, 4) as varchar)
+                         || ') in this household: confirm'
+                    else '' end as detail
+    from registrants as r
+    left join enumerator_of_household as e on e.household_id = r.linked_household_id
+    where not r.is_found
+
+    union all
+    select
+        'linkage_clerical_review',
+        c.household_id,
+        c.ea_code,
+        e.enumerator_id,
+        'registrant of township ' || c.hukou_township_code || ' linked by ' || c.link_method
+            || ' with names ' || coalesce(c.name_agreement, '?')
+            || case when c.has_possible_twin then '; a possible twin (same surname, birth, township)' else '' end
+            || ': confirm before the link is used'
+    from clerical_reviews as c
+    left join enumerator_of_household as e on e.household_id = c.household_id
 ),
 
 final as (

@@ -1,0 +1,213 @@
+"""Probabilistic record linkage (Splink 5, DuckDB backend) of what the ID numbers leave unlinked.
+
+Register records and census records that no valid ID number links are compared on the name
+(exact with term-frequency adjustment, same pinyin, one given-name character apart split by
+name length), sex, birth date, place and the census record's own ID number (one edit from the
+register's: a transposed or mistyped digit). Everything runs as SQL in the warehouse's DuckDB
+connection; Splink's work tables live in a scratch schema that is dropped afterwards.
+
+Training: m probabilities come from the ID-linked pairs (true matches with their real name,
+birth and place disagreements: typos, homophones, people registered in one township and
+living in another), not from EM alone; u probabilities from random pairs of the whole register
+and census (chance agreement in the population); the prior match probability from a strict
+deterministic rule on the residue (same name, sex and birth month). One-to-one: `cluster_using_single_best_links` with
+ties broken by the lowest id. A pair is accepted at a match probability of MATCH_THRESHOLD.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+MATCH_THRESHOLD = 0.99  # documented in docs/linkage.md: accept a pair at P(match) >= 0.99
+TRAINING_PAIRS = 200_000  # ID-linked pairs used to estimate m (a sample when there are more)
+U_SAMPLE_PAIRS = 2_000_000  # random register x census pairs used to estimate u
+MIN_TRAINING = 1_000  # fewer ID-linked pairs or records than this: keep the priors
+SCRATCH = "linkage_work"  # Splink's work tables (restricted; dropped after each run)
+
+BLOCKING_RULES = [
+    "l.birth_date = r.birth_date",
+    "l.name = r.name and l.birth_ym = r.birth_ym",
+    "l.name_pinyin = r.name_pinyin and l.county_code = r.county_code",
+    "l.surname = r.surname and l.birth_ym = r.birth_ym and l.township_code = r.township_code",
+]
+
+COLUMNS = ("record_id, name, surname, name_length, name_mask2, name_mask3, name_mask4, name_pinyin, sex, "
+           "birth_date, birth_ym, township_code, county_code, id_number")
+
+log = logging.getLogger(__name__)
+
+
+def _level(sql: str, label: str, **extra) -> dict:
+    return {"sql_condition": sql, "label_for_charts": label, **extra}
+
+
+def settings(name_frequencies: bool = True) -> dict:
+    """The linkage model: comparisons and their levels (Splink settings as a dict). The m and u
+    values written here are priors, used only where training sees no pair at a level (a small
+    census); the ID comparison's m values are fixed (see the level). `name_frequencies`: an
+    exact name counts for less when the name is common (term-frequency adjustment; only
+    meaningful on a census large enough to know how common a name is)."""
+    tf = {"tf_adjustment_column": "name", "tf_adjustment_weight": 1.0} if name_frequencies else {}
+    one_char = ('"name_length_l" = "name_length_r" and ("name_mask2_l" = "name_mask2_r" '
+                'or "name_mask3_l" = "name_mask3_r" or "name_mask4_l" = "name_mask4_r")')
+    return {
+        "link_type": "link_only",
+        "unique_id_column_name": "record_id",
+        "blocking_rules_to_generate_predictions": [{"blocking_rule": r} for r in BLOCKING_RULES],
+        "retain_intermediate_calculation_columns": False,
+        "retain_matching_columns": False,
+        "comparisons": [
+            {"output_column_name": "name", "comparison_description": "name (characters, pinyin)",
+             "comparison_levels": [
+                 _level('"name_l" is null or "name_r" is null', "null", is_null_level=True),
+                 _level('"name_l" = "name_r"', "exact", m_probability=0.9, u_probability=0.001, **tf),
+                 _level('"name_pinyin_l" = "name_pinyin_r"', "same pinyin (homophone)", m_probability=0.03,
+                        u_probability=0.0005),
+                 _level(f'"name_length_l" >= 3 and {one_char}', "one character apart, 3+ characters",
+                        m_probability=0.03, u_probability=0.002),
+                 _level(f'"name_length_l" = 2 and {one_char}', "one character apart, 2 characters",
+                        m_probability=0.02, u_probability=0.01),
+                 _level("else", "different", m_probability=0.02, u_probability=0.98),
+             ]},
+            {"output_column_name": "sex", "comparison_description": "sex",
+             "comparison_levels": [
+                 _level('"sex_l" is null or "sex_r" is null', "null", is_null_level=True),
+                 _level('"sex_l" = "sex_r"', "same", m_probability=0.99, u_probability=0.5),
+                 _level("else", "different", m_probability=0.01, u_probability=0.5),
+             ]},
+            {"output_column_name": "birth", "comparison_description": "birth date (or month)",
+             "comparison_levels": [
+                 _level('"birth_ym_l" is null or "birth_ym_r" is null', "null", is_null_level=True),
+                 _level('"birth_date_l" = "birth_date_r"', "same date", m_probability=0.9, u_probability=0.0001),
+                 _level('"birth_ym_l" = "birth_ym_r"', "same month", m_probability=0.08, u_probability=0.001),
+                 _level('floor("birth_ym_l" / 100) = floor("birth_ym_r" / 100)', "same year",
+                        m_probability=0.01, u_probability=0.012),
+                 _level("else", "different", m_probability=0.01, u_probability=0.987),
+             ]},
+            {"output_column_name": "place", "comparison_description": "township (registered / counted)",
+             "comparison_levels": [
+                 _level('"township_code_l" is null or "township_code_r" is null', "null", is_null_level=True),
+                 _level('"township_code_l" = "township_code_r"', "same township", m_probability=0.8,
+                        u_probability=0.02),
+                 _level('"county_code_l" = "county_code_r"', "same county", m_probability=0.1, u_probability=0.1),
+                 _level("else", "elsewhere", m_probability=0.1, u_probability=0.88),
+             ]},
+            {"output_column_name": "id_number", "comparison_description": "ID number as written",
+             "comparison_levels": [
+                 _level('"id_number_l" is null or "id_number_r" is null', "null", is_null_level=True),
+                 # in the residue the IDs never agree exactly: one edit (transposed, mistyped or
+                 # lost digit) is what a true pair shows; its m is set, not trained on ID links
+                 _level('damerau_levenshtein("id_number_l", "id_number_r") <= 1', "one edit apart",
+                        m_probability=0.95, fix_m_probability=True, u_probability=0.000001),
+                 _level("else", "different", m_probability=0.05, fix_m_probability=True, u_probability=0.999999),
+             ]},
+        ],
+    }
+
+
+def link_residue(con, tables: dict[str, str]) -> tuple[str, dict]:
+    """Link the register records and census records no ID links. Returns the name of a temp
+    table of accepted one-to-one pairs (person_no, census_record_id, match_probability,
+    match_weight) and figures of the run. `tables` names, in `con`: register, census (all
+    records), register_residue, census_residue, id_links."""
+    con = getattr(con, "_cursor", con)  # dbt-duckdb hands Python models a wrapper of the cursor
+    started = time.monotonic()
+    database, schema = con.execute("select current_database(), current_schema()").fetchall()[0]
+    con.execute(f"drop schema if exists {SCRATCH} cascade")
+    con.execute(f"create schema {SCRATCH}")
+    con.execute(f"use {SCRATCH}")  # Splink finds its tables by unqualified name: work in the scratch schema
+    result = "linkage_probabilistic_pairs"
+    try:
+        stats = _link(con, tables, result)
+    finally:
+        con.execute(f'use "{database}"."{schema}"')
+        con.execute(f"drop schema if exists {SCRATCH} cascade")
+    stats["seconds"] = round(time.monotonic() - started, 1)
+    log.info("probabilistic linkage: %s", stats)
+    return result, stats
+
+
+def _link(con, tables: dict[str, str], result: str) -> dict:
+    from splink import DuckDBAPI, Linker
+
+    for name in ("register", "census", "register_residue", "census_residue"):
+        con.execute(f"create table {name} as select {COLUMNS} from {tables[name]}")
+    con.execute(f"""
+        create table train_labels as
+        select 'register' as source_dataset_l, person_no as record_id_l,
+               'census' as source_dataset_r, census_record_id as record_id_r
+        from (select * from {tables['id_links']} where not needs_clerical_review)
+        using sample reservoir({TRAINING_PAIRS} rows) repeatable (20201101)
+    """)
+    count = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
+             for t in ("register", "census", "register_residue", "census_residue", "train_labels")}
+    con.execute(f"""create or replace temp table {result} (person_no varchar, census_record_id varchar,
+                    match_probability double, match_weight double)""")
+    stats = {"register_residue": count["register_residue"], "census_residue": count["census_residue"],
+             "training_pairs": count["train_labels"], "candidate_pairs": 0}
+    if not count["register_residue"] or not count["census_residue"]:
+        return stats
+
+    # m from the ID-linked pairs, u from random pairs of the whole register and census; on a
+    # census too small to estimate them (a test, a pilot) the priors in settings() stand
+    large = min(count["register"], count["census"]) >= MIN_TRAINING
+    model = settings(name_frequencies=large)
+    api = DuckDBAPI(connection=con)
+    population = Linker([api.register("register", table_name="register"),
+                         api.register("census", table_name="census")], model, log_level=logging.WARNING)
+    stats["m_trained"] = count["train_labels"] >= MIN_TRAINING
+    stats["u_trained"] = large
+    if stats["m_trained"]:
+        population.training.estimate_m_from_pairwise_labels(api.register("train_labels", table_name="labels"))
+    if stats["u_trained"]:
+        population.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=20201101)
+    model = population.misc.save_model_to_json()
+
+    # the prior on the residue: pairs a strict rule accepts, taken as 90% of the true ones (a
+    # hash join, unlike an ID-distance rule); at least one, at most half of all pairs
+    strict = con.execute("""
+        select count(*) from register_residue as l inner join census_residue as r
+        on l.name = r.name and l.sex = r.sex and l.birth_ym = r.birth_ym
+    """).fetchall()[0][0]
+    all_pairs = count["register_residue"] * count["census_residue"]
+    model["probability_two_random_records_match"] = min(0.5, max(1, strict) / 0.9 / all_pairs)
+    stats["prior"] = model["probability_two_random_records_match"]
+
+    # predict and resolve one-to-one
+    api = DuckDBAPI(connection=con)
+    linker = Linker([api.register("register_residue", table_name="register"),
+                     api.register("census_residue", table_name="census")], model, log_level=logging.WARNING)
+    if large:  # how common each name is in the whole register and census, not in the residue alone
+        con.execute("""
+            create table name_frequencies as
+            select name, count(*) / sum(count(*)) over () as tf_name
+            from (select name from register union all select name from census)
+            where name is not null group by name
+        """)
+        linker.table_management.register_term_frequency_lookup(api.register("name_frequencies"), "name")
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_using_single_best_links(
+        predictions, duplicate_free_datasets=["register", "census"],
+        threshold_match_probability=MATCH_THRESHOLD, ties_method="lowest_id")
+    stats["candidate_pairs"] = con.execute(f"select count(*) from {predictions.physical_name}").fetchall()[0][0]
+    con.execute(f"""
+        insert into {result}
+        with members as (
+            select cluster_id, max(case when source_dataset = 'register' then record_id end) as person_no,
+                   max(case when source_dataset = 'census' then record_id end) as census_record_id
+            from {clusters.physical_name}
+            group by cluster_id
+            having count(*) = 2
+        ),
+        pairs as (  -- each prediction oriented register -> census, whichever side Splink put it on
+            select case when source_dataset_l = 'register' then record_id_l else record_id_r end as person_no,
+                   case when source_dataset_l = 'register' then record_id_r else record_id_l end as census_record_id,
+                   match_probability, match_weight
+            from {predictions.physical_name}
+        )
+        select m.person_no, m.census_record_id, p.match_probability, p.match_weight
+        from members as m
+        inner join pairs as p on p.person_no = m.person_no and p.census_record_id = m.census_record_id
+    """)
+    return stats

@@ -1,0 +1,63 @@
+{#- One row per registrant of the omission rule: how linkage found them in the census (valid ID
+    number, probabilistic, or not at all), the census record and household, the match
+    probability, and whether a clerk must look before the link is used: an ID link whose names
+    or sex disagree, or a probabilistic link with a name that is not exact where a possible
+    twin (same surname, birth date and township) is on either side. Restricted zone. -#}
+with register as (
+    select * from {{ ref('int_linkage_register') }}
+),
+
+census as (
+    select * from {{ ref('int_linkage_census') }}
+),
+
+links as (
+    select person_no, census_record_id, 'id' as link_method, cast(null as double) as match_probability,
+           needs_clerical_review
+    from {{ ref('int_linkage_id_links') }}
+    union all
+    select person_no, census_record_id, 'probabilistic', match_probability, false
+    from {{ ref('int_linkage_probabilistic') }}
+),
+
+register_twins as (
+    select record_id
+    from (select record_id, count(*) over (partition by surname, birth_date, township_code) as n from register)
+    where n > 1
+),
+
+census_twins as (
+    select record_id
+    from (select record_id,
+                 count(*) over (partition by surname, birth_ym, township_code) as n
+          from census)
+    where n > 1
+),
+
+final as (
+    select
+        r.record_id as person_no,
+        r.township_code as hukou_township_code,
+        r.county_code as hukou_county_code,
+        coalesce(l.link_method, 'none') as link_method,
+        l.census_record_id,
+        c.household_id,
+        c.ea_code,
+        l.match_probability,
+        case when l.link_method is null then null
+             when r.name = c.name then 'exact'
+             when r.name_pinyin = c.name_pinyin then 'pinyin'
+             when {{ names_one_character_apart('r', 'c') }} then 'one_character'
+             else 'different' end as name_agreement,
+        rt.record_id is not null or ct.record_id is not null as has_possible_twin,
+        coalesce(l.needs_clerical_review, false)
+            or (l.link_method = 'probabilistic' and r.name <> c.name
+                and (rt.record_id is not null or ct.record_id is not null)) as needs_clerical_review
+    from register as r
+    left join links as l on l.person_no = r.record_id
+    left join census as c on c.record_id = l.census_record_id
+    left join register_twins as rt on rt.record_id = r.record_id
+    left join census_twins as ct on ct.record_id = l.census_record_id
+)
+
+select * from final
