@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -44,7 +45,19 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
     )
 
 
-HEADLINE_ASSETS = {"linkage/linkage_quality"}  # their figures are printed after a run
+HEADLINE_ASSETS = {"linkage/linkage_quality", "quality/pes_estimates"}  # their figures are printed after a run
+
+
+def _truth_net_omission(landing: str) -> float | None:
+    """The planted net omission rate of a generated census (its truth file), else None."""
+    import json
+
+    from census_pipeline.lib.generator import truth_path_for
+
+    path = truth_path_for(Path(landing))
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("pes", {}).get("net_omission_rate_pct")
 
 
 def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
@@ -68,6 +81,11 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
         print(f"  linkage vs the generator's truth: residue precision {h.get('precision_pct/residue', 0):.3f}% "
               f"recall {h.get('recall_pct/residue', 0):.3f}%; whole census precision {h['precision_pct/whole']:.3f}% "
               f"recall {h['recall_pct/whole']:.3f}%")
+    if "net_omission_pct/city" in h:
+        truth = _truth_net_omission(locations["CENSUS_LANDING_DIR"])
+        print(f"  coverage survey (PES): net omission rate {h['net_omission_pct/city']:.2f}% "
+              f"(95% CI {h['net_omission_ci95_low_pct/city']:.2f}% to {h['net_omission_ci95_high_pct/city']:.2f}%)"
+              + (f"; generator's truth {truth:.2f}%" if truth is not None else ""))
     print(f"  landing zone: {locations['CENSUS_LANDING_DIR']}")
     print(f"  warehouse:    {locations['CENSUS_WAREHOUSE']}")
     print(f"  outputs:      {locations['CENSUS_OUTPUT_DIR']}")

@@ -10,7 +10,7 @@ def test_every_asset_is_described_grouped_owned_and_kinded():
     for key in keys:
         node = graph.get(key)
         assert node.description, key
-        assert node.group_name in {"ingestion", "microdata", "quality", "linkage", "publication"}, key
+        assert node.group_name in {"ingestion", "microdata", "quality", "linkage", "coverage_survey", "publication"}, key
         assert node.owners, key
         assert node.kinds, key
         assert node.code_version, key

@@ -224,3 +224,61 @@ def _supplementary(tables) -> list[tuple[str, str]]:
 
 def _pct(num: int, den: int) -> str:
     return _fmt((Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), "ROUND_HALF_UP")) if den else ""
+
+
+def interval_svg(chart_id: str, labels: list[str], estimates: list[float], lows: list[float], highs: list[float],
+                 unit: str = "%") -> str:
+    """Estimates with their 95% intervals (a dot and a whisker per row), zero marked."""
+    width, row_h, left, right = 760, 20, 230, 90
+    top = 12
+    height = top * 2 + row_h * len(labels)
+    lo_all = min([0.0, *(float(v) for v in lows)])
+    hi_all = max([0.0, *(float(v) for v in highs)]) or 1.0
+    span = (hi_all - lo_all) or 1.0
+
+    def x(v: float) -> float:
+        return left + (width - left - right) * (float(v) - lo_all) / span
+
+    parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img">',
+             f'<line x1="{x(0):.1f}" y1="{top - 6}" x2="{x(0):.1f}" y2="{height - top + 6}" stroke="#999" '
+             'stroke-dasharray="3,3"/>']
+    for i, (lab, est, lo, hi) in enumerate(zip(labels, estimates, lows, highs, strict=True)):
+        y = top + i * row_h + row_h / 2
+        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">{html.escape(lab)}</text>')
+        parts.append(f'<line x1="{x(lo):.1f}" y1="{y:.1f}" x2="{x(hi):.1f}" y2="{y:.1f}" stroke="#2b5d9b" '
+                     'stroke-width="2"/>')
+        parts.append(f'<circle cx="{x(est):.1f}" cy="{y:.1f}" r="4" fill="#b22222"/>')
+        parts.append(f'<text x="{width - right + 8}" y="{y + 4:.1f}" font-size="11">{_fmt(est)}{unit}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+POST_STRATUM_LABELS = {"core": "主城区", "outer": "新城区", "outer_west": "西部区县市", "1": "男", "2": "女",
+                       "migrant": "外来", "local": "本地"}
+
+
+def pes_section(city: dict, groups: list[dict], strata: list[dict]) -> str:
+    """The bulletin's coverage section: the PES headline, an interval chart per post-stratum and
+    the county-group table. `city`, `groups`, `strata`: rows of quality.pes_estimates."""
+    head = (f"<p>普查登记结束后，在全市按区、县（市）和城乡分层抽取{city['eas']:,}个普查小区，由另行选调的普查员"
+            f"独立复查登记{city['households']:,}户、{city['p_sample_persons']:,}人（事后质量抽查），与普查登记逐人比对。"
+            f"经双系统估计（按区域组×性别×年龄组×是否外来人口分层），<strong>全市常住人口净漏登率为"
+            f"{_fmt(city['net_omission_pct'])}%，95%置信区间为{_fmt(city['ci_low_pct'])}%—{_fmt(city['ci_high_pct'])}%"
+            f"</strong>（抽查人口比对匹配率{_fmt(city['match_rate_pct'])}%，普查登记正确率"
+            f"{_fmt(city['correct_enumeration_pct'])}%；标准误按普查小区删除一组刀切法计算）。</p>")
+
+    def label(ps: str) -> str:
+        return "·".join(POST_STRATUM_LABELS.get(part, part) for part in ps.split("|"))
+
+    shown = [r for r in strata if r["estimation_cell"] == r["region_or_stratum"] and r["net_omission_pct"] is not None]
+    chart = ("<figure>" + interval_svg("chart_pes_post_strata", [label(r["region_or_stratum"]) for r in shown],
+                                       [r["net_omission_pct"] for r in shown], [r["ci_low_pct"] for r in shown],
+                                       [r["ci_high_pct"] for r in shown])
+             + "<figcaption>图6 各事后分层净漏登率及95%置信区间（样本过少的分层并入所在区域组，未单列）</figcaption></figure>"
+             if shown else "")
+    cols = ["region_or_stratum", "census_count", "dse", "net_omission_pct", "ci_low_pct", "ci_high_pct",
+            "match_rate_pct", "correct_enumeration_pct"]
+    rows = [tuple(POST_STRATUM_LABELS.get(r[c], r[c]) if c == "region_or_stratum" else r[c] for c in cols)
+            for r in groups]
+    return f"<h2>十二、普查登记质量</h2>{head}{chart}" + table_html("pes_estimates", cols, rows)

@@ -77,6 +77,14 @@ class Rates:
     register_id_error: float = 0.001  # per register record: a wrong ID in the register
     register_update: float = 0.01  # per register record: a newer extract re-delivers it
     hk_macao_taiwan_or_foreign: float = 0.004  # per household: a resident from HK, Macao, Taiwan or abroad
+    # coverage: who the census misses without any trace (the household forgets them), and the
+    # post-enumeration survey (PES) that measures it
+    census_miss_person: float = 0.003  # per resident after the first: infants x4, 80+ x2, lodgers x4, migrants x2
+    pes_ea_fraction: float = 0.05  # of enumeration areas, stratified by county x urban/rural (2+ per stratum)
+    pes_miss_household: float = 0.02  # the PES's own misses, independent of the census's
+    pes_miss_person: float = 0.02
+    pes_name_typo: float = 0.01  # per PES person line
+    pes_id_missing: float = 0.02  # per PES person line: the ID number not given
 
 
 @dataclasses.dataclass
@@ -214,10 +222,15 @@ class BatchWriter:
     """Writes submission lines into `uploads/<channel>/<date>/<batch>.jsonl[.gz]`, rotating at
     `batch_size` lines, and plants file-level defects (re-deliveries, gzip, damage, BOM)."""
 
-    def __init__(self, root: Path, rng: random.Random, rates: Rates, batch_size: int, truth: Truth):
+    def __init__(self, root: Path, rng: random.Random, rates: Rates, batch_size: int, truth: Truth,
+                 folder: str = "uploads"):
         self.root, self.rng, self.rates, self.batch_size, self.truth = root, rng, rates, batch_size, truth
+        self.folder = folder  # uploads/<channel>/<date>/, or pes/<date>/
         self.open: dict[tuple[str, str], dict] = {}
         self.closed: list[dict] = []
+
+    def _dir(self, channel: str, date: str) -> str:
+        return f"pes/{date}" if self.folder == "pes" else f"uploads/{channel}/{date}"
 
     def write(self, channel: str, upload_date: str, line: str, *, good: bool) -> None:
         key = (channel, upload_date)
@@ -235,7 +248,7 @@ class BatchWriter:
 
     def _open(self, channel: str, upload_date: str) -> dict:
         rng = self.rng
-        rel = f"uploads/{channel}/{upload_date}/{uuid.UUID(int=rng.getrandbits(128))}.jsonl"
+        rel = f"{self._dir(channel, upload_date)}/{uuid.UUID(int=rng.getrandbits(128))}.jsonl"
         buf = io.StringIO()
         if rng.random() < 0.05:
             buf.write("\ufeff")  # a byte-order mark some phones write
@@ -260,12 +273,12 @@ class BatchWriter:
 
     def _later_date(self, date: str) -> str:
         d = dt.date.fromisoformat(date) + dt.timedelta(days=self.rng.randint(0, 3))
-        return min(d, dt.date(2020, 11, 30)).isoformat()
+        return min(d, dt.date(2020, 12, 31) if self.folder == "pes" else dt.date(2020, 11, 30)).isoformat()
 
     def _redeliver(self, f: dict) -> None:
         """The same batch again, under a new name, possibly a later day and gzip."""
         name = uuid.UUID(int=self.rng.getrandbits(128))
-        rel = f"uploads/{f['channel']}/{self._later_date(f['date'])}/{name}.jsonl"
+        rel = f"{self._dir(f['channel'], self._later_date(f['date']))}/{name}.jsonl"
         if self.rng.random() < 0.5:
             rel += ".gz"
             self._put(rel, gzip.compress(f["data"], mtime=0))
@@ -288,7 +301,7 @@ class BatchWriter:
             lines[0] = lines[0][3:]
         complete = [ln for ln in lines if ln.strip()]
         bad = sum(1 for ln in complete if ln.rstrip(b"\r") in self.truth.bad_lines)
-        rel = f"uploads/{f['channel']}/{self._later_date(f['date'])}/{uuid.UUID(int=self.rng.getrandbits(128))}.jsonl.gz"
+        rel = f"{self._dir(f['channel'], self._later_date(f['date']))}/{uuid.UUID(int=self.rng.getrandbits(128))}.jsonl.gz"
         self._put(rel, cut)
         # every complete line before the damage, plus one quarantine row for the rest
         self.truth.file(rel, len(complete) + 1, bad + 1)
@@ -321,6 +334,7 @@ class Truth:
         self.quarantine_reasons: Counter = Counter()
         self.submissions = 0  # accepted submissions (ids are random UUIDs: each delivery is a new one)
         self.follow_up: Counter = Counter()
+        self.pes: Counter = Counter()
 
     def file(self, rel: str, received: int, quarantined: int) -> None:
         self.files[rel] = {"received": received, "ingested": received - quarantined, "quarantined": quarantined}
@@ -343,6 +357,7 @@ class Truth:
             "quarantine_reasons": dict(self.quarantine_reasons),
             "defects": dict(sorted(self.defects.items())),
             "follow_up": dict(sorted(self.follow_up.items())),
+            "pes": dict(sorted(self.pes.items())),
             "city": dict(sorted(city.items())),
             "county": tot(self.county),
             "township": tot(self.township),
@@ -385,6 +400,8 @@ class Generator:
         self.enumerators: dict[str, str] = {}
         self.listed: dict[str, list[Person]] = {}
         self.n_people = 0
+        self.pes_rng = random.Random(seed * 7919 + 17)  # the PES draws apart: the census is the same without it
+        self.pes_eas: set[str] = set()
         self.census_by_date = array("q")  # hash(name, sex, birth date) of census lines with a valid ID
         self.census_by_month = array("q")  # hash(name, sex, birth month) of lines without one
 
@@ -649,6 +666,8 @@ class Generator:
                 self.townships_of[ea.county].append(ea.township)
         self.batches = BatchWriter(self.out, rng, rates, self.batch_size, self.truth)
         self.links = TruthLinks(truth_links_path_for(self.out))
+        self.pes_eas = pes_sample(self.pes_rng, [ea for ea, _ in geography], rates.pes_ea_fraction)
+        self.pes_batches = BatchWriter(self.out, self.pes_rng, rates, self.batch_size, self.truth, folder="pes")
         self.registers = RegisterWriter(self.out, rng, rates, self.truth, self.ids, self.links)
         frame_f = open(self.out / "frame/listing.csv", "w", encoding="utf-8", newline="")
         self.frame = csv.writer(frame_f, lineterminator="\n")
@@ -669,6 +688,8 @@ class Generator:
         self._in_flight_files()
         self._omissions_truth()
         self.batches.finish()
+        self.pes_batches.finish()
+        self._coverage_truth()
         self.registers.finish()
         self.links.close()
         frame_f.close()
@@ -710,7 +731,23 @@ class Generator:
             omitted = persons.pop()
             hh["omitted"] = 1
             hh["omitted_person"] = omitted
+        hh["forgotten"] = self._forgotten(hh)
         return hh
+
+    def _forgotten(self, hh: dict) -> list[Person]:
+        """Residents the household leaves off the form without a trace (not in H3 either): the
+        census's silent misses, likelier for infants, the very old, lodgers and migrants."""
+        rng, base, kept, gone = self.rng, self.rates.census_miss_person, [], []
+        for i, p in enumerate(hh["persons"]):
+            if i == 0 or not is_true_resident(p):
+                kept.append(p)
+                continue
+            odds = base * (4 if p.age == 0 else 2 if p.age >= 80 else 1) * (4 if p.rel in "89" else 1) \
+                * (2 if p.hukou_place == "4" else 1)
+            (gone if rng.random() < odds else kept).append(p)
+        hh["persons"][:] = kept
+        self.truth.defects["persons_forgotten_by_census"] += len(gone)
+        return gone
 
     def _family_events(self, hh: dict) -> None:
         """Births in the last year (and after the standard time), deaths in the last year."""
@@ -813,6 +850,61 @@ class Generator:
             self.truth.township[township]["register_persons_not_found"] += 1
             self.truth.follow_up["register_person_not_found"] += 1
 
+    def _missed(self, hh: dict, people: list[Person]) -> None:
+        """Residents the census does not count (a household never enumerated, a person left off):
+        the omissions the PES is to estimate."""
+        c = self.truth.county[hh["ea"].county]
+        for p in people:
+            if is_true_resident(p) and p.in_register:
+                c["census_missed_residents"] += 1
+                c[f"census_missed_{pes_post_stratum(p, hh['ea'])}"] += 1
+
+    def _pes_household(self, hh: dict, everyone: list[Person]) -> None:
+        """The PES re-enumerates a sampled EA's households independently: its own misses (a
+        household, a person), its own errors (a typo in a name, an ID number not given)."""
+        rng, rates = self.pes_rng, self.rates
+        if rng.random() < rates.pes_miss_household:
+            self.truth.pes["households_missed_by_pes"] += 1
+            return
+        found = [p for p in everyone if is_true_resident(p) and p.in_register and rng.random() >= rates.pes_miss_person]
+        if not found:
+            return
+        lines = []
+        for i, p in enumerate(found, 1):
+            no_id = rng.random() < rates.pes_id_missing
+            lines.append({
+                "line_no": i, "name": names.typo(rng, p.name) if rng.random() < rates.pes_name_typo else p.name,
+                "relationship": p.rel, "id_type": "9" if no_id else p.id_type,
+                "id_number": None if no_id else p.id_number, "sex": p.sex, "birth_ym": _ym(p.born),
+                "ethnicity": p.ethnicity, "residence": p.residence, "hukou_place": p.hukou_place,
+                "hukou_region_code": p.hukou_region_code, "left_hukou_duration": p.duration,
+                "left_hukou_reason": p.reason, "education": p.education, "literate": p.literate, "long": None,
+            })
+        at = _ts(rng, dt.date(2020, 12, 1), dt.date(2020, 12, 10))
+        sub = {
+            "submission_id": str(uuid.UUID(int=rng.getrandbits(128))), "channel": "pes", "form": "short",
+            "status": "final", "submitted_at": at.isoformat(timespec="seconds"),
+            "enumerator_id": "Q" + hh["ea"].code[:12] + "001", "device_id": None,
+            "household_id": hh["id"], "ea_code": hh["ea"].code, "household_type": hh["type"],
+            "address": hh["address"], "h_resident_count": sum(1 for ln in lines if ln["residence"] == "1"),
+            "h_hukou_absent_count": 0, "h_births_male": None, "h_births_female": None, "h_deaths_male": None,
+            "h_deaths_female": None, "h_floor_area_m2": None, "h_rooms": None, "persons": lines, "deaths": [],
+        }
+        self.pes_batches.write("pes", at.date().isoformat(), json.dumps(sub, ensure_ascii=False), good=True)
+        self.links.pes(sub["submission_id"], found)
+        self.truth.pes["households"] += 1
+        self.truth.pes["persons"] += len(found)
+
+    def _coverage_truth(self) -> None:
+        """The true net omission rate: residents missed / (persons counted + residents missed)."""
+        counted = sum(c.get("population", 0) for c in self.truth.county.values())
+        missed = sum(c.get("census_missed_residents", 0) for c in self.truth.county.values())
+        self.truth.pes["enumeration_areas"] = len(self.pes_eas)
+        self.truth.pes["census_counted"] = counted
+        self.truth.pes["census_missed_residents"] = missed
+        self.truth.pes["true_population"] = counted + missed
+        self.truth.pes["net_omission_rate_pct"] = round(100 * missed / (counted + missed), 4) if counted else None
+
     def _maybe_duplicate(self, a: dict, b: dict) -> None:
         """Plant one of a's residents as a resident of b too (counted in two households)."""
         if self.rng.random() >= self.rates.duplicate_person:
@@ -847,13 +939,16 @@ class Generator:
         else:
             self.truth.defects["unlisted_households"] += 1
         missing = listed and "dup_of" not in hh and "dup_src" not in hh and rng.random() < rates.missing_household
-        for p in persons + ([hh["omitted_person"]] if "omitted_person" in hh else []):
+        everyone = persons + ([hh["omitted_person"]] if "omitted_person" in hh else []) + hh["forgotten"]
+        for p in everyone:
             self.registers.person(p)
         if "omitted_person" in hh:
             self.truth.defects["omitted_persons"] += 1
-        hh["registered"] = [p for p in persons + ([hh["omitted_person"]] if "omitted_person" in hh else [])
-                            if p.register_no]
+        hh["registered"] = [p for p in everyone if p.register_no]
+        if hh["ea"].code in self.pes_eas:
+            self._pes_household(hh, everyone)
         if missing:
+            self._missed(hh, everyone)
             self._register_outcomes(hh)
             self.truth.defects["missing_households"] += 1
             self.truth.county[ea.county]["listed_households"] += 1
@@ -862,6 +957,7 @@ class Generator:
             return
         auth, members = self._write_submissions(hh)
         hh["auth"] = auth
+        self._missed(hh, ([hh["omitted_person"]] if "omitted_person" in hh else []) + hh["forgotten"])
         self.links.census(auth["submission_id"], members)
         self._census_lines(members)
         for p in members:
@@ -1204,6 +1300,35 @@ class RegisterWriter:
             self.truth.files[rel] = {"received": rows, "ingested": rows, "quarantined": 0}
 
 
+def is_true_resident(p: Person) -> bool:
+    """Part of the resident population (常住人口): a citizen born before the standard time whom
+    the resident rule counts here."""
+    return (p.id_type not in ("2", "3") and p.born < dt.date(2020, 11, 1)
+            and counts_here(p.residence, p.hukou_place, p.duration, p.reason)[0])
+
+
+def pes_post_stratum(p: Person, ea: EA) -> str:
+    """The truth's coarse cell of a missed resident: age group and migrant status."""
+    age = "0_4" if p.age < 5 else "5_17" if p.age < 18 else "18_64" if p.age < 65 else "65_plus"
+    return f"age_{age}_{'migrant' if p.hukou_place == '4' else 'local'}"
+
+
+def pes_sample(rng: random.Random, eas: list[EA], fraction: float) -> set[str]:
+    """EAs for the PES: in each stratum (county x urban/rural) a simple random sample of
+    round(fraction x EAs), at least 2 where the stratum has 2 (a replicate variance needs 2)."""
+    strata: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for ea in eas:
+        strata[(ea.county, ea.urban_rural[0])].append(ea.code)
+    chosen: set[str] = set()
+    if fraction <= 0:
+        return chosen
+    for key in sorted(strata):
+        codes = sorted(strata[key])
+        n = min(len(codes), max(2, round(fraction * len(codes))))
+        chosen.update(rng.sample(codes, n))
+    return chosen
+
+
 class TruthLinks:
     """Which records are the same human (`<out>.truth_links.csv.gz`): every line of an
     authoritative census submission and every household-registration record of a generated
@@ -1215,6 +1340,9 @@ class TruthLinks:
 
     def census(self, submission_id: str, members: list[Person]) -> None:
         self.f.writelines(f"census,{submission_id}:{i},{p.pid}\n" for i, p in enumerate(members, 1))
+
+    def pes(self, submission_id: str, members: list[Person]) -> None:
+        self.f.writelines(f"pes,{submission_id}:{i},{p.pid}\n" for i, p in enumerate(members, 1))
 
     def register(self, person_no: str, pid: int) -> None:
         self.f.write(f"hukou,{person_no},{pid}\n")

@@ -312,7 +312,7 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
             chunk = todo[i : i + CHUNK_FILES]
             read_files(con, root, chunk, Path(tmp))
             con.execute("begin")
-            record_files(con, root, chunk, "submission")
+            record_files(con, root, chunk, "pes" if sub == "pes" else "submission")
             con.execute(f"create or replace temp table _checked as {_checked_sql(channels)}")
             con.execute("""
                 insert into raw.rejected_lines
@@ -369,20 +369,27 @@ SUBMISSION_SHAPE = _shape(
 )
 
 
-def rebuild_submissions(con) -> None:
+SUBMISSION_SCOPES = {"uploads": "", "pes": "pes_"}  # landing folder: prefix of its raw tables
+
+
+def rebuild_submissions(con, scope: str = "uploads") -> None:
     """One row per submission_id (the copy in the earliest upload folder, then file name, then
     line); copies with other contents are conflicting re-deliveries, quarantined. Each payload
-    is parsed once (json_transform), each person object once."""
-    con.execute("""
+    is parsed once (json_transform), each person object once. `scope`: the census uploads
+    (raw.household_submissions, person_lines, death_lines) or the post-enumeration survey
+    (raw.pes_submissions, pes_person_lines, pes_death_lines), kept apart (rules.md)."""
+    t = SUBMISSION_SCOPES[scope]
+    con.execute(f"""
         create or replace temp table _copies as
         select *,
                row_number() over (partition by submission_id
                    order by upload_date nulls last, split_part(source_file, '/', -1), source_file, line_no) as copy_rank,
                count(*) over (partition by submission_id) as n_copies
         from raw.submission_lines
+        where source_file like '{scope}/%'
     """)
-    con.execute("""
-        create or replace table raw.submission_conflicts as
+    con.execute(f"""
+        create or replace table raw.{t}submission_conflicts as
         select c.source_file, c.line_no, c.submission_id,
                'conflicting re-delivery: submission ' || c.submission_id || ' differs from the copy kept from '
                || w.source_file || ' line ' || w.line_no as reason
@@ -398,7 +405,7 @@ def rebuild_submissions(con) -> None:
     """)
     optional = ", ".join(f"s.{k}" for k in OPTIONAL_HOUSEHOLD_KEYS)
     con.execute(f"""
-        create or replace table raw.household_submissions as
+        create or replace table raw.{"pes_submissions" if t else "household_submissions"} as
         select submission_id, s.channel, s.form, s.status, cast(s.submitted_at as timestamptz) as submitted_at,
                s.enumerator_id, s.household_id, s.ea_code, substr(s.ea_code, 1, 6) as county_code,
                s.household_type, s.address, s.h_resident_count, s.h_hukou_absent_count, {optional},
@@ -408,7 +415,7 @@ def rebuild_submissions(con) -> None:
         from _kept
     """)
     con.execute(f"""
-        create or replace table raw.person_lines as
+        create or replace table raw.{t}person_lines as
         select submission_id, person_index, p.*
         from (
             select submission_id, generate_subscripts(s.persons, 1) as person_index,
@@ -417,7 +424,7 @@ def rebuild_submissions(con) -> None:
         )
     """)
     con.execute(f"""
-        create or replace table raw.death_lines as
+        create or replace table raw.{t}death_lines as
         select submission_id, death_index, d.*
         from (
             select submission_id, generate_subscripts(deaths, 1) as death_index,

@@ -33,7 +33,7 @@ BLOCKING_RULES = [
 ]
 
 COLUMNS = ("record_id, name, surname, name_length, name_mask2, name_mask3, name_mask4, name_pinyin, sex, "
-           "birth_date, birth_ym, township_code, county_code, id_number")
+           "birth_date, birth_ym, township_code, county_code, id_number, id_valid")
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,10 @@ def settings(name_frequencies: bool = True) -> dict:
                  # lost digit) is what a true pair shows; its m is set, not trained on ID links
                  _level('damerau_levenshtein("id_number_l", "id_number_r") <= 1', "one edit apart",
                         m_probability=0.95, fix_m_probability=True, u_probability=0.000001),
-                 _level("else", "different", m_probability=0.05, fix_m_probability=True, u_probability=0.999999),
+                 # two valid ID numbers that differ: two people (a typo rarely yields a valid number)
+                 _level('"id_valid_l" and "id_valid_r"', "both valid, different", m_probability=0.005,
+                        fix_m_probability=True, u_probability=0.9),
+                 _level("else", "different", m_probability=0.045, fix_m_probability=True, u_probability=0.099999),
              ]},
         ],
     }

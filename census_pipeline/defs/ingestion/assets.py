@@ -55,6 +55,34 @@ def upload_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, land
         yield dg.MaterializeResult(asset_key=["raw", "death_lines"], metadata=table_metadata(con, "raw.death_lines"))
 
 
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["raw", "pes_submissions"], tags=RESTRICTED, **COMMON,
+                     description="Post-enumeration survey (事后质量抽查) households: the sampled enumeration areas "
+                                 "re-enumerated independently after the census. One row per submission_id. Kept "
+                                 "apart from the census: PES lines never count (rules.md)."),
+        dg.AssetSpec(["raw", "pes_person_lines"], tags=RESTRICTED, **COMMON, deps=[["raw", "pes_submissions"]],
+                     description="The persons the PES found, one row per person line (names, ID numbers: "
+                                 "restricted)."),
+    ],
+    can_subset=False,
+)
+def pes_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
+    """Read new PES batch files from pes/ (same line format, ledger, quarantine and exactly-once
+    rules as the uploads)."""
+    with warehouse.connect() as con:
+        n_files = ingest.ingest_submission_files(con, landing.root, "pes", ("pes",))
+        if n_files or not _exists(con, "raw.pes_submissions"):
+            ingest.rebuild_submissions(con, "pes")
+        eas = con.execute("select count(distinct ea_code), count(*) from raw.pes_submissions").fetchall()[0]
+        context.log.info(f"read {n_files} new PES batch files from {landing.root / 'pes'}")
+        yield dg.MaterializeResult(asset_key=["raw", "pes_submissions"], metadata={
+            **table_metadata(con, "raw.pes_submissions"), "new_files": n_files,
+            "enumeration_areas": dg.MetadataValue.int(int(eas[0])), "households": dg.MetadataValue.int(int(eas[1]))})
+        yield dg.MaterializeResult(asset_key=["raw", "pes_person_lines"],
+                                   metadata=table_metadata(con, "raw.pes_person_lines"))
+
+
 @dg.asset(key=["raw", "listing_frame"], tags=RESTRICTED, **COMMON)
 def listing_frame(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
     """The pre-enumeration listing (摸底底册). One row per listed household; a later file wins."""
@@ -117,7 +145,7 @@ def linkage_truth(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
         })
 
 
-INPUT_ASSETS = [["raw", "household_submissions"], ["raw", "listing_frame"], ["raw", "hukou_register"],
+INPUT_ASSETS = [["raw", "household_submissions"], ["raw", "pes_submissions"], ["raw", "listing_frame"], ["raw", "hukou_register"],
                 ["raw", "birth_register"], ["raw", "death_register"]]
 
 
@@ -138,6 +166,8 @@ def quarantine(warehouse: Warehouse):
             select source_file, line_no, reason from raw.rejected_lines
             union all
             select source_file, line_no, reason from raw.submission_conflicts
+            union all
+            select source_file, line_no, reason from raw.pes_submission_conflicts
             order by source_file, line_no
         """)
         reasons = con.execute("""
@@ -171,7 +201,9 @@ def ingest_ledger(warehouse: Warehouse):
                 union all select source_file, count(*) from raw.birth_register_received group by all
                 union all select source_file, count(*) from raw.death_register_received group by all
             ),
-            conflicts as (select source_file, count(*) as n from raw.submission_conflicts group by all),
+            conflicts as (select source_file, count(*) as n from raw.submission_conflicts group by all
+                          union all
+                          select source_file, count(*) from raw.pes_submission_conflicts group by all),
             rejected as (select source_file, count(*) as n from raw.rejected_lines group by all)
             select f.source_file, f.kind, f.upload_date, f.size_bytes, f.lines_received,
                    coalesce(a.n, 0) - coalesce(c.n, 0) as lines_ingested,

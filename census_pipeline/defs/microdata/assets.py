@@ -22,6 +22,7 @@ GROUP_BY_SCHEMA = {"staging": "microdata", "codes": "microdata", "intermediate":
                    "quality": "quality", "linkage": "linkage", "bulletin": "publication"}
 RESTRICTED_SCHEMAS = {"raw", "staging", "intermediate"}
 LINKAGE_MODELS = ("int_linkage_", "int_register_links", "int_name_pinyin", "int_registrants_matched")
+PES_MODELS = ("int_pes_", "stg_landing__pes_", "pes_")
 
 
 class CensusTranslator(DagsterDbtTranslator):
@@ -36,6 +37,8 @@ class CensusTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["name"].startswith(LINKAGE_MODELS):
             return "linkage"  # the restricted linkage steps sit with the comparisons they feed
+        if dbt_resource_props["name"].startswith(PES_MODELS):
+            return "coverage_survey"  # the post-enumeration survey and its estimates
         schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
         return GROUP_BY_SCHEMA.get(schema, "microdata")
 
@@ -97,8 +100,50 @@ def linkage_quality_metadata(con) -> dict:
     return meta
 
 
+def pes_metadata(con) -> dict:
+    """The coverage survey for statisticians: sample sizes, match rates, the estimate and its interval."""
+    city = con.execute("""
+        select census_count, p_sample_persons, p_sample_matched, match_rate_pct, e_sample_records,
+               correct_enumeration_pct, dse, dse_ci_half_width, net_omission_pct, ci_low_pct, ci_high_pct,
+               jackknife_replicates
+        from quality.pes_estimates where level = 'city'""").fetchall()
+    eas, households = con.execute("select count(distinct ea_code), count(*) from raw.pes_submissions").fetchall()[0]
+    if not city or city[0][8] is None:
+        return {"pes": dg.MetadataValue.text("no post-enumeration survey in the landing zone (pes/): not estimated")}
+    (count, p, m, match_rate, e, ce_rate, dse, dse_ci, rate, lo, hi, reps) = city[0]
+    by_method = con.execute("select match_method, count(*) from quality.pes_matches group by all order by all").fetchall()
+    rows = con.execute("""
+        select region_or_stratum, census_count, p_sample_persons, match_rate_pct, correct_enumeration_pct, dse,
+               net_omission_pct, ci_low_pct, ci_high_pct
+        from quality.pes_estimates where level in ('county_group', 'county') order by level_order, region_or_stratum
+    """).fetchall()
+    return {
+        "pes_sample_eas": dg.MetadataValue.int(int(eas)),
+        "pes_sample_households": dg.MetadataValue.int(int(households)),
+        "pes_sample_persons": dg.MetadataValue.int(int(p)),
+        "p_sample_match_rate_pct": dg.MetadataValue.float(float(match_rate)),
+        "e_sample_records": dg.MetadataValue.int(int(e)),
+        "e_sample_correct_enumeration_pct": dg.MetadataValue.float(float(ce_rate)),
+        "census_count": dg.MetadataValue.int(int(count)),
+        "dse_population": dg.MetadataValue.int(int(dse)),
+        "net_omission_pct/city": dg.MetadataValue.float(float(rate)),
+        "net_omission_ci95_low_pct/city": dg.MetadataValue.float(float(lo)),
+        "net_omission_ci95_high_pct/city": dg.MetadataValue.float(float(hi)),
+        "headline": dg.MetadataValue.md(
+            f"**Net omission rate {float(rate):.2f}%** (95% CI {float(lo):.2f}% to {float(hi):.2f}%): "
+            f"DSE {int(dse):,} ± {int(dse_ci or 0):,} against {int(count):,} counted; {int(p):,} PES persons in "
+            f"{int(eas)} EAs ({int(households):,} households), {float(match_rate):.2f}% matched; "
+            f"jackknife over {int(reps)} EAs."),
+        "matches_by_method": dg.MetadataValue.md(markdown_table(["method", "PES persons"], by_method)),
+        "by_county": dg.MetadataValue.md(markdown_table(
+            ["county group / county", "counted", "PES persons", "match %", "correct enum. %", "DSE", "net omission %",
+             "95% low", "95% high"], rows)),
+    }
+
+
 EXTRA_METADATA = {("microdata", "persons"): persons_quality_metadata,
-                  ("linkage", "linkage_quality"): linkage_quality_metadata}
+                  ("linkage", "linkage_quality"): linkage_quality_metadata,
+                  ("quality", "pes_estimates"): pes_metadata}
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):

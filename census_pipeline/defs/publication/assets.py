@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from census_pipeline.lib.bulletin_html import render
+from census_pipeline.lib.bulletin_html import pes_section, render
 from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import OutputDir, Warehouse
 
@@ -15,7 +15,7 @@ PUBLISHED_TABLES = BULLETIN_TABLES + SUPPLEMENTARY_TABLES
 
 @dg.asset(
     key=["bulletin", "published_files"],
-    deps=[["bulletin", t] for t in PUBLISHED_TABLES] + [["bulletin", "chart_age_pyramid"]],
+    deps=[["bulletin", t] for t in PUBLISHED_TABLES] + [["bulletin", "chart_age_pyramid"], ["quality", "pes_estimates"]],
     group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"}, code_version="1",
     tags={"zone": "published"},
 )
@@ -33,8 +33,9 @@ def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, out
             cur = con.execute(f"select * from bulletin.{name} order by region_code")
             tables[name] = ([d[0] for d in cur.description], cur.fetchall())
         pyramid = con.execute("select age_group_start, male, female from bulletin.chart_age_pyramid").fetchall()
+        coverage = coverage_section(con)
     write_workbook(folder / "bulletin.xlsx", tables)
-    (folder / "bulletin.html").write_text(render(tables, pyramid), encoding="utf-8")
+    (folder / "bulletin.html").write_text(render(tables, pyramid, [coverage] if coverage else None), encoding="utf-8")
     cols, rows = tables["b1_population"]
     context.log.info(f"bulletin written to {folder}")
     return dg.MaterializeResult(metadata={
@@ -43,6 +44,20 @@ def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, out
         "resident_population": dg.MetadataValue.int(int(rows[0][cols.index("population")])),
         "b1_population": dg.MetadataValue.md(markdown_table(cols, rows)),
     })
+
+
+def coverage_section(con) -> str | None:
+    """The bulletin's PES section (net omission rate and interval), when a PES was run."""
+    cur = con.execute("select * from quality.pes_estimates order by level_order, region_or_stratum")
+    cols = [d[0] for d in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    city = next((r for r in rows if r["level"] == "city"), None)
+    if city is None or city["net_omission_pct"] is None:
+        return None
+    city["eas"], city["households"] = con.execute(
+        "select count(distinct ea_code), count(*) from raw.pes_submissions").fetchall()[0]
+    return pes_section(city, [r for r in rows if r["level"] in ("city", "county_group")],
+                       [r for r in rows if r["level"] == "post_stratum"])
 
 
 def write_workbook(path, tables) -> None:

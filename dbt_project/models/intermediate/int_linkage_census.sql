@@ -27,7 +27,8 @@ final as (
         p.township_code,
         p.county_code,
         p.id_number,
-        p.has_valid_id
+        p.has_valid_id,
+        p.has_valid_id as id_valid
     from persons as p
     {{ pinyin_joins('p', 'person_name') }}
 )

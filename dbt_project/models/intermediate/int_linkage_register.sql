@@ -16,7 +16,8 @@ final as (
         year(r.birth_date) * 100 + month(r.birth_date) as birth_ym,
         r.hukou_township_code as township_code,
         substr(r.hukou_township_code, 1, 6) as county_code,
-        r.id_number
+        r.id_number,
+        coalesce({{ is_valid_id_number('r.id_number') }}, false) as id_valid
     from registrants as r
     {{ pinyin_joins('r', 'person_name') }}
 )

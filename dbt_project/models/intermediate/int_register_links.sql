@@ -51,8 +51,8 @@ final as (
              else 'different' end as name_agreement,
         rt.record_id is not null or ct.record_id is not null as has_possible_twin,
         coalesce(l.needs_clerical_review, false)
-            or (l.link_method = 'probabilistic' and r.name <> c.name
-                and (rt.record_id is not null or ct.record_id is not null)) as needs_clerical_review
+            or coalesce(l.link_method = 'probabilistic' and r.name <> c.name
+                        and (rt.record_id is not null or ct.record_id is not null), false) as needs_clerical_review
     from register as r
     left join links as l on l.person_no = r.record_id
     left join census as c on c.record_id = l.census_record_id
