@@ -49,8 +49,9 @@ def main() -> None:
     results["stages"]["generate"] = timed([str(bin_dir / "census"), "generate", "--households", str(households),
                                            "--seed", str(args.seed), "--out", str(landing), "--quiet"], env)
     stages = {"ingestion": "group:ingestion", "microdata (dbt)": "group:microdata",
-              "linkage (dbt: ID links, Splink on the residue, comparisons)": "group:linkage",
-              "quality gates (GX) and reports": "group:quality",
+              # linkage feeds the follow-up list and the linkage gate reads quality.coverage: one stage
+              "linkage, quality and coverage survey (dbt, Splink x2, GX gates, reports)":
+                  "group:linkage or group:quality or group:coverage_survey",
               "bulletin (dbt) and publication": "group:publication"}
     for name, selection in stages.items():
         results["stages"][name] = timed([str(bin_dir / "census"), "run", "--select", selection], env)
@@ -59,6 +60,10 @@ def main() -> None:
     # probabilistic linkage alone (Splink on the residue, inside a one-model dbt build)
     results["stages"]["linkage: Splink model alone"] = timed(
         [str(bin_dir / "census"), "run", "--select", "key:intermediate/int_linkage_probabilistic"], env)
+    results["stages"]["coverage survey: PES matching (Splink) alone"] = timed(
+        [str(bin_dir / "census"), "run", "--select", "key:intermediate/int_pes_probabilistic"], env)
+    results["stages"]["coverage survey: DSE and jackknife alone"] = timed(
+        [str(bin_dir / "census"), "run", "--select", "key:quality/pes_estimates"], env)
     import duckdb
 
     with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
@@ -72,8 +77,15 @@ def main() -> None:
                 "select scope, links, true_pairs, true_links, precision_pct, recall_pct, f1_pct "
                 "from linkage.linkage_quality order by scope_order").fetchall()],
         }
+        results["pes"] = {
+            "estimate_city": [str(v) for v in con.sql(
+                "select census_count, p_sample_persons, p_sample_matched, dse, net_omission_pct, ci_low_pct, "
+                "ci_high_pct, jackknife_replicates from quality.pes_estimates where level = 'city'").fetchall()[0]],
+            "sampled_eas": con.sql("select count(distinct ea_code) from raw.pes_submissions").fetchall()[0][0],
+        }
     truth = json.loads(Path(str(landing) + ".truth.json").read_text())
     results["resident_population"] = truth["city"]["population"]
+    results["pes_truth_net_omission_pct"] = truth["pes"]["net_omission_rate_pct"]
     results["lines"] = truth["totals"]["lines_received"]
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

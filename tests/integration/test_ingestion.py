@@ -16,6 +16,8 @@ def run_ingest(root, db):
     con = duckdb.connect(str(db))
     ingest.ingest_submission_files(con, root, "uploads", ("pad", "self"))
     ingest.rebuild_submissions(con)
+    ingest.ingest_submission_files(con, root, "pes", ("pes",))
+    ingest.rebuild_submissions(con, "pes")
     ingest.ingest_csv_files(con, root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
     ingest.rebuild_frame(con)
     for table, (folder, cols, key) in ingest.REGISTERS.items():
@@ -28,7 +30,8 @@ def ledger(con):
     received = dict(con.execute("select source_file, lines_received from raw.ingest_files").fetchall())
     quarantined = dict(con.execute("""
         select source_file, count(*) from (select source_file from raw.rejected_lines
-                                            union all select source_file from raw.submission_conflicts) group by all
+                                            union all select source_file from raw.submission_conflicts
+                                            union all select source_file from raw.pes_submission_conflicts) group by all
     """).fetchall())
     return {f: (received[f], quarantined.get(f, 0)) for f in received}
 
@@ -42,13 +45,20 @@ def test_every_file_matches_the_generators_truth(small_census, tmp_path):
     n = con.execute("select count(*), count(distinct submission_id) from raw.household_submissions").fetchone()
     assert n == (truth["totals"]["submissions"],) * 2
     assert truth["totals"]["lines_quarantined"] > 0  # the census really has defects to account for
+    # the post-enumeration survey: its own files, same ledger, kept apart from the census
+    assert any(f.startswith("pes/") for f in got) and all(f in want for f in got if f.startswith("pes/"))
+    pes = con.execute("select count(*), count(distinct submission_id) from raw.pes_submissions").fetchone()
+    assert pes == (truth["pes"]["households"],) * 2
+    assert con.execute("select count(*) from raw.pes_person_lines").fetchone()[0] == truth["pes"]["persons"]
+    assert con.execute("select count(*) from raw.household_submissions where channel = 'pes'").fetchone()[0] == 0
 
 
 def test_ingesting_twice_changes_nothing(small_census, tmp_path):
     landing, _ = small_census
     con = run_ingest(landing, tmp_path / "w.duckdb")
     tables = ["raw.household_submissions", "raw.person_lines", "raw.death_lines", "raw.rejected_lines",
-              "raw.ingest_files", "raw.hukou_register", "raw.listing_frame"]
+              "raw.ingest_files", "raw.hukou_register", "raw.listing_frame", "raw.pes_submissions",
+              "raw.pes_person_lines"]
     before = {t: con.execute(f"select md5(string_agg(t::varchar, '|' order by t::varchar)) from {t} t").fetchone()
               for t in tables if t != "raw.ingest_files"}
     counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
