@@ -80,7 +80,12 @@ def settings(name_frequencies: bool = True) -> dict:
              "comparison_levels": [
                  _level('"birth_ym_l" is null or "birth_ym_r" is null', "null", is_null_level=True),
                  _level('"birth_date_l" = "birth_date_r"', "same date", m_probability=0.9, u_probability=0.0001),
-                 _level('"birth_ym_l" = "birth_ym_r"', "same month", m_probability=0.08, u_probability=0.001),
+                 # one side knows only the month (no valid ID): agreeing is what a match does; ID-linked
+                 # training pairs always have both dates, so this m is set, not trained
+                 _level('("birth_date_l" is null or "birth_date_r" is null) and "birth_ym_l" = "birth_ym_r"',
+                        "same month, a date unknown", m_probability=0.97, fix_m_probability=True, u_probability=0.001),
+                 _level('"birth_ym_l" = "birth_ym_r"', "same month, dates differ", m_probability=0.08,
+                        u_probability=0.001),
                  _level('floor("birth_ym_l" / 100) = floor("birth_ym_r" / 100)', "same year",
                         m_probability=0.01, u_probability=0.012),
                  _level("else", "different", m_probability=0.01, u_probability=0.987),
