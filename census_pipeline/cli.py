@@ -59,7 +59,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         with tqdm(total=args.households, unit="hh", desc="generating households", disable=args.quiet) as bar:
-            result = generate(out, args.households, args.seed, truth, rates, progress=bar.update)
+            result = generate(out, args.households, args.seed, truth, rates, progress=bar.update,
+                              pes_seed=args.pes_seed)
     except FileExistsError as e:
         print(f"census generate: {e}", file=sys.stderr)
         return 2
@@ -107,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=2020, help="random seed: the same seed gives the same census")
     g.add_argument("--out", required=True, help="landing-zone folder to create (must be empty or new)")
     g.add_argument("--truth", help="where to write the truth JSON (default <out>.truth.json)")
+    g.add_argument("--pes-seed", type=int, help="seed of the post-enumeration survey alone (default: from --seed); "
+                                                "the census is the same whatever it is")
     g.add_argument("--rate", action="append", metavar="NAME=VALUE",
                    help="override a defect rate, e.g. --rate malformed_line=0.01 (repeatable)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")

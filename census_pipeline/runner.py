@@ -83,8 +83,9 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
               f"recall {h['recall_pct/whole']:.3f}%")
     if "net_omission_pct/city" in h:
         truth = _truth_net_omission(locations["CENSUS_LANDING_DIR"])
-        print(f"  coverage survey (PES): net omission rate {h['net_omission_pct/city']:.2f}% "
-              f"(95% CI {h['net_omission_ci95_low_pct/city']:.2f}% to {h['net_omission_ci95_high_pct/city']:.2f}%)"
+        ci = (f"95% CI {h['net_omission_ci95_low_pct/city']:.2f}% to {h['net_omission_ci95_high_pct/city']:.2f}%"
+              if "net_omission_ci95_low_pct/city" in h else "no interval: one sampled EA per stratum")
+        print(f"  coverage survey (PES): net omission rate {h['net_omission_pct/city']:.2f}% ({ci})"
               + (f"; generator's truth {truth:.2f}%" if truth is not None else ""))
     print(f"  landing zone: {locations['CENSUS_LANDING_DIR']}")
     print(f"  warehouse:    {locations['CENSUS_WAREHOUSE']}")

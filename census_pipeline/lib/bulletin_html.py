@@ -264,14 +264,17 @@ def pes_section(city: dict, groups: list[dict], strata: list[dict]) -> str:
     head = (f"<p>普查登记结束后，在全市按区、县（市）和城乡分层抽取{city['eas']:,}个普查小区，由另行选调的普查员"
             f"独立复查登记{city['households']:,}户、{city['p_sample_persons']:,}人（事后质量抽查），与普查登记逐人比对。"
             f"经双系统估计（按区域组×性别×年龄组×是否外来人口分层），<strong>全市常住人口净漏登率为"
-            f"{_fmt(city['net_omission_pct'])}%，95%置信区间为{_fmt(city['ci_low_pct'])}%—{_fmt(city['ci_high_pct'])}%"
-            f"</strong>（抽查人口比对匹配率{_fmt(city['match_rate_pct'])}%，普查登记正确率"
+            f"{_fmt(city['net_omission_pct'])}%"
+            + (f"，95%置信区间为{_fmt(city['ci_low_pct'])}%—{_fmt(city['ci_high_pct'])}%"
+               if city["ci_low_pct"] is not None else "（各层仅抽中一个普查小区，无法计算置信区间）")
+            + f"</strong>（抽查人口比对匹配率{_fmt(city['match_rate_pct'])}%，普查登记正确率"
             f"{_fmt(city['correct_enumeration_pct'])}%；标准误按普查小区删除一组刀切法计算）。</p>")
 
     def label(ps: str) -> str:
         return "·".join(POST_STRATUM_LABELS.get(part, part) for part in ps.split("|"))
 
-    shown = [r for r in strata if r["estimation_cell"] == r["region_or_stratum"] and r["net_omission_pct"] is not None]
+    shown = [r for r in strata if r["estimation_cell"] == r["region_or_stratum"] and r["net_omission_pct"] is not None
+             and r["ci_low_pct"] is not None]
     chart = ("<figure>" + interval_svg("chart_pes_post_strata", [label(r["region_or_stratum"]) for r in shown],
                                        [r["net_omission_pct"] for r in shown], [r["ci_low_pct"] for r in shown],
                                        [r["ci_high_pct"] for r in shown])

@@ -385,7 +385,7 @@ MINORITIES = ("22", "15", "06", "03", "09", "08", "12", "07", "11", "02")
 
 class Generator:
     def __init__(self, out: Path, households: int, seed: int, rates: Rates | None = None, batch_size: int = 250,
-                 min_township_households: int = 40):
+                 min_township_households: int = 40, pes_seed: int | None = None):
         self.min_township_households = min_township_households
         self.out = Path(out)
         self.n_households = households
@@ -400,7 +400,8 @@ class Generator:
         self.enumerators: dict[str, str] = {}
         self.listed: dict[str, list[Person]] = {}
         self.n_people = 0
-        self.pes_rng = random.Random(seed * 7919 + 17)  # the PES draws apart: the census is the same without it
+        # the PES draws apart: the census is the same without it, and with another PES seed
+        self.pes_rng = random.Random(seed * 7919 + 17 if pes_seed is None else pes_seed)
         self.pes_eas: set[str] = set()
         self.census_by_date = array("q")  # hash(name, sex, birth date) of census lines with a valid ID
         self.census_by_month = array("q")  # hash(name, sex, birth month) of lines without one
@@ -1352,9 +1353,10 @@ class TruthLinks:
 
 
 def generate(out: Path, households: int, seed: int, truth_path: Path | None = None, rates: Rates | None = None,
-             progress: Callable[[int], None] | None = None, min_township_households: int = 40) -> dict:
+             progress: Callable[[int], None] | None = None, min_township_households: int = 40,
+             pes_seed: int | None = None) -> dict:
     """Write a landing zone to `out` and its truth (JSON) to `truth_path` (default `<out>.truth.json`)."""
-    gen = Generator(out, households, seed, rates, min_township_households=min_township_households)
+    gen = Generator(out, households, seed, rates, min_township_households=min_township_households, pes_seed=pes_seed)
     truth = gen.run(progress)
     truth["parameters"] = {"households": households, "seed": seed, "rates": dataclasses.asdict(gen.rates)}
     truth["city_code"] = CITY_CODE

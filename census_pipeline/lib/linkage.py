@@ -22,6 +22,7 @@ import time
 MATCH_THRESHOLD = 0.99  # documented in docs/linkage.md: accept a pair at P(match) >= 0.99
 TRAINING_PAIRS = 200_000  # ID-linked pairs used to estimate m (a sample when there are more)
 U_SAMPLE_PAIRS = 2_000_000  # random register x census pairs used to estimate u
+MAX_COMPARISONS = 500_000_000  # blocked pairs: above this, stop and say which rule explodes
 MIN_TRAINING = 1_000  # fewer ID-linked pairs or records than this: keep the priors
 SCRATCH = "linkage_work"  # Splink's work tables (restricted; dropped after each run)
 
@@ -138,6 +139,7 @@ def link_residue(con, tables: dict[str, str]) -> tuple[str, dict]:
 
 def _link(con, tables: dict[str, str], result: str) -> dict:
     from splink import DuckDBAPI, Linker
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     for name in ("register", "census", "register_residue", "census_residue"):
         con.execute(f"create table {name} as select {COLUMNS} from {tables[name]}")
@@ -184,8 +186,19 @@ def _link(con, tables: dict[str, str], result: str) -> dict:
 
     # predict and resolve one-to-one
     api = DuckDBAPI(connection=con)
-    linker = Linker([api.register("register_residue", table_name="register"),
-                     api.register("census_residue", table_name="census")], model, log_level=logging.WARNING)
+    inputs = [api.register("register_residue", table_name="register"),
+              api.register("census_residue", table_name="census")]
+    # size the blocking before predicting: exact pair counts per rule, and a hard stop well
+    # before the machine's memory (12 M persons measured at tens of millions of pairs)
+    counted = count_comparisons_from_blocking_rules(
+        inputs, blocking_rules=BLOCKING_RULES, link_type="link_only", unique_id_column_name="record_id",
+        record_sample_proportion=1.0)
+    stats["comparisons_by_rule"] = [r["marginal_comparison_count"] for r in counted]
+    total = counted[-1]["cumulative_comparison_count"] if counted else 0
+    if total > MAX_COMPARISONS:
+        raise RuntimeError(f"probabilistic linkage would compare {total:,} pairs (more than {MAX_COMPARISONS:,}): "
+                           f"per rule {stats['comparisons_by_rule']}; tighten BLOCKING_RULES in {__name__}")
+    linker = Linker(inputs, model, log_level=logging.WARNING)
     if large:  # how common each name is in the whole register and census, not in the residue alone
         con.execute("""
             create table name_frequencies as

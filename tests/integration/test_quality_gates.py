@@ -55,6 +55,7 @@ def test_suites_fail_on_planted_bad_data(built, tmp_path):
     w.execute("update bulletin.b1_population set population = population + 1 where region_code = '330102'")
     w.execute("update raw.household_submissions set submitted_at = timestamptz '2021-03-01 10:00:00+08' "
               "where submission_id = (select min(submission_id) from raw.household_submissions)")
+    w.execute("update quality.pes_estimates set ci_low_pct = net_omission_pct + 1 where level = 'city'")
     w.close()
     runner = GreatExpectations(warehouse_path=str(bad), output_dir=str(tmp_path / "out"))
     failed = {g.suite: {o.rule for o in runner.validate(g.suite, g.query, g.key_column).failed("ERROR")} for g in GATES}
@@ -62,6 +63,7 @@ def test_suites_fail_on_planted_bad_data(built, tmp_path):
     assert "age 0-120" in failed["microdata__persons"]
     assert "county_totals_reconcile_to_city" in failed["bulletin__tables"]
     assert "submitted_at inside the census windows" in failed["raw__household_submissions"]
+    assert failed["quality__pes_estimates"] == {"estimate_inside_its_interval"}
     persons = runner.validate("microdata__persons", GATES[1].query, "person_key")
     sample = next(o.sample for o in persons.outcomes if o.rule == "age 0-120")
     assert sample and all(len(k) == 64 for k in sample)  # failing rows named by pseudonym only

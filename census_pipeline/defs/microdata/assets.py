@@ -111,6 +111,8 @@ def pes_metadata(con) -> dict:
     if not city or city[0][8] is None:
         return {"pes": dg.MetadataValue.text("no post-enumeration survey in the landing zone (pes/): not estimated")}
     (count, p, m, match_rate, e, ce_rate, dse, dse_ci, rate, lo, hi, reps) = city[0]
+    interval = (f"95% CI {float(lo):.2f}% to {float(hi):.2f}%" if lo is not None
+                else "no interval: every stratum has a single sampled EA")
     by_method = con.execute("select match_method, count(*) from quality.pes_matches group by all order by all").fetchall()
     rows = con.execute("""
         select region_or_stratum, census_count, p_sample_persons, match_rate_pct, correct_enumeration_pct, dse,
@@ -123,14 +125,14 @@ def pes_metadata(con) -> dict:
         "pes_sample_persons": dg.MetadataValue.int(int(p)),
         "p_sample_match_rate_pct": dg.MetadataValue.float(float(match_rate)),
         "e_sample_records": dg.MetadataValue.int(int(e)),
-        "e_sample_correct_enumeration_pct": dg.MetadataValue.float(float(ce_rate)),
+        "e_sample_correct_enumeration_pct": dg.MetadataValue.float(float(ce_rate or 0)),
         "census_count": dg.MetadataValue.int(int(count)),
         "dse_population": dg.MetadataValue.int(int(dse)),
         "net_omission_pct/city": dg.MetadataValue.float(float(rate)),
-        "net_omission_ci95_low_pct/city": dg.MetadataValue.float(float(lo)),
-        "net_omission_ci95_high_pct/city": dg.MetadataValue.float(float(hi)),
+        **({"net_omission_ci95_low_pct/city": dg.MetadataValue.float(float(lo)),
+            "net_omission_ci95_high_pct/city": dg.MetadataValue.float(float(hi))} if lo is not None else {}),
         "headline": dg.MetadataValue.md(
-            f"**Net omission rate {float(rate):.2f}%** (95% CI {float(lo):.2f}% to {float(hi):.2f}%): "
+            f"**Net omission rate {float(rate):.2f}%** ({interval}): "
             f"DSE {int(dse):,} ± {int(dse_ci or 0):,} against {int(count):,} counted; {int(p):,} PES persons in "
             f"{int(eas)} EAs ({int(households):,} households), {float(match_rate):.2f}% matched; "
             f"jackknife over {int(reps)} EAs."),

@@ -34,6 +34,9 @@ GATES = [
     Gate(("linkage", "hukou_coverage"), "linkage__comparisons", "select * from linkage.hukou_coverage",
          "region_code", "Register comparisons: rates within [0, 100], outcomes add up, counties add up to the city, "
                         "consistent with quality.coverage."),
+    Gate(("quality", "pes_estimates"), "quality__pes_estimates", "select * from quality.pes_estimates",
+         "region_or_stratum", "Coverage survey: estimates inside their intervals, levels add up to the city, the "
+                              "city's count is the published population, match rates plausible."),
     Gate(("bulletin", "b1_population"), "bulletin__tables", "select * from bulletin.b1_population",
          "region_code", "Bulletin tables: counties add up to the city, male + female = population, age groups add "
                         "up, percentages within [0, 100], the city total near the listing frame's."),
