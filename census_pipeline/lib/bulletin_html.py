@@ -278,7 +278,8 @@ def pes_section(city: dict, groups: list[dict], strata: list[dict]) -> str:
     chart = ("<figure>" + interval_svg("chart_pes_post_strata", [label(r["region_or_stratum"]) for r in shown],
                                        [r["net_omission_pct"] for r in shown], [r["ci_low_pct"] for r in shown],
                                        [r["ci_high_pct"] for r in shown])
-             + "<figcaption>图6 各事后分层净漏登率及95%置信区间（样本过少的分层并入所在区域组，未单列）</figcaption></figure>"
+             + "<figcaption>图6 各事后分层净漏登率及95%置信区间（样本过少的分层并入所在区域组，未单列；"
+               "抽查中未发现漏登的分层，刀切法区间宽度为0，不表示没有漏登）</figcaption></figure>"
              if shown else "")
     cols = ["region_or_stratum", "census_count", "dse", "net_omission_pct", "ci_low_pct", "ci_high_pct",
             "match_rate_pct", "correct_enumeration_pct"]
