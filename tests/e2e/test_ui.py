@@ -97,6 +97,9 @@ def test_lineage_from_raw_uploads_to_every_bulletin_table_and_the_graph_renders(
     for table in BULLETIN:
         assert "raw/household_submissions" in upstream(f"bulletin/{table}"), table
     assert "bulletin/b1_population" in upstream("bulletin/published_files")
+    assert {"raw/hukou_register", "raw/household_submissions"} <= upstream("linkage/linkage_quality")
+    assert {"raw/pes_person_lines", "raw/household_submissions"} <= upstream("quality/pes_estimates")
+    assert "quality/pes_estimates" in upstream("bulletin/published_files")  # the bulletin's PES section
     assert all(n["description"] for n in nodes if n["groupName"])
 
     assert _graphql(ui, "mutation { setNuxSeen }")["data"]["setNuxSeen"] is True  # no first-visit dialog
@@ -112,5 +115,5 @@ def test_lineage_from_raw_uploads_to_every_bulletin_table_and_the_graph_renders(
     dom = subprocess.run([chromium, *flags, f"--user-data-dir={tmp_path / 'c2'}", "--dump-dom", url],
                          check=True, capture_output=True, timeout=120, text=True).stdout
     assert "Global asset lineage" in dom
-    for group in ("ingestion", "microdata", "quality", "publication"):
+    for group in ("ingestion", "microdata", "linkage", "coverage_survey", "quality", "publication"):
         assert group in dom

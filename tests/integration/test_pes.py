@@ -78,3 +78,18 @@ def test_bulletin_shows_the_net_omission_rate(built):
     est = city(con)
     assert "普查登记质量" in page and "净漏登率" in page and 'id="chart_pes_post_strata"' in page
     assert f"{est['net_omission_pct']:.2f}%" in page
+
+
+def test_statisticians_see_linkage_and_pes_figures_as_asset_metadata(built):
+    result, _, truth = built
+    meta = {}
+    for event in result.all_events:
+        if event.event_type.value == "ASSET_MATERIALIZATION":
+            mat = event.event_specific_data.materialization
+            meta[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+    linkage, pes = meta["linkage/linkage_quality"], meta["quality/pes_estimates"]
+    assert linkage["precision_pct/residue"] >= 99.9 and linkage["recall_pct/whole"] >= 99.99
+    assert "probabilistic (residue)" in linkage["linkage_quality"]
+    assert pes["pes_sample_persons"] == truth["pes"]["persons"] and pes["pes_sample_eas"] > 0
+    assert pes["net_omission_ci95_low_pct/city"] <= pes["net_omission_pct/city"] <= pes["net_omission_ci95_high_pct/city"]
+    assert "Net omission rate" in pes["headline"]
