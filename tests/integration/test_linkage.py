@@ -62,6 +62,24 @@ def landing_zone(root):
     name, born, seq = NOWHERE
     rows.append(f"R-nowhere,{ident(born, seq)},{name},1,{born},330106,{TOWNSHIP},某地址,1,2020-10-20")
     (root / "admin/hukou/extract_2020-10-20.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    # the post-enumeration survey re-enumerates the EA: the same people, found its own way
+    pes_people = {  # PES household: [(name, born, seq, the PES's ID)]
+        1: [("周建华", "1971-03-12", 101, "valid")],  # valid ID, as the census: an ID match
+        2: [("吴志刚", "1983-07-21", 103, "none")],  # no ID on either side: probabilistic
+        4: [("孙文博", "1965-12-30", 107, "valid")],  # valid here, transposed on the census: probabilistic
+        5: [("刘子涵", "2012-05-06", 109, "none"), ("刘子轩", "2012-05-06", 111, "none")],  # twins, no IDs
+        9: [("何佳琪", "1958-04-17", 113, "valid")],  # the census missed her: no match
+    }
+    pes = []
+    for n, members in pes_people.items():
+        lines = [person(i, name, born=born, seq=None, id_type="1" if kind == "valid" else "9",
+                        id_number=ident(born, seq) if kind == "valid" else None, rel="0" if i == 1 else "2")
+                 for i, (name, born, seq, kind) in enumerate(members, start=1)]
+        pes.append(submission(f"pes-{n}", hh_id(n), lines, channel="pes", at="2020-12-05T10:00:00+08:00"))
+    day = root / "pes/2020-12-05"
+    day.mkdir(parents=True)
+    (day / "pes-batch.jsonl").write_text("\n".join(json.dumps(s, ensure_ascii=False) for s in pes) + "\n",
+                                         encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +95,16 @@ def links(tmp_path_factory):
         from intermediate.int_register_links as l
         left join intermediate.int_linkage_census as c on c.record_id = l.census_record_id
     """).fetchall()
-    yield {r[0].removeprefix("R-"): r[1:] for r in rows}
+    pes = con.execute("""
+        select split_part(m.pes_record_id, ':', 1), m.match_method, m.census_household_id, p.name, c.name
+        from quality.pes_matches as m
+        inner join intermediate.int_pes_persons as p on p.record_id = m.pes_record_id
+        left join (select person_no as pes_record_id, census_record_id from intermediate.int_pes_id_matches
+                   union all select pes_record_id, census_record_id from intermediate.int_pes_probabilistic) as x
+            on x.pes_record_id = m.pes_record_id
+        left join intermediate.int_linkage_census as c on c.record_id = x.census_record_id
+        order by m.pes_record_id""").fetchall()
+    yield {r[0].removeprefix("R-"): r[1:] for r in rows} | {"pes": pes}
     con.close()
 
 
@@ -145,3 +172,17 @@ def test_linkage_outputs_hold_no_names_or_ids(built):
     for table in ("linkage_quality", "hukou_coverage"):
         cols = {c[0] for c in con.execute(f"describe linkage.{table}").fetchall()}
         assert not cols & {"name", "person_name", "id_number", "person_no", "census_record_id"}, table
+
+
+def test_pes_persons_match_by_id_then_probabilistically_and_the_missed_stay_unmatched(links):
+    got = [(sub, method, household) for sub, method, household, _, _ in links["pes"]]
+    assert got == [
+        ("pes-1", "id", hh_id(1)),
+        ("pes-2", "probabilistic", hh_id(2)),
+        ("pes-4", "probabilistic", hh_id(4)),
+        ("pes-5", "probabilistic", hh_id(5)),
+        ("pes-5", "probabilistic", hh_id(5)),
+        ("pes-9", "none", None),
+    ]
+    twins = [(pes_name, census_name) for sub, _, _, pes_name, census_name in links["pes"] if sub == "pes-5"]
+    assert sorted(twins) == [("刘子涵", "刘子涵"), ("刘子轩", "刘子轩")]  # each twin to their own record
