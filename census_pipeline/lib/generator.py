@@ -858,7 +858,6 @@ class Generator:
         for p in people:
             if is_true_resident(p) and p.in_register:
                 c["census_missed_residents"] += 1
-                c[f"census_missed_{pes_post_stratum(p, hh['ea'])}"] += 1
 
     def _pes_household(self, hh: dict, everyone: list[Person]) -> None:
         """The PES re-enumerates a sampled EA's households independently: its own misses (a
@@ -1306,12 +1305,6 @@ def is_true_resident(p: Person) -> bool:
     the resident rule counts here."""
     return (p.id_type not in ("2", "3") and p.born < dt.date(2020, 11, 1)
             and counts_here(p.residence, p.hukou_place, p.duration, p.reason)[0])
-
-
-def pes_post_stratum(p: Person, ea: EA) -> str:
-    """The truth's coarse cell of a missed resident: age group and migrant status."""
-    age = "0_4" if p.age < 5 else "5_17" if p.age < 18 else "18_64" if p.age < 65 else "65_plus"
-    return f"age_{age}_{'migrant' if p.hukou_place == '4' else 'local'}"
 
 
 def pes_sample(rng: random.Random, eas: list[EA], fraction: float) -> set[str]:

@@ -142,7 +142,7 @@ def _link(con, tables: dict[str, str], result: str) -> dict:
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     for name in ("register", "census", "register_residue", "census_residue"):
-        con.execute(f"create table {name} as select {COLUMNS} from {tables[name]}")
+        con.execute(f"create view {name} as select {COLUMNS} from {tables[name]}")  # no copy: Splink reads by name
     con.execute(f"""
         create table train_labels as
         select 'register' as source_dataset_l, person_no as record_id_l,

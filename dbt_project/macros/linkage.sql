@@ -2,7 +2,9 @@
     surname, the length, and the name with one given-name character masked at a time
     (positions 2-4), so that "one character differs" is an equality on one of three masks:
     set-based, no string-distance function (DuckDB's levenshtein counts UTF-8 bytes). -#}
-{% macro name_keys(name) -%}
+{% macro name_keys(alias, column) -%}
+    {%- set name = alias ~ '.' ~ column -%}
+    {{ name_pinyin(alias, column) }} as name_pinyin,
     substr({{ name }}, 1, 1) as surname,
     length({{ name }}) as name_length,
     substr({{ name }}, 1, 1) || '*' || substr({{ name }}, 3) as name_mask2,
@@ -30,4 +32,14 @@
     ({{ l }}.name_length = {{ r }}.name_length
      and ({{ l }}.name_mask2 = {{ r }}.name_mask2 or {{ l }}.name_mask3 = {{ r }}.name_mask3
           or {{ l }}.name_mask4 = {{ r }}.name_mask4))
+{%- endmacro %}
+
+{#- How two records' names agree: exact, pinyin (homophone), one_character, different. -#}
+{% macro name_agreement(l, r) -%}
+    case
+        when {{ l }}.name = {{ r }}.name then 'exact'
+        when {{ l }}.name_pinyin = {{ r }}.name_pinyin then 'pinyin'
+        when {{ names_one_character_apart(l, r) }} then 'one_character'
+        else 'different'
+    end
 {%- endmacro %}

@@ -14,8 +14,7 @@ final as (
         p.ea_code,
         p.is_counted,
         p.person_name as name,
-        {{ name_keys('p.person_name') }},
-        {{ name_pinyin('p', 'person_name') }} as name_pinyin,
+        {{ name_keys('p', 'person_name') }},
         p.sex_before_edits as sex,
         case
             when p.has_valid_id then p.birth_date_from_id

@@ -16,12 +16,7 @@ candidates as (
     select
         r.record_id as person_no,
         c.record_id as census_record_id,
-        case
-            when r.name = c.name then 'exact'
-            when r.name_pinyin = c.name_pinyin then 'pinyin'
-            when {{ names_one_character_apart('r', 'c') }} then 'one_character'
-            else 'different'
-        end as name_agreement,
+        {{ name_agreement('r', 'c') }} as name_agreement,
         r.sex is not distinct from c.sex as sex_agrees,
         row_number() over (partition by r.record_id order by c.is_counted desc, c.record_id) as preference
     from register as r

@@ -9,8 +9,7 @@ final as (
     select
         r.person_no as record_id,
         r.person_name as name,
-        {{ name_keys('r.person_name') }},
-        {{ name_pinyin('r', 'person_name') }} as name_pinyin,
+        {{ name_keys('r', 'person_name') }},
         r.sex,
         r.birth_date,
         year(r.birth_date) * 100 + month(r.birth_date) as birth_ym,

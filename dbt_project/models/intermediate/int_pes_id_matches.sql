@@ -13,8 +13,7 @@ candidates as (
     select
         p.record_id as person_no,
         c.record_id as census_record_id,
-        not (p.name = c.name or p.name_pinyin = c.name_pinyin or {{ names_one_character_apart('p', 'c') }})
-            as needs_clerical_review,
+        {{ name_agreement('p', 'c') }} = 'different' as needs_clerical_review,
         row_number() over (partition by p.record_id order by c.record_id) as preference
     from pes as p
     inner join census as c on c.id_number = p.id_number

@@ -44,11 +44,7 @@ final as (
         c.household_id,
         c.ea_code,
         l.match_probability,
-        case when l.link_method is null then null
-             when r.name = c.name then 'exact'
-             when r.name_pinyin = c.name_pinyin then 'pinyin'
-             when {{ names_one_character_apart('r', 'c') }} then 'one_character'
-             else 'different' end as name_agreement,
+        case when l.link_method is not null then {{ name_agreement('r', 'c') }} end as name_agreement,
         rt.record_id is not null or ct.record_id is not null as has_possible_twin,
         coalesce(l.needs_clerical_review, false)
             or coalesce(l.link_method = 'probabilistic' and r.name <> c.name

@@ -56,23 +56,26 @@ scopes as (
     from judged
 ),
 
+truth_flag as (
+    select count(*) > 0 as truth_available from truth
+),
+
 final as (
     select
-        scope,
-        scope_order,
-        (select count(*) from truth) > 0 as truth_available,
-        links,
-        case when (select count(*) from truth) > 0 then links - true_links end as false_links,
-        case when (select count(*) from truth) > 0 then false_links_unflagged end as false_links_unflagged,
-        case when (select count(*) from truth) > 0 then true_pairs end as true_pairs,
-        case when (select count(*) from truth) > 0 then true_links end as true_links,
-        case when (select count(*) from truth) > 0 then {{ rounded_ratio('true_links', 'links', 100, 3) }} end
-            as precision_pct,
-        case when (select count(*) from truth) > 0 then {{ rounded_ratio('true_links', 'true_pairs', 100, 3) }} end
-            as recall_pct,
-        case when (select count(*) from truth) > 0 then {{ rounded_ratio('2 * true_links', 'links + true_pairs', 100, 3) }} end
+        s.scope,
+        s.scope_order,
+        f.truth_available,
+        s.links,
+        case when f.truth_available then s.links - s.true_links end as false_links,
+        case when f.truth_available then s.false_links_unflagged end as false_links_unflagged,
+        case when f.truth_available then s.true_pairs end as true_pairs,
+        case when f.truth_available then s.true_links end as true_links,
+        case when f.truth_available then {{ rounded_ratio('s.true_links', 's.links', 100, 3) }} end as precision_pct,
+        case when f.truth_available then {{ rounded_ratio('s.true_links', 's.true_pairs', 100, 3) }} end as recall_pct,
+        case when f.truth_available then {{ rounded_ratio('2 * s.true_links', 's.links + s.true_pairs', 100, 3) }} end
             as f1_pct
-    from scopes
+    from scopes as s
+    cross join truth_flag as f
 )
 
 select * from final order by scope_order
