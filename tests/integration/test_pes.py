@@ -31,9 +31,11 @@ def test_every_level_adds_up_and_pooled_post_strata_are_marked(built):
         select level, sum(census_count) as counted, sum(p_sample_persons) as p from quality.pes_estimates group by level
     """)}
     assert len({(r["counted"], r["p"]) for r in levels.values()}) == 1  # counties, groups, strata: same totals
-    cells = rows(con, "select region_or_stratum, estimation_cell from quality.pes_estimates where level = 'post_stratum'")
-    assert all(c["estimation_cell"] in (c["region_or_stratum"], "city") or c["estimation_cell"].startswith("pooled|")
-               for c in cells)
+    cells = rows(con, "select region_or_stratum, estimation_cell, p_sample_matched from quality.pes_estimates "
+                      "where level = 'post_stratum'")
+    own = [c["estimation_cell"] == c["region_or_stratum"] for c in cells]
+    assert own == [c["p_sample_matched"] >= 10 for c in cells]  # a post-stratum stands alone from 10 matches
+    assert any(own) and not all(own)
 
 
 def test_pes_matching_against_the_truth(built):
