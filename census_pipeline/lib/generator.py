@@ -133,9 +133,21 @@ class EA:
     township: str  # 9 digits
 
 
+# Village-level numbers as the statistical division codes give them: residents' committees
+# (urban) 001-199, villagers' committees (rural) 201-399. A township has at most 199 of each,
+# so an urban and a rural village can never share a number; a bigger township gets more EAs
+# per village instead (issue 16: at 4.15 M households, townships of 200+ villages gave urban
+# village v and rural village v-200 the same number, and 58,207 household IDs repeated).
+MAX_VILLAGES_PER_TOWNSHIP = 199
+RURAL_VILLAGE_BASE = 200
+MAX_EA_NUMBER = 999
+MAX_DWELLING = 9998  # 9999 is the dwelling number of the planted outside-area submissions
+
+
 def build_geography(rng: random.Random, n_households: int, min_township_households: int = 40) -> list[tuple[EA, int]]:
     """Enumeration areas with their household counts, county shares as published. Small
-    censuses get fewer townships (at least `min_township_households` households each)."""
+    censuses get fewer townships (at least `min_township_households` households each).
+    Raises ValueError if any code would repeat or overflow its digits (`check_geography`)."""
     total_pop = sum(COUNTY_POPULATION.values())
     eas: list[tuple[EA, int]] = []
     for county, pop in COUNTY_POPULATION.items():
@@ -147,19 +159,45 @@ def build_geography(rng: random.Random, n_households: int, min_township_househol
             if thh == 0:
                 continue
             township = f"{county}{t + 1:03d}"
-            n_vill = max(1, round(thh / (HOUSEHOLDS_PER_EA * 2)))
+            n_vill = min(MAX_VILLAGES_PER_TOWNSHIP, max(1, round(thh / (HOUSEHOLDS_PER_EA * 2))))
             vill_hh = _split(thh, [rng.uniform(0.6, 1.4) for _ in range(n_vill)])
-            for v, vhh in enumerate(vill_hh):
+            n_urban = n_rural = 0
+            for vhh in vill_hh:
                 if vhh == 0:
                     continue
                 urban = rng.random() < COUNTY_URBAN_SHARE[county]
-                village = f"{township}{(v + 1) if urban else (200 + v + 1):03d}"
+                if urban:
+                    n_urban += 1
+                    number = n_urban
+                else:
+                    n_rural += 1
+                    number = RURAL_VILLAGE_BASE + n_rural
+                village = f"{township}{number:03d}"
                 ur = rng.choice(("111", "112", "121", "122")) if urban else rng.choice(("210", "220", "220"))
                 n_ea = max(1, round(vhh / HOUSEHOLDS_PER_EA))
                 for e, ehh in enumerate(_split(vhh, [1.0] * n_ea)):
                     if ehh:
                         eas.append((EA(f"{village}{e + 1:03d}", ur, county, township), ehh))
+    check_geography(eas)
     return eas
+
+
+def check_geography(eas: list[tuple[EA, int]]) -> None:
+    """The uniqueness invariant: every EA code is 15 digits (county, township, village, EA
+    number) and appears once, and no EA has more dwellings than 4 digits can number, so every
+    household ID `H<ea code><dwelling:04d>` is unique too. Raises ValueError otherwise."""
+    seen: set[str] = set()
+    for ea, n in eas:
+        code = ea.code
+        if len(code) != 15 or not code.isdigit() or not code.startswith(ea.township) or ea.township[:6] != ea.county:
+            raise ValueError(f"malformed EA code {code!r} (county {ea.county}, township {ea.township})")
+        if code in seen:
+            raise ValueError(f"EA code {code} would repeat: its household IDs would not be unique")
+        seen.add(code)
+        if not 1 <= n <= MAX_DWELLING:
+            raise ValueError(f"EA {code} has {n} dwellings; household IDs number at most {MAX_DWELLING}")
+        if code[9:12] == "000" or code[12:] == "000":
+            raise ValueError(f"EA code {code} has a zero village or EA number")
 
 
 def _split(total: int, weights: list[float]) -> list[int]:
@@ -176,10 +214,16 @@ def _split(total: int, weights: list[float]) -> list[int]:
 class IdAllocator:
     """Unique valid ID numbers: a sequence counter per (area, birth date, sex), kept in a flat
     array of 2-byte counters (about 190 KB per area code), so memory does not grow with the
-    number of persons."""
+    number of persons.
+
+    The 3-digit sequence gives 500 numbers per (area, birth date, sex): odd 001..999 for men,
+    even 002..998 and then 000 for women. Issuing a 501st would repeat a number, so `new`
+    raises OverflowError instead of wrapping (at 5.05 M households the fullest cell holds a
+    few dozen; `max_used` reports it)."""
 
     FIRST_DAY = dt.date(1890, 1, 1)
     DAYS = (dt.date(2021, 1, 1) - FIRST_DAY).days
+    PER_CELL = 500
 
     def __init__(self) -> None:
         self.areas: dict[str, int] = {}
@@ -192,9 +236,15 @@ class IdAllocator:
             self.counts.extend(array("H", [0]) * (2 * self.DAYS))
         i = (a * self.DAYS + (born - self.FIRST_DAY).days) * 2 + (sex != "1")
         n = self.counts[i]
-        self.counts[i] = min(n + 1, 65535)
+        if n >= self.PER_CELL:
+            raise OverflowError(f"more than {self.PER_CELL} ID numbers for area {area}, born {born}, sex {sex}: "
+                                "the 3-digit sequence would repeat")
+        self.counts[i] = n + 1
         seq = (n * 2 + (1 if sex == "1" else 2)) % 1000
         return idnumber.make(area, born, seq)
+
+    def max_used(self) -> int:
+        return max(self.counts, default=0)
 
 
 def corrupt_id(rng: random.Random, valid: str) -> str:
@@ -405,6 +455,7 @@ class Generator:
         self.pes_eas: set[str] = set()
         self.census_by_date = array("q")  # hash(name, sex, birth date) of census lines with a valid ID
         self.census_by_month = array("q")  # hash(name, sex, birth month) of lines without one
+        self.foreign_ids: set[str] = set()  # ID numbers of type 2/3 issued (about 0.4% of households)
 
     # -- people ------------------------------------------------------------------------
 
@@ -570,6 +621,9 @@ class Generator:
         p.id_type = rng.choice("223")
         letter = {"2": rng.choice("HMT"), "3": rng.choice("EGP")}[p.id_type]
         p.id_number = f"{letter}{rng.randrange(10**8):08d}"
+        while p.id_number in self.foreign_ids:  # passport-like numbers are drawn: never the same twice
+            p.id_number = f"{letter}{rng.randrange(10**8):08d}"
+        self.foreign_ids.add(p.id_number)
         p.name = p.name if p.id_type == "2" else rng.choice(("SMITH JOHN", "KIM MINJUN", "TANAKA YUKI", "MULLER ANNA"))
         p.hukou_place, p.hukou_region_code, p.duration, p.reason = "5", None, "1", None
         p.hukou_county = p.hukou_township = None

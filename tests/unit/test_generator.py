@@ -54,3 +54,77 @@ def test_calibrated_to_the_published_figures(tmp_path):
     assert 2.2 <= city["family_household_population"] / city["family_households"] <= 2.5  # 2.36
     assert 10 <= 100 * city["age_0_14"] / pop <= 16  # 13.02%
     assert 13 <= 100 * city["age_60_plus"] / pop <= 21  # 16.87%
+
+
+def test_hangzhou_size_geography_has_unique_codes():
+    """Issue 16: at 4.15 M households, townships of 200+ villages gave an urban and a rural
+    village the same number, and household IDs repeated. 5.05 M is the Hangzhou benchmark."""
+    import random
+
+    from census_pipeline.lib.generator import MAX_DWELLING, build_geography
+
+    for n in (4_150_000, 5_050_000):
+        eas = build_geography(random.Random(1), n)
+        codes = [ea.code for ea, _ in eas]
+        assert len(codes) == len(set(codes))
+        assert sum(h for _, h in eas) >= n - 1
+        assert all(len(c) == 15 and c.isdigit() for c in codes)
+        villages = {c[:12] for c in codes}
+        assert all(1 <= int(v[9:]) <= 199 or 201 <= int(v[9:]) <= 399 for v in villages)
+        # one urban/rural class per village: urban villages 0xx/1xx, rural 2xx/3xx
+        ur = {}
+        for ea, _ in eas:
+            assert ur.setdefault(ea.code[:12], ea.urban_rural) == ea.urban_rural
+            assert (ea.urban_rural[0] == "1") == (int(ea.code[9:12]) < 200)
+        assert max(h for _, h in eas) <= MAX_DWELLING
+
+
+def test_geography_check_refuses_repeats_and_overflows():
+    import pytest
+
+    from census_pipeline.lib.generator import EA, check_geography
+
+    a = EA("330106001001001", "111", "330106", "330106001")
+    b = EA("330106001001002", "111", "330106", "330106001")
+    check_geography([(a, 10), (b, 10)])
+    with pytest.raises(ValueError, match="repeat"):
+        check_geography([(a, 10), (b, 10), (a, 5)])
+    with pytest.raises(ValueError, match="dwellings"):
+        check_geography([(a, 10_000)])
+    with pytest.raises(ValueError, match="malformed"):
+        check_geography([(EA("3301060011001", "111", "330106", "330106001"), 3)])
+
+
+def test_id_allocator_never_repeats_a_number():
+    import datetime as dt
+
+    import pytest
+
+    from census_pipeline.lib.generator import IdAllocator
+
+    ids = IdAllocator()
+    born = dt.date(1990, 5, 17)
+    for sex in "12":
+        got = [ids.new("330106", born, sex) for _ in range(IdAllocator.PER_CELL)]
+        assert len(set(got)) == len(got) and all(idnumber.is_valid(x) for x in got)
+        assert all(idnumber.sex(x) == sex for x in got)
+        with pytest.raises(OverflowError):
+            ids.new("330106", born, sex)  # the 501st would wrap the 3-digit sequence
+    assert ids.new("330106", dt.date(1990, 5, 18), "1") not in got
+
+
+def test_generated_ids_are_unique(tmp_path):
+    """Household IDs in the frame and on the authoritative forms, and citizen ID numbers in the
+    register extract, never repeat."""
+    import csv
+
+    generate(tmp_path / "u", households=3000, seed=11)
+    with open(tmp_path / "u/frame/listing.csv", encoding="utf-8") as f:
+        hh = [r["household_id"] for r in csv.DictReader(f)]
+    assert len(hh) == len(set(hh)) > 2900
+    reg = []
+    for p in (tmp_path / "u/admin/hukou").glob("hukou_2020-10-20_part*.csv"):
+        enc = "gb18030" if "part2" in p.name else "utf-8"
+        lines = [ln for ln in p.read_text(encoding=enc).splitlines() if not ln.startswith("#")]
+        reg += [r["id_number"] for r in csv.DictReader(lines) if idnumber.is_valid(r["id_number"])]
+    assert len(reg) > 3000 and len(reg) == len(set(reg))
