@@ -15,9 +15,11 @@ submission_id), raw.person_lines, raw.death_lines, the frame and the registers.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
+import shutil
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable
@@ -28,7 +30,6 @@ import duckdb
 from census_pipeline.lib.codes import counties
 
 IN_FLIGHT_SUFFIXES = (".part", ".tmp")
-MAX_LINE = 64 * 1024 * 1024
 CHUNK_FILES = 200
 
 
@@ -86,137 +87,174 @@ def new_files(con: duckdb.DuckDBPyConnection, root: Path, files: Iterable[Path])
 
 # ----------------------------------------------------------------------------- reading lines
 
+# Line accounting (docs/assumptions.md, "Lines"):
+# - a line is what precedes a '\n' byte; line k is the text after the (k-1)-th '\n'. A final
+#   piece without '\n' is a line too (a file cut short still has its last line counted);
+# - a '\r' right before the '\n' (CRLF) is part of the line ending; a lone '\r' anywhere else is
+#   a byte of its line, never a line break (a CR-only file is one line, quarantined with a
+#   reason that says so);
+# - a blank line (nothing but spaces, tabs, CRs) is not received, but still counts in the
+#   numbering; a UTF-8 byte-order mark at the start of line 1 is ignored;
+# - a line that is not UTF-8 is quarantined alone (reason only; its bytes go to
+#   raw.rejected_lines.raw_text as DuckDB's escaped BLOB text, e.g. `\xFF`).
+# DuckDB does the splitting from read_blob (set-based): the CSV reader cannot be stopped from
+# treating a lone '\r' as a line break or a control byte as a column break.
+
+GZIP_MAGIC = b"\x1f\x8b"
+BLANK = "' ' || chr(9) || chr(13)"
+
 
 @dataclasses.dataclass
 class Salvage:
-    """A file DuckDB could not read whole: what was readable, and why the rest was not."""
+    """A file read whole, or not: the bytes DuckDB should split into lines (None: nothing
+    readable), and a quarantine row (first line not read, reason) for what could not be read."""
 
     readable: Path | None
-    first_bad_line: int | None
-    reason: str
+    first_bad_line: int | None = None
+    reason: str | None = None
 
 
-def salvage_gzip(path: Path, workdir: Path) -> Salvage:
-    """Decompress what precedes the damage, cut at the last complete line."""
-    d = zlib.decompressobj(wbits=31)
-    out = bytearray()
-    reason = "gzip file is truncated: the rest of the file is unreadable"
+def _is_gzip(path: Path) -> bool:
+    if path.name.endswith(".gz"):
+        return True
+    with open(path, "rb") as f:  # a compressed batch without its .gz suffix
+        return f.read(2) == GZIP_MAGIC
+
+
+def gunzip(path: Path, out: Path) -> Salvage:
+    """Decompress every gzip member of `path` into `out`, streaming. On damage (truncated,
+    corrupt, trailing garbage) keep every complete line before it and name the first line
+    that could not be read whole: the rest of the file is one quarantine row."""
+    newlines, kept_to, written = 0, 0, 0
+    d, fed, damage = zlib.decompressobj(wbits=31), False, None
+    with open(path, "rb") as src, open(out, "wb") as dst:
+
+        def write(data: bytes) -> None:
+            nonlocal newlines, kept_to, written
+            if data:
+                dst.write(data)
+                n = data.count(b"\n")
+                if n:
+                    newlines += n
+                    kept_to = written + data.rfind(b"\n") + 1
+                written += len(data)
+
+        try:
+            while chunk := src.read(1 << 20):
+                data = chunk
+                while data:
+                    fed = True
+                    write(d.decompress(data))
+                    if d.eof:  # the next gzip member, if any, starts in unused_data
+                        data = d.unused_data
+                        d, fed = zlib.decompressobj(wbits=31), False
+                    else:
+                        data = b""
+            if fed and not d.eof:
+                write(d.flush())
+                damage = "gzip file is truncated"
+        except zlib.error:
+            damage = "gzip file is corrupt" if written else "not a readable gzip file"
+        if damage:
+            dst.truncate(kept_to)
+    if damage is None:
+        return Salvage(out)
+    if kept_to == 0 and written == 0:
+        return Salvage(None, None, damage + ": nothing in it could be read")
+    return Salvage(out, newlines + 1, f"{damage}: this line and the rest of the file could not be read")
+
+
+def prepare_file(path: Path, workdir: Path, i: int) -> Salvage:
+    """Per-file work before DuckDB reads the bytes: decompress gzip, and give every file a safe
+    name (DuckDB takes file names as glob patterns: `[`, `*`, `?` in a landing name would
+    change what it reads), a symlink to the landing file."""
+    safe = workdir / f"f{i:06d}.bin"
     try:
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                out += d.decompress(chunk)
-            if not d.eof:
-                raise EOFError
-    except zlib.error as e:
-        reason = f"gzip file is corrupt ({e}): the rest of the file is unreadable"
-    except EOFError:
-        pass
-    cut = out.rfind(b"\n") + 1
-    good = bytes(out[:cut])
-    if not good:
-        return Salvage(None, None, reason if out or d.eof else "not a readable gzip file")
-    readable = workdir / (path.name.removesuffix(".gz"))
-    readable.write_bytes(good)
-    n_lines = good.count(b"\n")
-    return Salvage(readable, n_lines + 1, reason)
+        if _is_gzip(path):
+            return gunzip(path, safe)
+        with open(path, "rb"):
+            pass
+        os.symlink(os.path.abspath(path), safe)
+        return Salvage(safe)
+    except OSError as e:  # a broken symlink, a directory with a file's name, no permission
+        return Salvage(None, None, f"file cannot be read ({type(e).__name__})")
 
 
-def _read_lines_sql(files: list[str]) -> str:
-    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-    return f"""
-        select filename, line from read_csv({listing}, columns={{'line': 'VARCHAR'}}, delim=chr(1),
-            quote='', escape='', header=false, auto_detect=false, filename=true, compression='auto',
-            store_rejects=true, rejects_table='_rej', rejects_scan='_rej_scan', ignore_errors=true,
-            max_line_size={MAX_LINE})"""
-
-
-def _sql_str(v: str) -> str:
-    return "'" + v.replace("'", "''") + "'"
+def _split_lines_sql() -> str:
+    """_blobs(source_file, content, text) -> (source_file, line_no, line, esc): text files are
+    split as text; a file that is not all UTF-8 is split in DuckDB's escaped BLOB text (every
+    '\n' byte is the 4 characters `\x0A`, a backslash is `\x5C`: the split is exact), and each
+    piece turned back into bytes and decoded, null where it is not UTF-8."""
+    return rf"""
+        select source_file, generate_subscripts(parts, 1) as line_no, unnest(parts) as line, null::varchar as esc
+        from (select source_file, string_split(text, chr(10)) as parts from _blobs where text is not null)
+        union all
+        select source_file, line_no, try(decode(esc::blob)) as line, esc
+        from (select source_file, generate_subscripts(parts, 1) as line_no, unnest(parts) as esc
+              from (select source_file, string_split(content::varchar, '\x0A') as parts
+                    from _blobs where text is null))
+    """
 
 
 def stage_lines(con: duckdb.DuckDBPyConnection, files: dict[str, str]) -> None:
     """Read `files` (path to read -> source_file) into temp tables _lines(source_file, line_no,
-    line) and _bad(source_file, line_no, reason, raw_text). Blank lines are dropped.
-    Raises when DuckDB cannot read a file whole (a damaged gzip file)."""
-    con.execute("drop table if exists _rej; drop table if exists _rej_scan")
-    con.execute(f"create or replace temp table _raw as {_read_lines_sql(list(files))}")
-    values = ", ".join(f"({_sql_str(k)}, {_sql_str(v)})" for k, v in files.items())
-    con.execute(f"create or replace temp table _names as select * from (values {values}) t(path, source_file)")
-    # DuckDB keeps file order (preserve_insertion_order): the k-th surviving row of a file is its
-    # k-th readable line; rejected lines are skipped in that count, so add them back in.
-    con.execute("""
+    line) and _bad(source_file, line_no, reason, raw_text). Blank lines are dropped. Never
+    raises on what the bytes are."""
+    con.execute("create or replace temp table _names(path varchar, source_file varchar)")
+    con.executemany("insert into _names values (?, ?)", list(files.items()))
+    listing = "[" + ", ".join(_sql_str(f) for f in files) + "]"
+    con.execute(f"""
+        create or replace temp table _blobs as
+        select source_file, text, case when text is null then content end as content  -- bytes kept only if needed
+        from (select n.source_file, b.content, try(decode(b.content)) as text
+              from read_blob({listing}) b join _names n on n.path = b.filename)
+    """)
+    con.execute(f"""
+        create or replace temp table _split as
+        select source_file, line_no,
+               case when line_no = 1 then ltrim(line, chr(65279)) else line end as line, esc
+        from ({_split_lines_sql()})
+    """)
+    con.execute("drop table _blobs")
+    con.execute(f"""
         create or replace temp table _bad as
-        select n.source_file, r.line as line_no,
-               case when r.error_type = 'INVALID ENCODING' then 'line is not valid UTF-8'
-                    when r.error_type = 'TOO MANY COLUMNS' then 'line contains a control character (U+0001)'
-                    when r.error_type = 'LINE SIZE OVER MAXIMUM' then 'line is longer than the 64 MiB limit'
-                    else 'unreadable line (' || r.error_type || ')' end as reason,
-               trim(r.csv_line, chr(10) || chr(13)) as raw_text,
-               r.line - row_number() over (partition by n.source_file order by r.line) as gap
-        from _rej r join _rej_scan s using (scan_id, file_id) join _names n on n.path = s.file_path
+        select source_file, line_no, 'line is not valid UTF-8' as reason, esc as raw_text
+        from _split where line is null
     """)
-    con.execute("""
+    con.execute(f"""
         create or replace temp table _lines as
-        with numbered as (
-            select n.source_file, r.line,
-                   row_number() over (partition by n.source_file order by r.rowid) as k
-            from _raw r join _names n on n.path = r.filename
-        )
-        select source_file,
-               k + (select count(*) from _bad b where b.source_file = numbered.source_file and b.gap < numbered.k)
-                   as line_no,
-               line
-        from numbered
-        where line is not null and trim(line) <> ''
+        select source_file, line_no, rtrim(line, chr(13)) as line
+        from _split where line is not null and trim(line, {BLANK}) <> ''
     """)
-    con.execute("alter table _bad drop column gap")
+    con.execute("drop table _split")
+
+
+def _empty_staging(con) -> None:
+    con.execute("create or replace temp table _lines(source_file varchar, line_no bigint, line varchar)")
+    con.execute("create or replace temp table _bad(source_file varchar, line_no bigint, reason varchar, raw_text varchar)")
 
 
 def read_files(con: duckdb.DuckDBPyConnection, root: Path, paths: list[Path], workdir: Path) -> None:
-    """Stage the lines of `paths` into _lines/_bad (outside any transaction: a damaged file
-    makes DuckDB raise). DuckDB names the file it could not read: that file is set aside and
-    salvaged alone (its readable start staged, the rest one quarantine row), and the others
-    are read together again. Without a name, the batch is split in two."""
-    parts: list[int] = []
-
-    def keep() -> None:
-        i = len(parts)
-        con.execute(f"create or replace temp table _lines_{i} as from _lines; "
-                    f"create or replace temp table _bad_{i} as from _bad")
-        parts.append(i)
-
-    todo = [list(paths)]
-    while todo:
-        group = todo.pop()
-        try:
-            stage_lines(con, {str(p): rel(root, p) for p in group})
-            keep()
-            continue
-        except (duckdb.IOException, duckdb.InvalidInputException) as e:
-            named = [p for p in group if str(p) in str(e)]
-            if len(group) == 1 or named:
-                bad = named[0] if named else group[0]
-                _salvage_one(con, root, bad, workdir)
-                keep()
-                rest = [p for p in group if p != bad]
-            else:
-                half = len(group) // 2
-                todo += [group[:half], group[half:]]
-                continue
-        if rest:
-            todo.append(rest)
-    con.execute("create or replace temp table _lines as " + " union all ".join(f"from _lines_{i}" for i in parts))
-    con.execute("create or replace temp table _bad as " + " union all ".join(f"from _bad_{i}" for i in parts))
-
-
-def _salvage_one(con, root: Path, path: Path, workdir: Path) -> None:
-    salvage = salvage_gzip(path, workdir) if path.name.endswith(".gz") else Salvage(None, None, "unreadable file")
-    if salvage.readable is not None:
-        stage_lines(con, {str(salvage.readable): rel(root, path)})
+    """Stage the lines of `paths` into _lines/_bad: every line of every file, or a per-file
+    reason for what could not be read (a damaged gzip file keeps the lines before the damage)."""
+    readable: dict[str, str] = {}
+    file_rows = []
+    for i, p in enumerate(paths):
+        s = prepare_file(p, workdir, i)
+        if s.readable is not None:
+            readable[str(s.readable)] = rel(root, p)
+        if s.reason is not None:
+            file_rows.append((rel(root, p), s.first_bad_line, s.reason, None))
+    if readable:
+        stage_lines(con, readable)
     else:
-        con.execute("create or replace temp table _lines(source_file varchar, line_no bigint, line varchar)")
-        con.execute("create or replace temp table _bad(source_file varchar, line_no bigint, reason varchar, raw_text varchar)")
-    con.execute("insert into _bad values (?, ?, ?, null)", [rel(root, path), salvage.first_bad_line, salvage.reason])
+        _empty_staging(con)
+    if file_rows:
+        con.executemany("insert into _bad values (?, ?, ?, ?)", file_rows)
+
+
+def _sql_str(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
 
 
 # ----------------------------------------------------------------------------- submissions
@@ -252,30 +290,35 @@ OPTIONAL_HOUSEHOLD_KEYS = ("device_id", "h_births_male", "h_births_female", "h_d
                            "h_floor_area_m2", "h_rooms")
 
 
-CHECKED_VALUES = ("channel", "form", "status", "submitted_at", "ea_code")
+CHECKED_VALUES = ("channel", "form", "status", "submitted_at", "ea_code", "h_resident_count", "h_hukou_absent_count")
 
 
 def _checked_sql(channels: tuple[str, ...]) -> str:
     """Select over temp table _lines giving each line's first contract violation (or null).
 
-    Each line is parsed a handful of times, not once per key: json_type and
-    json_extract_string take a list of paths."""
+    A reason says what is wrong, never what the value was (a value may be a name or an ID
+    number; the raw line stays in the restricted raw.rejected_lines). Each line is parsed a
+    handful of times, not once per key: json_type and json_extract_string take a list of paths."""
     paths = ", ".join(f"'$.{k}'" for k, _, _ in REQUIRED)
     value_paths = ", ".join(f"'$.{k}'" for k in CHECKED_VALUES)
     whens = [
+        "when line is null and contains(raw_text, chr(13)) then 'not valid JSON (the line holds a carriage "
+        "return that does not end it: lines end in LF or CRLF)'",
         "when line is null then 'not valid JSON'",
         "when top_type <> 'OBJECT' then 'not a JSON object (got ' || lower(top_type) || ')'",
     ]
+    v = {k: f"vals[{i}]" for i, k in enumerate(CHECKED_VALUES, start=1)}
     for i, (key, types, nullable) in enumerate(REQUIRED, start=1):
         ok = ", ".join(f"'{x}'" for x in types + (("NULL",) if nullable else ()))
         want = TYPE_WORDS[types[0]] + (" or null" if nullable else "")
         whens.append(f"when types[{i}] is null then 'missing required key \"{key}\"'")
         whens.append(f"when types[{i}] not in ({ok}) then '\"{key}\" must be {want} (got ' || lower(types[{i}]) || ')'")
-    v = {k: f"vals[{i}]" for i, k in enumerate(CHECKED_VALUES, start=1)}
+        if "BIGINT" in types:
+            whens.append(f"when types[{i}] = 'UBIGINT' and try_cast({v[key]} as bigint) is null "
+                         f"then '\"{key}\" is outside the 64-bit integer range'")
     for key, values in dict(ENUMS, channel=channels).items():
         vals = ", ".join(f"'{x}'" for x in values)
-        whens.append(f"when {v[key]} not in ({vals}) then '\"{key}\" must be one of {'/'.join(values)} "
-                     f"(got \"' || {v[key]} || '\")'")
+        whens.append(f"when {v[key]} not in ({vals}) then '\"{key}\" must be one of {'/'.join(values)}'")
     county_list = ", ".join(f"'{c}'" for c in counties())
     whens += [
         f"when not regexp_full_match({v['submitted_at']}, "
@@ -284,8 +327,8 @@ def _checked_sql(channels: tuple[str, ...]) -> str:
         "then '\"submitted_at\" is not an ISO-8601 timestamp with offset'",
         "when list_filter(person_types, lambda t: t <> 'OBJECT') <> [] then '\"persons\" must be an array of objects'",
         f"when not regexp_full_match({v['ea_code']}, '\\d{{15}}') then '\"ea_code\" must be 15 digits'",
-        f"when substr({v['ea_code']}, 1, 6) not in ({county_list}) then 'ea_code county ' || "
-        f"substr({v['ea_code']}, 1, 6) || ' is outside the census area (codes/regions.csv)'",
+        f"when substr({v['ea_code']}, 1, 6) not in ({county_list}) "
+        "then '\"ea_code\" names a county outside the census area (codes/regions.csv)'",
     ]
     return f"""
         with parsed as (  -- invalid JSON becomes null first, so no JSON function sees it
@@ -302,16 +345,35 @@ def _checked_sql(channels: tuple[str, ...]) -> str:
     """
 
 
+@contextlib.contextmanager
+def atomic(con: duckdb.DuckDBPyConnection):
+    """One DuckDB transaction around a step's writes (a kill at any point leaves the warehouse
+    as it was before the step); inside an open transaction, just that transaction."""
+    try:
+        con.execute("begin")
+    except duckdb.TransactionException:  # already inside one: the caller commits
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
 def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...],
                             progress: Callable[[int], None] | None = None) -> int:
-    """Read new batch files under root/sub into raw.submission_lines; returns files read."""
+    """Read new batch files under root/sub into raw.submission_lines; returns files read.
+    All in one transaction (or the caller's: see ingest_submissions)."""
     ensure_schema(con)
-    todo = new_files(con, root, list_files(root, sub, (".jsonl", ".jsonl.gz")))
-    with tempfile.TemporaryDirectory(prefix="census-ingest-") as tmp:
+    with atomic(con), tempfile.TemporaryDirectory(prefix="census-ingest-") as tmp:
+        todo = new_files(con, root, list_files(root, sub, (".jsonl", ".jsonl.gz")))
         for i in range(0, len(todo), CHUNK_FILES):
             chunk = todo[i : i + CHUNK_FILES]
-            read_files(con, root, chunk, Path(tmp))
-            con.execute("begin")
+            workdir = Path(tmp) / str(i)
+            workdir.mkdir()
+            read_files(con, root, chunk, workdir)
             record_files(con, root, chunk, "pes" if sub == "pes" else "submission")
             con.execute(f"create or replace temp table _checked as {_checked_sql(channels)}")
             con.execute("""
@@ -326,16 +388,38 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
                        line->>'$.submission_id', md5(json(line)), json(line)
                 from _checked where reason is null
             """)
-            con.execute("commit")
+            con.execute("drop table _checked; drop table _lines; drop table _bad")
+            shutil.rmtree(workdir)
             if progress:
                 progress(len(chunk))
     return len(todo)
 
 
+def ingest_submissions(con, root: Path, sub: str, channels: tuple[str, ...], scope: str | None = None,
+                       progress: Callable[[int], None] | None = None) -> int:
+    """New batch files in, and the derived submission tables rebuilt, in ONE transaction: a
+    kill at any point leaves the ledger, the raw lines and the derived tables as they were."""
+    scope = scope or ("pes" if sub == "pes" else "uploads")
+    t = SUBMISSION_SCOPES[scope]
+    with atomic(con):
+        n = ingest_submission_files(con, root, sub, channels, progress)
+        derived = [f"raw.{t or 'household_'}submissions", f"raw.{t}person_lines", f"raw.{t}death_lines",
+                   f"raw.{t}submission_conflicts"]
+        if n or not all(_table_exists(con, d) for d in derived):
+            rebuild_submissions(con, scope)
+    return n
+
+
+def _table_exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                            [schema, name]).fetchone()[0])
+
+
 def record_files(con, root: Path, paths: list[Path], kind: str) -> None:
     """Ledger rows for the staged files, and their unreadable lines into raw.rejected_lines:
     lines received = readable non-blank lines + lines the reader or the gzip salvage rejected."""
-    rows = [(rel(root, p), kind, _upload_date(rel(root, p)), p.stat().st_size) for p in paths]
+    rows = [(rel(root, p), kind, _upload_date(rel(root, p)), _size(p)) for p in paths]
     con.executemany("insert into raw.ingest_files values (?, ?, ?, ?, 0, now())", rows)
     con.execute("""
         update raw.ingest_files f
@@ -369,6 +453,29 @@ SUBMISSION_SHAPE = _shape(
 )
 
 
+# Optional household keys and the JSON types the contract allows them (absent is always fine).
+# Another type is an edit failure, not a reason to quarantine (household_submission.md): the
+# submission is kept, the value stays as uploaded (JSON) and the key is named in
+# raw.household_submissions.malformed_optional_keys (names only, never the value).
+_INT = ("BIGINT", "UBIGINT", "NULL")
+OPTIONAL_TYPES = {
+    "device_id": ("VARCHAR", "NULL"),
+    "h_births_male": _INT, "h_births_female": _INT, "h_deaths_male": _INT, "h_deaths_female": _INT,
+    "h_floor_area_m2": ("BIGINT", "UBIGINT", "DOUBLE", "NULL"),
+    "h_rooms": _INT,
+    "deaths": ("ARRAY", "NULL"),
+}
+
+
+def _malformed_optional_sql() -> str:
+    """SQL list of the optional keys of _kept whose JSON type the contract does not allow."""
+    items = []
+    for i, (key, ok) in enumerate(OPTIONAL_TYPES.items(), start=1):
+        allowed = ", ".join(f"'{t}'" for t in ok)
+        items.append(f"case when optional_types[{i}] not in ({allowed}) then '{key}' end")
+    return f"list_filter([{', '.join(items)}], lambda k: k is not null)"
+
+
 SUBMISSION_SCOPES = {"uploads": "", "pes": "pes_"}  # landing folder: prefix of its raw tables
 
 
@@ -391,7 +498,7 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
     con.execute(f"""
         create or replace table raw.{t}submission_conflicts as
         select c.source_file, c.line_no, c.submission_id,
-               'conflicting re-delivery: submission ' || c.submission_id || ' differs from the copy kept from '
+               'conflicting re-delivery: differs from the copy of its submission_id kept from '
                || w.source_file || ' line ' || w.line_no as reason
         from _copies c
         join _copies w on w.submission_id = c.submission_id and w.copy_rank = 1
@@ -400,7 +507,8 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
     con.execute(f"""
         create or replace temp table _kept as
         select submission_id, upload_date, source_file, line_no, n_copies - 1 as redelivered_copies,
-               json_transform(payload, '{SUBMISSION_SHAPE}') as s
+               json_transform(payload, '{SUBMISSION_SHAPE}') as s,
+               json_type(payload, [{", ".join(f"'$.{k}'" for k in OPTIONAL_TYPES)}]) as optional_types
         from _copies where copy_rank = 1
     """)
     optional = ", ".join(f"s.{k}" for k in OPTIONAL_HOUSEHOLD_KEYS)
@@ -411,7 +519,8 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
                s.household_type, s.address, s.h_resident_count, s.h_hukou_absent_count, {optional},
                len(s.persons) as person_line_count,
                case when json_type(s.deaths) = 'ARRAY' then json_array_length(s.deaths) else 0 end as death_line_count,
-               upload_date, source_file, line_no, redelivered_copies
+               upload_date, source_file, line_no, redelivered_copies,
+               {_malformed_optional_sql()} as malformed_optional_keys
         from _kept
     """)
     con.execute(f"""
@@ -429,7 +538,7 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
         from (
             select submission_id, generate_subscripts(deaths, 1) as death_index,
                    json_transform(unnest(deaths), '{_shape(DEATH_KEYS)}') as d
-            from (select submission_id, cast(s.deaths as json[]) as deaths from _kept
+            from (select submission_id, try_cast(s.deaths as json[]) as deaths from _kept
                   where json_type(s.deaths) = 'ARRAY')
         )
     """)
@@ -451,8 +560,12 @@ REGISTERS = {
 }
 
 
+ENCODINGS = {"gb18030": "gb18030", "gbk": "gb18030", "gb2312": "gb18030", "utf-8": "utf-8", "utf8": "utf-8"}
+
+
 def declared_encoding(path: Path) -> str | None:
-    """'gb18030' when the first line is `# encoding: gb18030` (any case), else None (UTF-8)."""
+    """The text after `# encoding:` when the first line is such a declaration (lower case), else
+    None (UTF-8). The caller maps it through ENCODINGS; anything else is not read."""
     with open(path, "rb") as f:
         first = f.readline(200).strip().lstrip(b"\xef\xbb\xbf").lower()
     if first.startswith(b"#") and b"encoding" in first:
@@ -460,75 +573,151 @@ def declared_encoding(path: Path) -> str | None:
     return None
 
 
-def _utf8_copy(path: Path, encoding: str, workdir: Path) -> Path:
+def _utf8_copy(path: Path, encoding: str, out: Path) -> Path:
     """Transcode a declared-encoding CSV to UTF-8 (DuckDB reads UTF-8 natively; its GB18030
-    support is an extension this machine cannot download). Streams in 1 MiB pieces."""
-    out = workdir / (path.name + ".utf8.csv")
-    with open(path, encoding=encoding, errors="strict", newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
-        src.readline()  # the encoding line
+    support is an extension this machine cannot download), streaming, line breaks untouched.
+    A byte sequence that is not valid in `encoding` is written through unchanged (surrogateescape),
+    so its line, and only its line, is not UTF-8 and is quarantined by the line reader."""
+    with open(path, encoding=encoding, errors="surrogateescape", newline="") as src, \
+            open(out, "w", encoding="utf-8", errors="surrogateescape", newline="") as dst:
         while piece := src.read(1 << 20):
             dst.write(piece)
     return out
 
 
+# One RFC 4180 field, and a whole row of them. A record is one line: a quoted field that spans
+# lines (or any unbalanced quote) makes its line a malformed row, and only that line.
+CSV_FIELD = '"(?:[^"]|"")*"|[^,"]*'
+CSV_ROW = f"(?:{CSV_FIELD})(?:,(?:{CSV_FIELD}))*"
+
+
+def _csv_fields_sql(line: str) -> str:
+    """The fields of a well-formed row: an unquoted empty field is null (as DuckDB's reader had it)."""
+    return (f"list_transform(regexp_extract_all(',' || {line}, ',({CSV_FIELD})', 1), lambda f: "
+            "case when f = '' then null when starts_with(f, '\"') then replace(f[2:-2], '\"\"', '\"') else f end)")
+
+
 def ingest_csv_files(con, root: Path, folder: str, table: str, columns: tuple[str, ...], key: str) -> int:
-    """New CSV files of one kind into raw.<table>_received (all rows, with file and line)."""
+    """New CSV files of one kind into raw.<table>_received (all rows, with file and TRUE line
+    number); every other row into raw.rejected_lines with a reason. Lines are read as for the
+    batch files (read_blob, split in SQL): the header is the first non-blank line after an
+    optional `# encoding:` line; fields are matched by header name. One transaction."""
     ensure_schema(con)
     cols = ", ".join(f"{c} varchar" for c in columns)
     con.execute(f"create table if not exists raw.{table}_received ({cols}, source_file varchar, line_no bigint)")
-    todo = new_files(con, root, list_files(root, folder, (".csv",)))
-    with tempfile.TemporaryDirectory(prefix="census-csv-") as tmp:
-        for path in todo:
+    with atomic(con), tempfile.TemporaryDirectory(prefix="census-csv-") as tmp:
+        todo = new_files(con, root, list_files(root, folder, (".csv",)))
+        if not todo:
+            return 0
+        readable: dict[str, str] = {}
+        file_rows: list[tuple] = []
+        declared: list[tuple] = []  # (source_file, first line is a declaration, not UTF-8 reason)
+        for i, path in enumerate(todo):
             name = rel(root, path)
-            enc = declared_encoding(path)
-            header_line = 2 if enc else 1
-            bad: list[tuple] = []
+            safe = Path(tmp) / f"f{i:06d}.csv"
             try:
-                readable = _utf8_copy(path, enc, Path(tmp)) if enc else path
-            except (UnicodeDecodeError, LookupError) as e:
-                bad.append((name, None, f"file does not decode as its declared encoding {enc}: {e}"))
-                readable = None
-            header_ok, got = False, []
-            if readable is not None:
-                with open(readable, encoding="utf-8-sig", errors="replace") as f:
-                    got = [h.strip() for h in f.readline().rstrip("\r\n").split(",")]
-                missing = [c for c in columns if c not in got]
-                if missing:
-                    bad.append((name, None, f"header lacks required column(s) {', '.join(missing)}"))
-                header_ok = not missing
-            con.execute("begin")
-            received = 0
-            if header_ok:
-                con.execute("drop table if exists _rej; drop table if exists _rej_scan")
-                con.execute(f"""
-                    create or replace temp table _csv as
-                    select * from read_csv({_sql_str(str(readable))}, header=true, all_varchar=true, delim=',',
-                         quote='"', escape='"', auto_detect=false, columns={{{", ".join(f"'{c}': 'VARCHAR'" for c in got)}}},
-                         store_rejects=true, rejects_table='_rej', rejects_scan='_rej_scan', ignore_errors=true)
-                """)
-                # file order is kept on insert: rowid is the row's position among readable rows
-                con.execute("create or replace temp table _csv as select *, row_number() over (order by rowid) as k from _csv")
-                rejected = con.execute("select line, error_type, csv_line from _rej").fetchall()
-                for line, err, text in rejected:
-                    con.execute("insert into raw.rejected_lines values (?, ?, ?, ?)",
-                                [name, line + header_line - 1, f"malformed CSV row ({err.lower()})", text])
-                select = ", ".join(columns)
-                con.execute(f"""
-                    insert into raw.{table}_received
-                    select {select}, ?, k + ? from _csv where nullif(trim({key}), '') is not null
-                """, [name, header_line])
-                con.execute(f"""
-                    insert into raw.rejected_lines
-                    select ?, k + ?, 'missing key "{key}"', null from _csv where nullif(trim({key}), '') is null
-                """, [name, header_line])
-                received = con.execute("select count(*) from _csv").fetchone()[0] + len(rejected)
-            for b in bad:
-                con.execute("insert into raw.rejected_lines values (?, ?, ?, null)", list(b))
-            received += len(bad)
-            con.execute("insert into raw.ingest_files values (?, ?, null, ?, ?, now())",
-                        [name, table, path.stat().st_size, received])
-            con.execute("commit")
+                enc = declared_encoding(path)
+                codec = ENCODINGS.get(enc) if enc is not None else "utf-8"
+                if codec is None:
+                    file_rows.append((name, 1, "the file declares an encoding other than GB18030 or UTF-8"))
+                    continue
+                if codec == "utf-8":
+                    os.symlink(os.path.abspath(path), safe)
+                else:
+                    _utf8_copy(path, codec, safe)
+            except OSError as e:
+                file_rows.append((name, None, f"file cannot be read ({type(e).__name__})"))
+                continue
+            readable[str(safe)] = name
+            declared.append((name, enc is not None,
+                             "line is not valid UTF-8" if codec == "utf-8" else f"line does not decode as {codec.upper()}"))
+        if readable:
+            stage_lines(con, readable)
+        else:
+            _empty_staging(con)
+        con.execute("create or replace temp table _decl(source_file varchar, declared boolean, bad_text varchar)")
+        if declared:
+            con.executemany("insert into _decl values (?, ?, ?)", declared)
+        con.execute("update _bad set reason = d.bad_text from _decl d where d.source_file = _bad.source_file")
+        # the encoding declaration is not data; the header is the first line after it
+        con.execute("delete from _lines using _decl d where d.source_file = _lines.source_file and d.declared "
+                    "and _lines.line_no = 1")
+        con.execute("delete from _bad using _decl d where d.source_file = _bad.source_file and d.declared "
+                    "and _bad.line_no = 1")
+        con.execute(f"""
+            create or replace temp table _rows as
+            select source_file, line_no, regexp_full_match(line, '{CSV_ROW}') as well_formed,
+                   case when regexp_full_match(line, '{CSV_ROW}') then {_csv_fields_sql("line")} end as fields,
+                   line as raw_text, line_no = f.header_line as is_header
+            from _lines join (select source_file, min(line_no) as header_line
+                              from (from _lines select source_file, line_no union all from _bad select source_file, line_no)
+                              group by all) f using (source_file)
+        """)
+        # a file whose header is not UTF-8: its first bad line (before any readable line) is the header
+        positions = ", ".join(f"list_position(h, '{c}') as p_{c}" for c in columns)
+        con.execute(f"""
+            create or replace temp table _hdr as
+            select source_file, line_no as header_line, len(fields) as n_fields, {positions}
+            from (select source_file, line_no, list_transform(fields, lambda f: trim(coalesce(f, ''))) as h, fields
+                  from _rows where is_header)
+        """)
+        missing = " || ".join(f"case when p_{c} is null or p_{c} = 0 then ' {c}' else '' end" for c in columns)
+        con.execute(f"""
+            create or replace temp table _checked as
+            select r.*, h.header_line,
+                   case when h.n_fields is null then 'the header row is not a well-formed CSV row'
+                        when ({missing}) <> '' then 'the header lacks required column(s):' || ({missing})
+                        when not r.well_formed then 'malformed CSV row (an unbalanced quote, or a quote inside an '
+                                                 || 'unquoted field; a quoted field may not span lines)'
+                        when len(r.fields) <> h.n_fields then 'row has ' || len(r.fields) || ' fields, the header '
+                                                           || h.n_fields
+                   end as reason
+            from _rows r left join _hdr h using (source_file)
+            where not r.is_header
+        """)
+        # header problems are said once per row they affect (every row of the file)
+        con.execute("""
+            insert into raw.rejected_lines
+            select source_file, line_no, reason, raw_text from _checked where reason is not null
+        """)
+        select = ", ".join(f"fields[p_{c}] as {c}" for c in columns)
+        con.execute(f"""
+            create or replace temp table _ok as
+            select c.source_file, c.line_no, {select}
+            from _checked c join _hdr h using (source_file) where c.reason is null
+        """)
+        con.execute(f"""
+            insert into raw.{table}_received
+            select {", ".join(columns)}, source_file, line_no from _ok where nullif(trim({key}), '') is not null
+        """)
+        con.execute(f"""
+            insert into raw.rejected_lines
+            select source_file, line_no, 'missing key "{key}"', null from _ok
+            where nullif(trim({key}), '') is null
+        """)
+        # lines before the header that are not UTF-8 are rows too; so is a bad header line
+        con.execute("insert into raw.rejected_lines select source_file, line_no, reason, raw_text from _bad")
+        if file_rows:
+            con.executemany("insert into raw.rejected_lines values (?, ?, ?, null)", file_rows)
+        con.executemany("insert into raw.ingest_files values (?, ?, null, ?, 0, now())",
+                        [(rel(root, p), table, _size(p)) for p in todo])
+        con.execute("""
+            update raw.ingest_files f
+            set lines_received = (select count(*) from _checked c where c.source_file = f.source_file)
+                               + (select count(*) from _bad b where b.source_file = f.source_file)
+                               + (select count(*) from unnest(?) t(x) where x = f.source_file)
+            where list_contains(?, f.source_file)
+        """, [[r[0] for r in file_rows], [rel(root, p) for p in todo]])
+        con.execute("drop table _rows; drop table _hdr; drop table _checked; drop table _ok; drop table _decl; "
+                    "drop table _lines; drop table _bad")
     return len(todo)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def rebuild_register(con, table: str, key: str) -> None:

@@ -35,9 +35,8 @@ def upload_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, land
     """Read new batch files from uploads/pad and uploads/self (in-flight .part/.tmp/dot files are left alone)."""
     root = landing.root
     with warehouse.connect() as con:
-        n_files = ingest.ingest_submission_files(con, root, "uploads", ("pad", "self"))
-        if n_files or not _exists(con, "raw.household_submissions"):
-            ingest.rebuild_submissions(con)
+        # one transaction: the ledger, the raw lines and the derived tables move together
+        n_files = ingest.ingest_submissions(con, root, "uploads", ("pad", "self"))
         context.log.info(f"read {n_files} new batch files from {root / 'uploads'}")
         by_channel = con.execute("""
             select channel, status, form, count(*) from raw.household_submissions group by all order by all
@@ -71,9 +70,7 @@ def pes_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
     """Read new PES batch files from pes/ (same line format, ledger, quarantine and exactly-once
     rules as the uploads)."""
     with warehouse.connect() as con:
-        n_files = ingest.ingest_submission_files(con, landing.root, "pes", ("pes",))
-        if n_files or not _exists(con, "raw.pes_submissions"):
-            ingest.rebuild_submissions(con, "pes")
+        n_files = ingest.ingest_submissions(con, landing.root, "pes", ("pes",))
         eas = con.execute("select count(distinct ea_code), count(*) from raw.pes_submissions").fetchall()[0]
         context.log.info(f"read {n_files} new PES batch files from {landing.root / 'pes'}")
         yield dg.MaterializeResult(asset_key=["raw", "pes_submissions"], metadata={
@@ -87,9 +84,10 @@ def pes_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
 def listing_frame(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
     """The pre-enumeration listing (摸底底册). One row per listed household; a later file wins."""
     with warehouse.connect() as con:
-        n = ingest.ingest_csv_files(con, landing.root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
-        if n or not _exists(con, "raw.listing_frame"):
-            ingest.rebuild_frame(con)
+        with ingest.atomic(con):
+            n = ingest.ingest_csv_files(con, landing.root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
+            if n or not _exists(con, "raw.listing_frame"):
+                ingest.rebuild_frame(con)
         return dg.MaterializeResult(metadata={**table_metadata(con, "raw.listing_frame"), "new_files": n})
 
 
@@ -109,12 +107,15 @@ def _register_spec(table: str, text: str) -> dg.AssetSpec:
 def register_extracts(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
     """Read new register extracts (UTF-8, or GB18030 when the first line says so)."""
     with warehouse.connect() as con:
-        for table, (folder, columns, key) in ingest.REGISTERS.items():
-            n = ingest.ingest_csv_files(con, landing.root, folder, table, columns, key)
-            if n or not _exists(con, f"raw.{table}"):
-                ingest.rebuild_register(con, table, key)
+        new = {}
+        with ingest.atomic(con):  # the three registers, ledger and quarantine rows: all or nothing
+            for table, (folder, columns, key) in ingest.REGISTERS.items():
+                new[table] = ingest.ingest_csv_files(con, landing.root, folder, table, columns, key)
+                if new[table] or not _exists(con, f"raw.{table}"):
+                    ingest.rebuild_register(con, table, key)
+        for table in ingest.REGISTERS:
             yield dg.MaterializeResult(asset_key=["raw", table],
-                                       metadata={**table_metadata(con, f"raw.{table}"), "new_files": n})
+                                       metadata={**table_metadata(con, f"raw.{table}"), "new_files": new[table]})
 
 
 @dg.asset(key=["raw", "linkage_truth"], tags=RESTRICTED, **COMMON)
@@ -171,7 +172,7 @@ def quarantine(warehouse: Warehouse):
             order by source_file, line_no
         """)
         reasons = con.execute("""
-            select regexp_replace(reason, 'submission \\S+ differs from the copy kept from .*', 'submission differs from the kept copy'),
+            select regexp_replace(reason, ' kept from .*', ' kept'),
                    count(*) from quality.quarantine group by all order by 2 desc
         """).fetchall()
         cols = [c[0] for c in con.execute("describe quality.quarantine").fetchall()]
