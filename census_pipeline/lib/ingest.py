@@ -47,7 +47,13 @@ def list_files(root: Path, sub: str, suffixes: tuple[str, ...]) -> list[Path]:
     if not base.is_dir():
         return []
     out = []
-    for dirpath, dirnames, filenames in os.walk(base):
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):  # a symlinked day folder is read
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a symlink loop, or a folder reached twice
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             p = Path(dirpath) / name
@@ -57,7 +63,14 @@ def list_files(root: Path, sub: str, suffixes: tuple[str, ...]) -> list[Path]:
 
 
 def rel(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
+    """The file's name in the ledger and the quarantine. A name that is not UTF-8 (its bytes come
+    back from the OS as surrogates) is written with backslash escapes: DuckDB holds UTF-8 only."""
+    name = path.relative_to(root).as_posix()
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        name = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
 
 
 # ----------------------------------------------------------------------------- schema
@@ -101,6 +114,7 @@ def new_files(con: duckdb.DuckDBPyConnection, root: Path, files: Iterable[Path])
 # treating a lone '\r' as a line break or a control byte as a column break.
 
 GZIP_MAGIC = b"\x1f\x8b"
+GLOB_CHARS = frozenset("*?[]{}\\")  # DuckDB expands these in a file name: such a file is read through a symlink
 BLANK = "' ' || chr(9) || chr(13)"
 
 
@@ -166,14 +180,16 @@ def gunzip(path: Path, out: Path) -> Salvage:
 
 def prepare_file(path: Path, workdir: Path, i: int) -> Salvage:
     """Per-file work before DuckDB reads the bytes: decompress gzip, and give every file a safe
-    name (DuckDB takes file names as glob patterns: `[`, `*`, `?` in a landing name would
-    change what it reads), a symlink to the landing file."""
+    name where it needs one (DuckDB takes file names as glob patterns: `[`, `*`, `?` in a landing
+    name would change what it reads): a symlink to the landing file."""
     safe = workdir / f"f{i:06d}.bin"
     try:
         if _is_gzip(path):
             return gunzip(path, safe)
         with open(path, "rb"):
             pass
+        if GLOB_CHARS.isdisjoint(str(path)):
+            return Salvage(path)
         os.symlink(os.path.abspath(path), safe)
         return Salvage(safe)
     except OSError as e:  # a broken symlink, a directory with a file's name, no permission
@@ -345,20 +361,25 @@ def _checked_sql(channels: tuple[str, ...]) -> str:
     """
 
 
+_OPEN: set[int] = set()  # connections inside an atomic() block (DuckDB aborts on a nested BEGIN)
+
+
 @contextlib.contextmanager
 def atomic(con: duckdb.DuckDBPyConnection):
     """One DuckDB transaction around a step's writes (a kill at any point leaves the warehouse
-    as it was before the step); inside an open transaction, just that transaction."""
-    try:
-        con.execute("begin")
-    except duckdb.TransactionException:  # already inside one: the caller commits
+    as it was before the step); inside an atomic() block of the same connection, just that one."""
+    if id(con) in _OPEN:
         yield
         return
+    con.execute("begin")
+    _OPEN.add(id(con))
     try:
         yield
     except BaseException:
+        _OPEN.discard(id(con))
         con.execute("rollback")
         raise
+    _OPEN.discard(id(con))
     con.execute("commit")
 
 
@@ -420,13 +441,16 @@ def record_files(con, root: Path, paths: list[Path], kind: str) -> None:
     """Ledger rows for the staged files, and their unreadable lines into raw.rejected_lines:
     lines received = readable non-blank lines + lines the reader or the gzip salvage rejected."""
     rows = [(rel(root, p), kind, _upload_date(rel(root, p)), _size(p)) for p in paths]
-    con.executemany("insert into raw.ingest_files values (?, ?, ?, ?, 0, now())", rows)
+    con.execute("create or replace temp table _files(source_file varchar, kind varchar, upload_date date, "
+                "size_bytes bigint)")
+    con.executemany("insert into _files values (?, ?, ?, ?)", rows)
     con.execute("""
-        update raw.ingest_files f
-        set lines_received = (select count(*) from _lines l where l.source_file = f.source_file)
-                           + (select count(*) from _bad b where b.source_file = f.source_file)
-        where list_contains(?, f.source_file)
-    """, [[r[0] for r in rows]])
+        insert into raw.ingest_files
+        select f.*, coalesce(l.n, 0) + coalesce(b.n, 0), now()
+        from _files f
+        left join (select source_file, count(*) as n from _lines group by all) l using (source_file)
+        left join (select source_file, count(*) as n from _bad group by all) b using (source_file)
+    """)
     con.execute("insert into raw.rejected_lines select source_file, line_no, reason, raw_text from _bad")
 
 
@@ -621,7 +645,9 @@ def ingest_csv_files(con, root: Path, folder: str, table: str, columns: tuple[st
                 if codec is None:
                     file_rows.append((name, 1, "the file declares an encoding other than GB18030 or UTF-8"))
                     continue
-                if codec == "utf-8":
+                if codec == "utf-8" and GLOB_CHARS.isdisjoint(str(path)):
+                    safe = path
+                elif codec == "utf-8":
                     os.symlink(os.path.abspath(path), safe)
                 else:
                     _utf8_copy(path, codec, safe)
