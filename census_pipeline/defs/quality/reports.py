@@ -1,9 +1,18 @@
-"""Quality reports for the field: follow-up list, coverage, enumerator scorecard, progress."""
+"""Quality reports for the field: follow-up list, coverage, enumerator scorecard, progress.
+
+Household and enumerator ids come from PADs and phones: every text cell is made
+spreadsheet-safe (lib/safe_cells.py), and the four files replace the old ones together once all
+are written (the folder also holds the Great Expectations Data Docs, so it is not swapped whole).
+"""
+
+import os
+import shutil
 
 import dagster as dg
 
 from census_pipeline.lib.charts import bar_lines
 from census_pipeline.lib.metadata import markdown_table
+from census_pipeline.lib.safe_cells import copy_csv
 from census_pipeline.resources import OutputDir, Warehouse
 
 REPORTS = ["follow_up", "coverage", "enumerator_scorecard", "progress"]
@@ -11,15 +20,22 @@ REPORTS = ["follow_up", "coverage", "enumerator_scorecard", "progress"]
 
 @dg.asset(
     key=["quality", "reports"], deps=[["quality", r] for r in REPORTS], group_name="quality",
-    owners=["team:census-data"], kinds={"csv"}, tags={"zone": "analysis"}, code_version="1",
+    owners=["team:census-data"], kinds={"csv"}, tags={"zone": "analysis"}, code_version="2",
 )
 def quality_reports(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:
     """The field teams' reports as CSV in $CENSUS_OUTPUT_DIR/quality/: follow-up list (补登/复查),
     coverage (不重不漏), enumerator scorecard (可追溯), progress by township and day (登记进度)."""
     folder = output.folder("quality")
+    staging = folder / f".reports-staging-{context.run_id}"
+    staging.mkdir(exist_ok=True)
     with warehouse.connect(read_only=True) as con:
-        for name in REPORTS:
-            con.execute(f"copy (select * from quality.{name}) to '{folder / (name + '.csv')}' (header, delimiter ',')")
+        try:
+            for name in REPORTS:
+                copy_csv(con, f"quality.{name}", staging / f"{name}.csv")
+            for name in REPORTS:
+                os.replace(staging / f"{name}.csv", folder / f"{name}.csv")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         progress = con.execute("""
             select strftime(census_day, '%m-%d'), round(100.0 * sum(enumerated_final) / nullif(sum(listed_households), 0), 1)
             from quality.progress group by census_day order by census_day""").fetchall()
