@@ -22,13 +22,15 @@ import io
 import json
 import os
 import random
+import shutil
+import tempfile
 import uuid
 import zlib
 from array import array
-from functools import lru_cache
-from itertools import accumulate
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from functools import cache, lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 from census_pipeline.lib import idnumber, names
@@ -101,18 +103,18 @@ class FastRandom(random.Random):
 _W = idnumber.WEIGHTS
 
 
-@lru_cache(maxsize=None)
+@cache
 def _area_sum(area: str) -> int:
     return sum(int(c) * w for c, w in zip(area, _W[:6], strict=True))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _date_part(born: dt.date) -> tuple[str, int]:
     ymd = f"{born:%Y%m%d}"
     return ymd, sum(int(c) * w for c, w in zip(ymd, _W[6:14], strict=True))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _seq_part(seq: int) -> tuple[str, int]:
     s = f"{seq:03d}"
     return s, sum(int(c) * w for c, w in zip(s, _W[14:], strict=True))
@@ -125,7 +127,7 @@ def make_id(area: str, born: dt.date, seq: int) -> str:
     return f"{area}{ymd}{sq}{idnumber.CHECK_CHARS[(_area_sum(area) + b + q) % 11]}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ymd_date(ymd: str) -> dt.date | None:
     try:
         born = dt.date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
@@ -151,12 +153,12 @@ counts_here_cached = lru_cache(maxsize=None)(counts_here)
 migration_class_cached = lru_cache(maxsize=None)(migration_class)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _age_on(born: dt.date) -> int:
     return age_at_standard_time(born.year, born.month, born.day)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ym(d: dt.date) -> str:
     return f"{d.year:04d}-{d.month:02d}"
 
@@ -333,17 +335,31 @@ class IdAllocator:
     number of persons.
 
     The 3-digit sequence gives 500 numbers per (area, birth date, sex): odd 001..999 for men,
-    even 002..998 and then 000 for women. Issuing a 501st would repeat a number, so `new`
-    raises OverflowError instead of wrapping (at 5.05 M households the fullest cell holds a
-    few dozen; `max_used` reports it)."""
+    even 002..998 and then 000 for women. Counties are drawn apart (possibly in parallel), so
+    each county's allocator (`home`, `slot`) owns its own part of every cell: the first
+    HOME_SLOTS numbers of its own area code (where most of its people are born), and
+    OTHER_SLOTS numbers of every other area after them, at HOME_SLOTS + slot * OTHER_SLOTS.
+    An allocator without a home owns all 500. Issuing past its part would repeat a number,
+    so `new` raises OverflowError instead (`max_used` says how full the fullest cell got)."""
 
     FIRST_DAY = dt.date(1890, 1, 1)
     DAYS = (dt.date(2021, 1, 1) - FIRST_DAY).days
     PER_CELL = 500
+    HOME_SLOTS = 240
+    OTHER_SLOTS = 20  # x 13 counties = 260; 240 + 260 = 500
 
-    def __init__(self) -> None:
+    def __init__(self, home: str | None = None, slot: int = 0) -> None:
         self.areas: dict[str, int] = {}
         self.counts = array("H")
+        self.home = home
+        if home is None:
+            self.home_cap, self.other_base, self.other_cap = self.PER_CELL, 0, self.PER_CELL
+        else:
+            self.home_cap = self.HOME_SLOTS
+            self.other_base = self.HOME_SLOTS + slot * self.OTHER_SLOTS
+            self.other_cap = self.OTHER_SLOTS
+            if self.other_base + self.other_cap > self.PER_CELL:
+                raise ValueError(f"no ID sequence numbers left for county slot {slot}")
 
     def new(self, area: str, born: dt.date, sex: str) -> str:
         a = self.areas.get(area)
@@ -352,11 +368,12 @@ class IdAllocator:
             self.counts.extend(array("H", [0]) * (2 * self.DAYS))
         i = (a * self.DAYS + (born - self.FIRST_DAY).days) * 2 + (sex != "1")
         n = self.counts[i]
-        if n >= self.PER_CELL:
-            raise OverflowError(f"more than {self.PER_CELL} ID numbers for area {area}, born {born}, sex {sex}: "
-                                "the 3-digit sequence would repeat")
+        base, cap = (0, self.home_cap) if self.home is None or area == self.home else (self.other_base, self.other_cap)
+        if n >= cap:
+            raise OverflowError(f"more than {cap} ID numbers for area {area}, born {born}, sex {sex}"
+                                f"{f' in county {self.home}' if self.home else ''}: the 3-digit sequence would repeat")
         self.counts[i] = n + 1
-        seq = (n * 2 + (1 if sex == "1" else 2)) % 1000
+        seq = ((base + n) * 2 + (1 if sex == "1" else 2)) % 1000
         return make_id(area, born, seq)
 
     def max_used(self) -> int:
@@ -545,12 +562,39 @@ COLLECTIVE_SIZES = ((1, 0.35), (2, 0.25), (3, 0.15), (4, 0.12), (6, 0.08), (8, 0
 MINORITIES = ("22", "15", "06", "03", "09", "08", "12", "07", "11", "02")
 
 
+def stream_seed(kind: str, seed: int, county: str) -> str:
+    """The seed of a county's own random stream (a string: Random hashes it with SHA-512, the
+    same in every process)."""
+    return f"{kind}/{seed}/{county}"
+
+
+PERSONS_PER_COUNTY = 10**8  # person numbers (truth only) of county k: k * 10**8 + 1, ...
+
+
+@dataclasses.dataclass
+class CountyTask:
+    k: int  # 1-based, in COUNTY_POPULATION order
+    county: str
+    eas: list[tuple[EA, int]]
+    pes_eas: set[str]
+    parts: Path  # where the county writes its parts of the frame, registers and truth links
+
+
 class Generator:
+    """The whole census is drawn county by county: the geography and the PES sample from the
+    seed, then each county's households from its own random streams, derived from (seed,
+    county), into its own batch files and parts of the frame, registers and truth links,
+    which are then joined in county order. So a county's output does not depend on which
+    process draws it, or when: with `workers` > 1 the counties are drawn in parallel and the
+    landing zone, truth and truth links are byte for byte those of `workers` = 1."""
+
     def __init__(self, out: Path, households: int, seed: int, rates: Rates | None = None, batch_size: int = 250,
-                 min_township_households: int = 40, pes_seed: int | None = None):
+                 min_township_households: int = 40, pes_seed: int | None = None, workers: int = 1):
         self.min_township_households = min_township_households
         self.out = Path(out)
         self.n_households = households
+        self.seed = seed
+        self.workers = max(1, int(workers))
         self.rng = FastRandom(seed)
         self.rates = rates or Rates()
         self.truth = Truth()
@@ -563,11 +607,13 @@ class Generator:
         self.listed: dict[str, list[Person]] = {}
         self.n_people = 0
         # the PES draws apart: the census is the same without it, and with another PES seed
-        self.pes_rng = FastRandom(seed * 7919 + 17 if pes_seed is None else pes_seed)
+        self.pes_seed = seed * 7919 + 17 if pes_seed is None else pes_seed
+        self.pes_rng = FastRandom(self.pes_seed)
         self.pes_eas: set[str] = set()
         self.census_by_date = array("q")  # hash(name, sex, birth date) of census lines with a valid ID
         self.census_by_month = array("q")  # hash(name, sex, birth month) of lines without one
         self.foreign_ids: set[str] = set()  # ID numbers of type 2/3 issued (about 0.4% of households)
+        self.unfound: list[tuple[str, str, dt.date, str]] = []
 
     # -- people ------------------------------------------------------------------------
 
@@ -821,47 +867,149 @@ class Generator:
         }
 
     def run(self, progress: Callable[[int], None] | None = None) -> dict:
-        rng, rates = self.rng, self.rates
         if self.out.exists() and any(self.out.iterdir()):
             raise FileExistsError(f"{self.out} is not empty; choose an empty or new folder")
         self.out.mkdir(parents=True, exist_ok=True)
         for sub in ("frame", "uploads/pad", "uploads/self", "admin/hukou", "admin/births", "admin/deaths"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
-        geography = build_geography(rng, self.n_households, self.min_township_households)
+        geography = build_geography(self.rng, self.n_households, self.min_township_households)
         for ea, _ in geography:
             if ea.township not in self.townships_of[ea.county]:
                 self.townships_of[ea.county].append(ea.township)
-        self.batches = BatchWriter(self.out, rng, rates, self.batch_size, self.truth)
-        self.links = TruthLinks(truth_links_path_for(self.out))
-        self.pes_eas = pes_sample(self.pes_rng, [ea for ea, _ in geography], rates.pes_ea_fraction)
-        self.pes_batches = BatchWriter(self.out, self.pes_rng, rates, self.batch_size, self.truth, folder="pes")
-        self.registers = RegisterWriter(self.out, rng, rates, self.truth, self.ids, self.links)
-        frame_f = open(self.out / "frame/listing.csv", "w", encoding="utf-8", newline="")
-        self.frame = csv.writer(frame_f, lineterminator="\n")
-        self.frame.writerow(["household_id", "ea_code", "urban_rural_code", "address", "household_type",
-                             "expected_persons", "listed_on"])
-        pending: list[dict] | None = None
-        for ea, n in geography:
-            for dwelling in range(1, n + 1):
-                hh = self._household(ea, dwelling)
-                if pending is not None:
-                    self._maybe_duplicate(pending[0], hh)
-                    self._emit(pending[0])
-                pending = [hh]
-                if progress:
-                    progress(1)
-        if pending:
-            self._emit(pending[0])
+        self.pes_eas = pes_sample(self.pes_rng, [ea for ea, _ in geography], self.rates.pes_ea_fraction)
+        parts = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.parts-", dir=self.out.parent))
+        try:
+            tasks = []
+            for k, county in enumerate(self.counties, 1):
+                eas = [(ea, n) for ea, n in geography if ea.county == county]
+                if eas:
+                    tasks.append(CountyTask(k, county, eas, {c.code for c, _ in eas} & self.pes_eas, parts))
+            results = self._run_counties(tasks, progress)
+            self._merge(results, parts)
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
         self._in_flight_files()
         self._omissions_truth()
-        self.batches.finish()
-        self.pes_batches.finish()
         self._coverage_truth()
-        self.registers.finish()
-        self.links.close()
-        frame_f.close()
-        self.truth.files["frame/listing.csv"] = {"received": self.frame_rows, "ingested": self.frame_rows, "quarantined": 0}
         return self.truth.as_dict()
+
+    def _run_counties(self, tasks: list[CountyTask], progress: Callable[[int], None] | None) -> list[dict]:
+        if self.workers == 1 or len(tasks) == 1:
+            return [self._county(t, progress) for t in tasks]
+        import multiprocessing
+
+        # fork: the workers share this process's string-hash secret, which the omission
+        # check's hashes of (name, sex, birth date) rely on; biggest counties first
+        order = sorted(tasks, key=lambda t: -sum(n for _, n in t.eas))
+        results = {}
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(min(self.workers, len(tasks))) as pool:
+            for res in pool.imap_unordered(self._county_in_worker, order):
+                results[res["k"]] = res
+                if progress:
+                    progress(res["households"])
+        return [results[t.k] for t in tasks]
+
+    def _county_in_worker(self, task: CountyTask) -> dict:
+        return self._county(task, None)
+
+    def _county(self, task: CountyTask, progress: Callable[[int], None] | None) -> dict:
+        """Draw one county's households into its batch files and its parts; return its truth."""
+        g = Generator(self.out, self.n_households, self.seed, self.rates, self.batch_size,
+                      self.min_township_households, self.pes_seed)
+        g.townships_of = self.townships_of
+        g.pes_eas = task.pes_eas
+        g.rng = FastRandom(stream_seed("census", self.seed, task.county))
+        g.pes_rng = FastRandom(stream_seed("pes", self.pes_seed, task.county))
+        g.ids = IdAllocator(home=task.county, slot=task.k - 1)
+        g.n_people = task.k * PERSONS_PER_COUNTY
+        rng, rates, k = g.rng, g.rates, task.k
+        g.batches = BatchWriter(g.out, rng, rates, g.batch_size, g.truth)
+        g.pes_batches = BatchWriter(g.out, g.pes_rng, rates, g.batch_size, g.truth, folder="pes")
+        g.links = TruthLinks(task.parts / f"links_{k:02d}.csv.gz", header=False)
+        g.registers = RegisterWriter(task.parts, rng, rates, g.truth, g.ids, g.links, k)
+        frame_f = open(task.parts / f"frame_{k:02d}.csv", "w", encoding="utf-8", newline="")
+        g.frame = csv.writer(frame_f, lineterminator="\n")
+        pending: dict | None = None
+        households = 0
+        for ea, n in task.eas:
+            for dwelling in range(1, n + 1):
+                hh = g._household(ea, dwelling)
+                if pending is not None:
+                    g._maybe_duplicate(pending, hh)
+                    g._emit(pending)
+                pending = hh
+                households += 1
+                if progress:
+                    progress(1)
+        if pending is not None:
+            g._emit(pending)
+        g.batches.finish()
+        g.pes_batches.finish()
+        rows = g.registers.finish()
+        g.links.close()
+        frame_f.close()
+        if g.n_people >= (k + 1) * PERSONS_PER_COUNTY:
+            raise OverflowError(f"county {task.county}: more than {PERSONS_PER_COUNTY:,} persons")
+        t = g.truth
+        t.bad_lines.clear()
+        return {
+            "k": k, "households": households, "frame_rows": g.frame_rows, "register_rows": rows,
+            "files": t.files, "defects": t.defects, "county": dict(t.county), "township": dict(t.township),
+            "quarantine_reasons": t.quarantine_reasons, "submissions": t.submissions, "follow_up": t.follow_up,
+            "pes": t.pes, "unfound": g.registers.unfound,
+            "census_by_date": g.census_by_date.tobytes(), "census_by_month": g.census_by_month.tobytes(),
+            "id_cell_max": g.ids.max_used(),
+        }
+
+    def _merge(self, results: list[dict], parts: Path) -> None:
+        """Join the counties' parts in county order, and add up their truth."""
+        t = self.truth
+        for r in results:  # county order
+            t.files.update(r["files"])
+            t.defects.update(r["defects"])
+            for c, counts in r["county"].items():
+                t.county[c].update(counts)
+            for tw, counts in r["township"].items():
+                t.township[tw].update(counts)
+            t.quarantine_reasons.update(r["quarantine_reasons"])
+            t.follow_up.update(r["follow_up"])
+            t.pes.update(r["pes"])
+            t.submissions += r["submissions"]
+            self.unfound.extend(r["unfound"])
+            self.census_by_date.frombytes(r["census_by_date"])
+            self.census_by_month.frombytes(r["census_by_month"])
+            self.frame_rows += r["frame_rows"]
+        self.id_cell_max = max((r["id_cell_max"] for r in results), default=0)
+        ks = [r["k"] for r in results]
+
+        def join(rel: str, part: str, header: bytes, rows: int) -> None:
+            with open(self.out / rel, "wb") as f:
+                f.write(header)
+                for k in ks:
+                    with open(parts / part.format(k=k), "rb") as src:
+                        shutil.copyfileobj(src, f, 1 << 20)
+            t.files[rel] = {"received": rows, "ingested": rows, "quarantined": 0}
+
+        frame_header = "household_id,ea_code,urban_rural_code,address,household_type,expected_persons,listed_on\n"
+        join("frame/listing.csv", "frame_{k:02d}.csv", frame_header.encode(), self.frame_rows)
+        hukou_header = ",".join(HUKOU_COLUMNS) + "\n"
+        for name, part, header in (
+            (f"admin/hukou/hukou_{EXTRACTED_ON}_part1.csv", "hukou1_{k:02d}.csv", hukou_header.encode()),
+            (f"admin/hukou/hukou_{EXTRACTED_ON}_part2.csv", "hukou2_{k:02d}.csv",
+             ("# encoding: gb18030\n" + hukou_header).encode("gb18030")),
+            (f"admin/hukou/hukou_{UPDATE_EXTRACTED_ON}_update.csv", "update_{k:02d}.csv", hukou_header.encode()),
+            ("admin/births/births_2020-11-10.csv", "births_{k:02d}.csv", (",".join(BIRTH_COLUMNS) + "\n").encode()),
+            ("admin/deaths/deaths_2020-11-10.csv", "deaths_{k:02d}.csv", (",".join(DEATH_COLUMNS) + "\n").encode()),
+        ):
+            join(name, part, header, sum(r["register_rows"][part.split("_")[0]] for r in results))
+        # gzip members one after another are one gzip file (RFC 1952); the header is the first
+        links = truth_links_path_for(self.out)
+        with open(links, "wb") as f:
+            f.write(gzip.compress(b"record_type,record_key,person\n", compresslevel=1, mtime=0))
+            for k in ks:
+                with open(parts / f"links_{k:02d}.csv.gz", "rb") as src:
+                    shutil.copyfileobj(src, f, 1 << 20)
 
     frame_rows = 0
 
@@ -1010,7 +1158,7 @@ class Generator:
             i = np.searchsorted(sorted_hashes, h)
             return bool(i < len(sorted_hashes) and sorted_hashes[i] == h)
 
-        for name, sex, born, township in self.registers.unfound:
+        for name, sex, born, township in self.unfound:
             if contains(by_date, hash((name, sex, born.isoformat()))) or contains(by_month, hash((name, sex, _ym(born)))):
                 continue
             self.truth.county[township[:6]]["register_persons_not_found"] += 1
@@ -1363,38 +1511,42 @@ def _duplicate_survivor(a: dict, b: dict) -> str:
     return "b" if kb > ka else "a"
 
 
-class RegisterWriter:
-    """The three register extracts, consistent with the generated population."""
+HUKOU_COLUMNS = ["person_no", "id_number", "name", "sex", "birth_date", "hukou_region_code", "hukou_township_code",
+                 "hukou_address", "status", "extracted_on"]
+BIRTH_COLUMNS = ["certificate_no", "child_name", "child_sex", "birth_date", "mother_id_number", "mother_name",
+                 "hospital_region_code", "extracted_on"]
+DEATH_COLUMNS = ["record_no", "id_number", "name", "sex", "birth_date", "death_date", "region_code", "extracted_on"]
+RECORDS_PER_COUNTY = 10**7  # register numbers of county k: P<kk><7 digits>, O<kk>..., D<kk>...
 
-    def __init__(self, root: Path, rng: random.Random, rates: Rates, truth: Truth, ids: IdAllocator,
-                 links: TruthLinks):
+
+class RegisterWriter:
+    """A county's part of the three register extracts, consistent with its population: rows
+    without headers in `parts`, joined by the Generator in county order. Record numbers
+    carry the county's number (`k`), so they are unique across counties."""
+
+    def __init__(self, parts: Path, rng: random.Random, rates: Rates, truth: Truth, ids: IdAllocator,
+                 links: TruthLinks, k: int = 1):
         self.rng, self.rates, self.truth, self.ids, self.links = rng, rates, truth, ids, links
         self.n = 0
-        cols = ["person_no", "id_number", "name", "sex", "birth_date", "hukou_region_code", "hukou_township_code",
-                "hukou_address", "status", "extracted_on"]
-        self.hukou_cols = cols
+        self.prefix = f"{k:02d}"
         self.files = []
         for i, enc in enumerate(("utf-8", "gb18030")):
-            f = open(root / f"admin/hukou/hukou_{EXTRACTED_ON}_part{i + 1}.csv", "w", encoding=enc, newline="")
-            if enc == "gb18030":
-                f.write("# encoding: gb18030\n")
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(cols)
-            self.files.append((f, w, [0]))
-        self.update_f = open(root / f"admin/hukou/hukou_{UPDATE_EXTRACTED_ON}_update.csv", "w", encoding="utf-8", newline="")
+            f = open(parts / f"hukou{i + 1}_{k:02d}.csv", "w", encoding=enc, newline="")
+            self.files.append((f, csv.writer(f, lineterminator="\n"), [0]))
+        self.update_f = open(parts / f"update_{k:02d}.csv", "w", encoding="utf-8", newline="")
         self.update = csv.writer(self.update_f, lineterminator="\n")
-        self.update.writerow(cols)
         self.update_rows = 0
-        self.births_f = open(root / "admin/births/births_2020-11-10.csv", "w", encoding="utf-8", newline="")
+        self.births_f = open(parts / f"births_{k:02d}.csv", "w", encoding="utf-8", newline="")
         self.births = csv.writer(self.births_f, lineterminator="\n")
-        self.births.writerow(["certificate_no", "child_name", "child_sex", "birth_date", "mother_id_number",
-                              "mother_name", "hospital_region_code", "extracted_on"])
-        self.deaths_f = open(root / "admin/deaths/deaths_2020-11-10.csv", "w", encoding="utf-8", newline="")
+        self.deaths_f = open(parts / f"deaths_{k:02d}.csv", "w", encoding="utf-8", newline="")
         self.deaths = csv.writer(self.deaths_f, lineterminator="\n")
-        self.deaths.writerow(["record_no", "id_number", "name", "sex", "birth_date", "death_date", "region_code",
-                              "extracted_on"])
         self.n_births = self.n_deaths = 0
         self.unfound: list[tuple[str, str, dt.date, str]] = []  # registrants no census line matches directly
+
+    def _no(self, letter: str, n: int) -> str:
+        if n >= RECORDS_PER_COUNTY:
+            raise OverflowError(f"more than {RECORDS_PER_COUNTY:,} {letter} records in one county")
+        return f"{letter}{self.prefix}{n:07d}"
 
     def _row(self, row: list) -> None:
         f, w, n = self.files[0 if self.rng.random() < 0.8 else 1]
@@ -1406,7 +1558,7 @@ class RegisterWriter:
             return
         rng, rates = self.rng, self.rates
         self.n += 1
-        p.register_no = f"P{self.n:09d}"
+        p.register_no = self._no("P", self.n)
         name, ident = p.name, p.id_number
         r = rng.random()
         if r < rates.name_typo:
@@ -1435,35 +1587,36 @@ class RegisterWriter:
         self.n += 1
         ident = self.ids.new(ea.county, born, sex)
         name = names.full_name(rng, sex)
-        self._row([f"P{self.n:09d}", ident, name, sex, born.isoformat(), ea.county,
+        self._row([self._no("P", self.n), ident, name, sex, born.isoformat(), ea.county,
                    ea.township, "某地址", "1", EXTRACTED_ON])
         self.unfound.append((name, sex, born, ea.township))
         self.truth.defects["register_persons_missing_from_census"] += 1
         # inactive records (moved out, deceased) are in the extract too and never omissions
         if rng.random() < 0.5:
             self.n += 1
-            self._row([f"P{self.n:09d}", self.ids.new(ea.county, born, "1"), names.full_name(rng, "1"),
+            self._row([self._no("P", self.n), self.ids.new(ea.county, born, "1"), names.full_name(rng, "1"),
                        "1", born.isoformat(), ea.county, ea.township, "某地址", rng.choice("23"), EXTRACTED_ON])
 
     def birth(self, baby: Person, mother: Person, county: str) -> None:
         self.n_births += 1
         self.truth.county[county]["register_births"] += 1
-        self.births.writerow([f"O{self.n_births:09d}", baby.name if self.rng.random() < 0.8 else "", baby.sex,
+        self.births.writerow([self._no("O", self.n_births), baby.name if self.rng.random() < 0.8 else "", baby.sex,
                               baby.born.isoformat(), mother.id_number, mother.name, county, "2020-11-10"])
 
     def death(self, dead: Person, died: dt.date, county: str) -> None:
         self.n_deaths += 1
         self.truth.county[county]["register_deaths"] += 1
-        self.deaths.writerow([f"D{self.n_deaths:09d}", dead.id_number, dead.name, dead.sex, dead.born.isoformat(),
+        self.deaths.writerow([self._no("D", self.n_deaths), dead.id_number, dead.name, dead.sex, dead.born.isoformat(),
                               died.isoformat(), county, "2020-11-10"])
 
-    def finish(self) -> None:
-        written = [(f, n[0]) for f, _w, n in self.files]
-        written += [(self.update_f, self.update_rows), (self.births_f, self.n_births), (self.deaths_f, self.n_deaths)]
-        for f, rows in written:  # CSV data rows: the header and a `# encoding:` line are not received lines
+    def finish(self) -> dict[str, int]:
+        """Close the parts; their data rows by part."""
+        for f, _w, _n in self.files:
             f.close()
-            rel = str(Path(f.name).relative_to(Path(f.name).parents[2]))
-            self.truth.files[rel] = {"received": rows, "ingested": rows, "quarantined": 0}
+        for f in (self.update_f, self.births_f, self.deaths_f):
+            f.close()
+        return {"hukou1": self.files[0][2][0], "hukou2": self.files[1][2][0], "update": self.update_rows,
+                "births": self.n_births, "deaths": self.n_deaths}
 
 
 def is_true_resident(p: Person) -> bool:
@@ -1492,11 +1645,15 @@ def pes_sample(rng: random.Random, eas: list[EA], fraction: float) -> set[str]:
 class TruthLinks:
     """Which records are the same human (`<out>.truth_links.csv.gz`): every line of an
     authoritative census submission and every household-registration record of a generated
-    person, with the person's number. Linkage quality (precision, recall) is measured on it."""
+    person, with the person's number. Linkage quality (precision, recall) is measured on it.
+    Each county writes its own gzip member (no timestamp: the same seed, the same bytes)."""
 
-    def __init__(self, path: Path):
-        self.f = gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=1)
-        self.f.write("record_type,record_key,person\n")
+    def __init__(self, path: Path, header: bool = True):
+        self.raw = open(path, "wb")
+        self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, compresslevel=1, mtime=0)
+        self.f = io.TextIOWrapper(self.gz, encoding="utf-8", newline="")
+        if header:
+            self.f.write("record_type,record_key,person\n")
 
     def census(self, submission_id: str, members: list[Person]) -> None:
         self.f.writelines(f"census,{submission_id}:{i},{p.pid}\n" for i, p in enumerate(members, 1))
@@ -1509,13 +1666,16 @@ class TruthLinks:
 
     def close(self) -> None:
         self.f.close()
+        self.raw.close()
 
 
 def generate(out: Path, households: int, seed: int, truth_path: Path | None = None, rates: Rates | None = None,
              progress: Callable[[int], None] | None = None, min_township_households: int = 40,
-             pes_seed: int | None = None) -> dict:
-    """Write a landing zone to `out` and its truth (JSON) to `truth_path` (default `<out>.truth.json`)."""
-    gen = Generator(out, households, seed, rates, min_township_households=min_township_households, pes_seed=pes_seed)
+             pes_seed: int | None = None, workers: int = 1) -> dict:
+    """Write a landing zone to `out` and its truth (JSON) to `truth_path` (default `<out>.truth.json`).
+    `workers` processes draw the counties; the output is the same whatever their number."""
+    gen = Generator(out, households, seed, rates, min_township_households=min_township_households, pes_seed=pes_seed,
+                    workers=workers)
     truth = gen.run(progress)
     truth["parameters"] = {"households": households, "seed": seed, "rates": dataclasses.asdict(gen.rates)}
     truth["city_code"] = CITY_CODE

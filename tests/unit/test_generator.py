@@ -128,3 +128,34 @@ def test_generated_ids_are_unique(tmp_path):
         lines = [ln for ln in p.read_text(encoding=enc).splitlines() if not ln.startswith("#")]
         reg += [r["id_number"] for r in csv.DictReader(lines) if idnumber.is_valid(r["id_number"])]
     assert len(reg) > 3000 and len(reg) == len(set(reg))
+
+
+def _tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_output_whatever_the_number_of_workers(tmp_path):
+    """Counties are drawn from their own random streams: 1 or 3 worker processes write the same
+    bytes (landing zone, truth, truth links), and leave no parts behind."""
+    one = generate(tmp_path / "one", households=1500, seed=4, workers=1)
+    three = generate(tmp_path / "three", households=1500, seed=4, workers=3)
+    assert one == three
+    a, b = _tree(tmp_path / "one"), _tree(tmp_path / "three")
+    assert a.keys() == b.keys() and a == b
+    for suffix in (".truth.json", ".truth_links.csv.gz"):
+        assert (tmp_path / f"one{suffix}").read_bytes() == (tmp_path / f"three{suffix}").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{n}{s}" for n in ("one", "three") for s in ("", ".truth.json", ".truth_links.csv.gz"))
+
+
+def test_truth_links_and_register_numbers_are_unique(tmp_path):
+    import csv
+    import gzip
+
+    generate(tmp_path / "l", households=2000, seed=9)
+    with gzip.open(tmp_path / "l.truth_links.csv.gz", "rt", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    keys = [(r["record_type"], r["record_key"]) for r in rows]
+    assert len(keys) == len(set(keys)) > 4000
+    hukou = [r for r in rows if r["record_type"] == "hukou"]
+    assert len({r["person"] for r in hukou}) == len(hukou)  # one register record per person
