@@ -178,6 +178,18 @@ def gunzip(path: Path, out: Path) -> Salvage:
     return Salvage(out, newlines + 1, f"{damage}: this line and the rest of the file could not be read")
 
 
+def _needs_link(path: Path) -> bool:
+    """DuckDB cannot be given this name as it is: a glob character, or bytes that are not UTF-8."""
+    name = str(path)
+    if not GLOB_CHARS.isdisjoint(name):
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def prepare_file(path: Path, workdir: Path, i: int) -> Salvage:
     """Per-file work before DuckDB reads the bytes: decompress gzip, and give every file a safe
     name where it needs one (DuckDB takes file names as glob patterns: `[`, `*`, `?` in a landing
@@ -188,7 +200,7 @@ def prepare_file(path: Path, workdir: Path, i: int) -> Salvage:
             return gunzip(path, safe)
         with open(path, "rb"):
             pass
-        if GLOB_CHARS.isdisjoint(str(path)):
+        if not _needs_link(path):
             return Salvage(path)
         os.symlink(os.path.abspath(path), safe)
         return Salvage(safe)
@@ -645,7 +657,7 @@ def ingest_csv_files(con, root: Path, folder: str, table: str, columns: tuple[st
                 if codec is None:
                     file_rows.append((name, 1, "the file declares an encoding other than GB18030 or UTF-8"))
                     continue
-                if codec == "utf-8" and GLOB_CHARS.isdisjoint(str(path)):
+                if codec == "utf-8" and not _needs_link(path):
                     safe = path
                 elif codec == "utf-8":
                     os.symlink(os.path.abspath(path), safe)
