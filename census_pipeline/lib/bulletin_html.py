@@ -90,15 +90,16 @@ def hbar_svg(chart_id: str, labels: list[str], values: list[float], unit: str = 
     width, bar_h, left = 760, 22, 150
     top = 10
     height = top * 2 + bar_h * len(values)
-    vmax = max([float(v) for v in values] + [1e-9])
+    # a zero denominator gives an empty cell (rules.md, Rounding): no bar, no figure
+    vmax = max([float(v) for v in values if v is not None] + [1e-9])
     parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img">']
     for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
         y = top + i * bar_h
-        w = (width - left - 110) * float(v) / vmax
+        w = (width - left - 110) * float(v or 0) / vmax
         parts.append(f'<text x="{left - 8}" y="{y + bar_h * .7}" text-anchor="end" font-size="13">{html.escape(lab)}</text>')
         parts.append(f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{bar_h - 6}" fill="{color}"/>')
-        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + bar_h * .7}" font-size="12">{_fmt(v)}{unit}</text>')
+        parts.append(f'<text x="{left + w + 6:.1f}" y="{y + bar_h * .7}" font-size="12">{_fmt(v)}{unit if v is not None else ""}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -1,9 +1,21 @@
-"""Publication: the bulletin tables as CSV, one XLSX workbook and the HTML communiqué."""
+"""Publication: the bulletin tables as CSV, one XLSX workbook and the HTML communiqué.
+
+Nothing is published from an empty or implausible census: a blocking check on the counted
+persons (the bulletin's input) stops the bulletin when no one is counted or when too many input
+lines were quarantined. Publication is all-or-nothing: every file is written into a staging
+folder that replaces the published one in a single rename (lib/publish.py). Every CSV and XLSX
+cell is spreadsheet-safe (lib/safe_cells.py).
+"""
+
+import dataclasses
+from pathlib import Path
 
 import dagster as dg
 
 from census_pipeline.lib.bulletin_html import pes_section, render
 from census_pipeline.lib.metadata import markdown_table
+from census_pipeline.lib.publish import staged_folder
+from census_pipeline.lib.safe_cells import copy_csv, neutralise
 from census_pipeline.resources import OutputDir, Warehouse
 
 BULLETIN_TABLES = ["b1_population", "b2_sex", "b3_age", "b4_education", "b5_ethnicity", "b6_migration",
@@ -11,36 +23,104 @@ BULLETIN_TABLES = ["b1_population", "b2_sex", "b3_age", "b4_education", "b5_ethn
 # published beside b1-b8: below county level (protected) and long-form sample estimates
 SUPPLEMENTARY_TABLES = ["t1_township_population", "lf_marital_status", "lf_employment", "lf_industry"]
 PUBLISHED_TABLES = BULLETIN_TABLES + SUPPLEMENTARY_TABLES
+PERSONS = dg.AssetKey(["microdata", "persons"])
+LEDGER = dg.AssetKey(["quality", "ingest_ledger"])  # lines received, ingested, quarantined per file
+# A census office expects a few per cent of lines to break the contract (damaged batches,
+# malformed lines); a fifth or more means a systemic fault (a wrong export, a changed format),
+# and a bulletin from what is left would silently undercount.
+MAX_QUARANTINED_PCT = 20.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Plausibility:
+    persons_counted: int
+    lines_received: int
+    lines_quarantined: int
+
+    @property
+    def quarantined_pct(self) -> float:
+        return 100.0 * self.lines_quarantined / self.lines_received if self.lines_received else 0.0
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.persons_counted == 0:
+            found.append("the resident population is 0: no person counted "
+                         f"({self.lines_received:,} input lines received; is the landing zone empty?)")
+        if self.quarantined_pct > MAX_QUARANTINED_PCT:
+            found.append(f"{self.quarantined_pct:.1f}% of input lines were quarantined "
+                         f"({self.lines_quarantined:,} of {self.lines_received:,}; more than "
+                         f"{MAX_QUARANTINED_PCT:.0f}% means a systemic fault): see quality.quarantine")
+        return found
+
+
+def plausibility(con) -> Plausibility:
+    persons = con.execute("select count(*) from microdata.persons where is_counted").fetchone()[0]
+    received, quarantined = con.execute(
+        "select coalesce(sum(lines_received), 0), coalesce(sum(lines_quarantined), 0) from quality.ingest_ledger"
+    ).fetchone()
+    return Plausibility(int(persons), int(received), int(quarantined))
+
+
+@dg.multi_asset_check(
+    name="census_plausible_enough_to_publish",
+    specs=[
+        dg.AssetCheckSpec("resident_population_is_not_zero", asset=PERSONS, blocking=True, additional_deps=[LEDGER],
+                          description="At least one person is counted in the resident population (blocking: "
+                                      "an empty census publishes nothing)."),
+        dg.AssetCheckSpec("quarantined_share_is_plausible", asset=PERSONS, blocking=True, additional_deps=[LEDGER],
+                          description=f"At most {MAX_QUARANTINED_PCT:.0f}% of the landing zone's input lines are "
+                                      "quarantined (blocking: a systemic fault publishes nothing)."),
+    ],
+)
+def census_plausible_enough_to_publish(warehouse: Warehouse):
+    """Systemic problems always block the bulletin, whatever the other gates say."""
+    with warehouse.connect(read_only=True) as con:
+        p = plausibility(con)
+    yield dg.AssetCheckResult(
+        asset_key=PERSONS, check_name="resident_population_is_not_zero", passed=p.persons_counted > 0,
+        description=None if p.persons_counted else p.problems()[0],
+        metadata={"persons_counted": p.persons_counted, "lines_received": p.lines_received})
+    ok = p.quarantined_pct <= MAX_QUARANTINED_PCT
+    yield dg.AssetCheckResult(
+        asset_key=PERSONS, check_name="quarantined_share_is_plausible", passed=ok,
+        description=None if ok else p.problems()[-1],
+        metadata={"quarantined_pct": round(p.quarantined_pct, 3), "lines_quarantined": p.lines_quarantined,
+                  "lines_received": p.lines_received, "threshold_pct": MAX_QUARANTINED_PCT})
 
 
 @dg.asset(
     key=["bulletin", "published_files"],
     deps=[["bulletin", t] for t in PUBLISHED_TABLES] + [["bulletin", "chart_age_pyramid"], ["quality", "pes_estimates"]],
-    group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"}, code_version="1",
+    group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"}, code_version="2",
     tags={"zone": "published"},
 )
 def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:
     """The published bulletin (主要数据公报): b1-b8, the protected township table and the long-form
     estimates as CSV, one XLSX workbook, and bulletin.html.
 
-    Written to $CENSUS_OUTPUT_DIR/bulletin/; the HTML opens offline (inline SVG charts, no CDN)."""
-    folder = output.folder("bulletin")
-    tables = {}
+    Written to $CENSUS_OUTPUT_DIR/bulletin/, all files at once (staged, then swapped in); the HTML
+    opens offline (inline SVG charts, no CDN)."""
+    final = Path(output.path) / "bulletin"
     with warehouse.connect(read_only=True) as con:
-        for name in PUBLISHED_TABLES:
-            con.execute(f"copy (select * from bulletin.{name} order by region_code) to '{folder / (name + '.csv')}' "
-                        "(header, delimiter ',')")
-            cur = con.execute(f"select * from bulletin.{name} order by region_code")
-            tables[name] = ([d[0] for d in cur.description], cur.fetchall())
-        pyramid = con.execute("select age_group_start, male, female from bulletin.chart_age_pyramid").fetchall()
-        coverage = coverage_section(con)
-    write_workbook(folder / "bulletin.xlsx", tables)
-    (folder / "bulletin.html").write_text(render(tables, pyramid, [coverage] if coverage else None), encoding="utf-8")
+        problems = plausibility(con).problems()  # also when the plausibility check was not selected
+        if problems:
+            raise dg.Failure(description="nothing published: " + "; ".join(problems))
+        with staged_folder(final, context.run_id) as folder:
+            tables = {}
+            for name in PUBLISHED_TABLES:
+                copy_csv(con, f"bulletin.{name}", folder / f"{name}.csv", order_by=["region_code"])
+                cur = con.execute(f"select * from bulletin.{name} order by region_code")
+                tables[name] = ([d[0] for d in cur.description], cur.fetchall())
+            pyramid = con.execute("select age_group_start, male, female from bulletin.chart_age_pyramid").fetchall()
+            coverage = coverage_section(con)
+            write_workbook(folder / "bulletin.xlsx", tables)
+            (folder / "bulletin.html").write_text(render(tables, pyramid, [coverage] if coverage else None),
+                                                  encoding="utf-8")
     cols, rows = tables["b1_population"]
-    context.log.info(f"bulletin written to {folder}")
+    context.log.info(f"bulletin written to {final}")
     return dg.MaterializeResult(metadata={
-        "folder": dg.MetadataValue.path(str(folder)),
-        "bulletin_html": dg.MetadataValue.path(str(folder / "bulletin.html")),
+        "folder": dg.MetadataValue.path(str(final)),
+        "bulletin_html": dg.MetadataValue.path(str(final / "bulletin.html")),
         "resident_population": dg.MetadataValue.int(int(rows[0][cols.index("population")])),
         "b1_population": dg.MetadataValue.md(markdown_table(cols, rows)),
     })
@@ -61,6 +141,7 @@ def coverage_section(con) -> str | None:
 
 
 def write_workbook(path, tables) -> None:
+    """One sheet per table; text cells spreadsheet-safe, numbers as numbers."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -68,10 +149,10 @@ def write_workbook(path, tables) -> None:
     wb.remove(wb.active)
     for name, (cols, rows) in tables.items():
         ws = wb.create_sheet(name)
-        ws.append(cols)
+        ws.append([neutralise(c) for c in cols])
         for c in ws[1]:
             c.font = Font(bold=True)
         for r in rows:
-            ws.append([float(v) if hasattr(v, "as_tuple") else v for v in r])
+            ws.append([float(v) if hasattr(v, "as_tuple") else neutralise(v) for v in r])
         ws.freeze_panes = "C2"
     wb.save(path)
