@@ -183,3 +183,148 @@ def test_a_new_file_is_ingested_on_the_next_run_and_only_it(small_census, tmp_pa
     con = run_ingest(root, tmp_path / "w.duckdb")
     assert con.execute("select count(*) from raw.household_submissions").fetchone()[0] == before + 1
     assert con.execute("select count(*) from raw.ingest_files where source_file like '%late.jsonl'").fetchone()[0] == 1
+
+
+# ----------------------------------------------------------------------------- crash safety
+
+STEPS = '''
+import sys, duckdb
+from pathlib import Path
+from census_pipeline.lib import ingest
+root, db = Path(sys.argv[1]), sys.argv[2]
+con = duckdb.connect(db)
+ingest.ingest_submissions(con, root, "uploads", ("pad", "self"))
+ingest.ingest_submissions(con, root, "pes", ("pes",))
+with ingest.atomic(con):
+    ingest.ingest_csv_files(con, root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
+    ingest.rebuild_frame(con)
+with ingest.atomic(con):
+    for table, (folder, cols, key) in ingest.REGISTERS.items():
+        ingest.ingest_csv_files(con, root, folder, table, cols, key)
+        ingest.rebuild_register(con, table, key)
+con.close()
+'''
+INGESTED_TABLES = ["raw.ingest_files", "raw.rejected_lines", "raw.submission_lines", "raw.household_submissions",
+                   "raw.person_lines", "raw.death_lines", "raw.submission_conflicts", "raw.pes_submissions",
+                   "raw.pes_person_lines", "raw.pes_death_lines", "raw.pes_submission_conflicts",
+                   "raw.listing_frame_received", "raw.listing_frame", "raw.hukou_register_received",
+                   "raw.hukou_register", "raw.birth_register", "raw.death_register"]
+
+
+def snapshot(db) -> dict[str, list]:
+    """Every ingestion table as a sorted list of rows (the ledger's ingestion time left out)."""
+    con = duckdb.connect(str(db), read_only=True)
+    out = {}
+    for t in INGESTED_TABLES:
+        out[t] = sorted(map(str, con.execute(f"select * exclude (ingested_at) from {t}" if t == "raw.ingest_files"
+                                             else f"select * from {t}").fetchall()))
+    con.close()
+    return out
+
+
+def test_a_kill_at_any_point_then_a_rerun_gives_the_undisturbed_tables(small_census, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    landing, _ = small_census
+    script = tmp_path / "steps.py"
+    script.write_text(STEPS)
+    clean = tmp_path / "clean.duckdb"
+    started = time.monotonic()
+    subprocess.run([sys.executable, str(script), str(landing), str(clean)], check=True)
+    duration = time.monotonic() - started
+    want = snapshot(clean)
+    killed = tmp_path / "killed.duckdb"
+    rng = random.Random(7)
+    kills = 0
+    for _ in range(6):  # SIGKILL at a random moment of a run, run after run on the same warehouse
+        p = subprocess.Popen([sys.executable, str(script), str(landing), str(killed)])
+        time.sleep(rng.uniform(0.2, duration))
+        if p.poll() is None:
+            p.kill()
+            kills += 1
+        p.wait()
+    assert kills >= 3  # most runs were really cut short
+    subprocess.run([sys.executable, str(script), str(landing), str(killed)], check=True)
+    assert snapshot(killed) == want
+    subprocess.run([sys.executable, str(script), str(landing), str(killed)], check=True)  # and again: no double count
+    assert snapshot(killed) == want
+
+
+# ----------------------------------------------------------------------------- no raw value leaves raw
+
+
+def _strings(v, out: set[str]) -> None:
+    if isinstance(v, str):
+        out.add(v)
+    elif isinstance(v, dict):
+        for x in v.values():
+            _strings(x, out)
+    elif isinstance(v, list):
+        for x in v:
+            _strings(x, out)
+
+
+def test_no_name_or_id_number_of_a_fuzzed_zone_reaches_the_quarantine_or_the_metadata(small_census, tmp_path):
+    import dagster as dg
+
+    from census_pipeline.defs.ingestion import assets as ingestion
+    from census_pipeline.resources.warehouse import LandingZone, Warehouse
+
+    landing, _ = small_census
+    root = tmp_path / "landing"
+    shutil.copytree(landing, root)
+    # a fuzzed batch: every person's values put where a reason could quote them, with hostile bytes around
+    rng = random.Random(5)
+    secrets: set[str] = set()
+    day = root / "uploads/self/2020-11-04"
+    day.mkdir(parents=True, exist_ok=True)
+    bad_lines = []
+    for i in range(60):
+        name, idn = f"欧阳{chr(0x4E00 + rng.randrange(20000))}{chr(0x4E00 + rng.randrange(20000))}", \
+            f"{rng.randrange(10**17, 10**18)}"
+        secrets |= {name, idn}
+        s = json.loads(_sub(f"fz{i}", hh=f"H330106001001007{i:04d}"))
+        s["persons"][0].update(name=name, id_number=idn)
+        field, value = rng.choice([("status", idn), ("channel", name), ("form", name), ("ea_code", "9" + idn[1:15]),
+                                   ("submitted_at", idn), ("h_resident_count", idn), ("persons", {"name": name}),
+                                   ("submission_id", int(idn)), ("deaths", name), ("household_id", None)])
+        s[field] = value
+        raw = json.dumps(s, ensure_ascii=False).encode()
+        bad_lines.append(raw + rng.choice([b"\n", b"\r\n", b"\r", b"\x01\n", b"\xff\n"]))
+    (day / "fuzz batch [1].jsonl").write_bytes(b"".join(bad_lines))
+    (day / "fuzz.jsonl.gz").write_bytes(gzip.compress(b"".join(bad_lines))[:-40])
+    (root / "admin/hukou/fuzz.csv").write_bytes(
+        b"# encoding: gb18030\nperson_no,id_number,name,sex,birth_date,hukou_region_code,hukou_township_code,"
+        b"hukou_address,status,extracted_on\n"
+        + "".join(f'{s},{s},"{s},{s}\r\n' for s in sorted(secrets)).encode("gb18030"))
+    wh = tmp_path / "w.duckdb"
+    result = dg.materialize(
+        [ingestion.upload_batches, ingestion.pes_batches, ingestion.listing_frame, ingestion.register_extracts,
+         ingestion.quarantine, ingestion.ingest_ledger],
+        resources={"warehouse": Warehouse(path=str(wh)), "landing": LandingZone(path=str(root))})
+    assert result.success
+    con = duckdb.connect(str(wh), read_only=True)
+    # every name and ID number of the zone: the census's own and the planted ones
+    for q in ["select name from raw.person_lines", "select id_number from raw.person_lines",
+              "select name from raw.death_lines", "select id_number from raw.death_lines",
+              "select name from raw.hukou_register_received", "select id_number from raw.hukou_register_received",
+              "select mother_name from raw.birth_register", "select mother_id_number from raw.birth_register",
+              "select child_name from raw.birth_register", "select name from raw.death_register",
+              "select id_number from raw.death_register"]:
+        for (v,) in con.execute(q).fetchall():
+            if isinstance(v, str):
+                _strings(json.loads(v) if v.startswith('"') else v, secrets)
+    secrets = {s for s in secrets if len(s) >= 2}
+    assert len(secrets) > 1000
+    reasons = [r[0] for r in con.execute("select reason from quality.quarantine").fetchall()]
+    assert len(reasons) > 100  # the fuzz really was quarantined
+    metadata = " ".join(repr(e) for e in result.all_events)
+    for s in secrets:
+        assert s not in metadata
+        for r in reasons:
+            assert s not in r, r
+    ledger = con.execute("select count(*) from quality.ingest_ledger "
+                         "where lines_received <> lines_ingested + lines_quarantined").fetchone()[0]
+    assert ledger == 0
