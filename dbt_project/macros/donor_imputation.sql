@@ -5,32 +5,52 @@
     donors, and donors are drawn in proportion to how common each value is (distributions are
     kept). Set-based: one window and one equi-join per level, no pairwise distances.
 
-    Returns a select of (uid, <values>, donor_level). -#}
+    The levels cascade: a level ranks only the donor pools of cells that hold a recipient the
+    finer levels left without a donor, so the coarse levels cost almost nothing and the work
+    grows with the recipients, not with the census times the number of levels. A donor's rank
+    is taken within its whole cell, so the donor chosen is the same as ranking every cell.
+
+    Returns a select of (uid, <values>, donor_level): one row per recipient that found a donor. -#}
 {% macro donor_imputation(relation, uid, values, recipient_where, donor_where, cell_levels, item) %}
     {%- set seed = var('imputation_seed') -%}
+    {%- set all_cells = [] -%}
+    {%- for cells in cell_levels %}{% for c in cells %}{% if c not in all_cells %}{% do all_cells.append(c) %}{% endif %}{% endfor %}{% endfor -%}
+    with recipients_0 as (
+        select {{ uid }} as uid, {{ all_cells | join(', ') }},
+               {{ stable_hash(uid ~ " || '" ~ item ~ seed ~ "'") }} as pick_hash
+        from {{ relation }} where {{ recipient_where }}
+    ),
     {%- for cells in cell_levels %}
     {%- set level = loop.index %}
     {%- set cell_cols = cells | join(', ') %}
-    select uid, {{ values | join(', ') }}, {{ level }} as donor_level
-    from (
-        select r.uid, {% for v in values %}d.{{ v }}{{ ", " if not loop.last }}{% endfor %}
-        from (
-            select {{ uid }} as uid, {{ cell_cols }},
-                   {{ stable_hash(uid ~ " || '" ~ item ~ seed ~ "'") }} as pick_hash
-            from {{ relation }} where {{ recipient_where }}
-        ) as r
-        inner join (
-            select {{ cell_cols }}, {{ values | join(', ') }},
-                   row_number() over (partition by {{ cell_cols }}
-                                      order by {{ stable_hash(uid ~ " || 'donor" ~ item ~ seed ~ "'") }}, {{ uid }}) - 1 as donor_k,
-                   count(*) over (partition by {{ cell_cols }}) as donor_n
-            from {{ relation }} where {{ donor_where }}
-        ) as d
-            on {% for c in cells %}d.{{ c }} = r.{{ c }}{{ " and " if not loop.last }}{% endfor %}
-           and d.donor_k = r.pick_hash % d.donor_n
-    ) as level_{{ level }}
-    {{ "union all" if not loop.last }}
+    pool_{{ level }} as (
+        select {{ cell_cols }}, {{ values | join(', ') }},
+               row_number() over (partition by {{ cell_cols }}
+                                  order by {{ stable_hash(uid ~ " || 'donor" ~ item ~ seed ~ "'") }}, {{ uid }}) - 1 as donor_k,
+               count(*) over (partition by {{ cell_cols }}) as donor_n
+        from {{ relation }} as d
+        where ({{ donor_where }})
+          and exists (select 1 from recipients_{{ level - 1 }} as r
+                      where {% for c in cells %}r.{{ c }} = d.{{ c }}{{ " and " if not loop.last }}{% endfor %})
+    ),
+    level_{{ level }} as (
+        select r.uid, {% for v in values %}p.{{ v }}, {% endfor %}{{ level }} as donor_level
+        from recipients_{{ level - 1 }} as r
+        inner join pool_{{ level }} as p
+            on {% for c in cells %}p.{{ c }} = r.{{ c }}{{ " and " if not loop.last }}{% endfor %}
+           and p.donor_k = r.pick_hash % p.donor_n
+    ),
+    recipients_{{ level }} as (
+        select * from recipients_{{ level - 1 }} as r
+        where not exists (select 1 from level_{{ level }} as l where l.uid = r.uid)
+    ),
     {%- endfor %}
+    all_levels as (
+        {%- for cells in cell_levels %}
+        select * from level_{{ loop.index }}{{ " union all" if not loop.last }}
+        {%- endfor %}
+    )
+    select * from all_levels
 {% endmacro %}
 
 {#- Age bands that respect the education-by-age limits, so a donor's valid education is also
@@ -46,12 +66,4 @@
 {% macro max_education_for_age(age) -%}
     case when {{ age }} < 3 then 0 when {{ age }} < 6 then 2 when {{ age }} < 12 then 3 when {{ age }} < 15 then 4
          when {{ age }} < 18 then 5 when {{ age }} < 22 then 7 when {{ age }} < 25 then 8 else 9 end
-{%- endmacro %}
-
-{#- One row per recipient: the value from the finest cell level that had a donor. -#}
-{% macro pick_first(select_sql) -%}
-    select * exclude (pick_rank) from (
-        select *, row_number() over (partition by uid order by donor_level) as pick_rank
-        from ({{ select_sql }}) as levels
-    ) as ranked where pick_rank = 1
 {%- endmacro %}

@@ -3,30 +3,44 @@
     a sex or birth date taken from a valid ID; residence and hukou items are never imputed.
     Every changed value keeps its original next to it and the rule that changed it. Order:
     birth, then sex (their cells need them), then education, literacy and ethnicity (cells by
-    township, sex and age band), then relationships (they need the final ages). -#}
+    township, sex and age band), then relationships (they need the final ages).
+
+    The rules run on a narrow projection of the items they read; the wide person rows are
+    joined back once at the end, so no step sorts or copies names and long-form answers
+    (at 12 M persons the wide rows are ~20 GB in memory). Household-level facts (heads, the
+    head's age) are aggregates joined back by submission, not windows over whole rows. -#}
 with persons as (
-    select *, submission_id || ':' || person_index as uid
+    select * from {{ ref('int_persons_deduplicated') }}
+),
+
+{#- Read apart from `persons` (not from it): a CTE read twice is materialized whole. -#}
+items as (
+    select
+        submission_id, person_index, submission_id || ':' || person_index as uid,
+        household_type, is_counted, has_valid_id, township_code, county_code, relationship,
+        sex_before_edits, sex_differs_from_id, birth_year_before_edits, birth_month_before_edits,
+        birth_differs_from_id, education_reported, literate_form, ethnicity_reported
     from {{ ref('int_persons_deduplicated') }}
 ),
 
 birth_donors as (
-    {{ pick_first(donor_imputation(
-        'persons', 'uid', ['birth_year_before_edits', 'birth_month_before_edits'],
+    {{ donor_imputation(
+        'items', 'uid', ['birth_year_before_edits', 'birth_month_before_edits'],
         'birth_year_before_edits is null and not has_valid_id',
         'is_counted and birth_year_before_edits is not null',
         [['township_code', 'sex_before_edits', 'relationship'], ['county_code', 'relationship'], ['household_type']],
-        'birth')) }}
+        'birth') }}
 ),
 
 with_birth as (
     select
-        p.*,
-        coalesce(p.birth_year_before_edits, b.birth_year_before_edits) as birth_year,
-        coalesce(p.birth_month_before_edits, b.birth_month_before_edits) as birth_month,
+        i.*,
+        coalesce(i.birth_year_before_edits, b.birth_year_before_edits) as birth_year,
+        coalesce(i.birth_month_before_edits, b.birth_month_before_edits) as birth_month,
         case when b.uid is not null then 'E15_birth_missing'
-             when p.birth_differs_from_id then 'P02_birth_from_id' end as birth_edit_rule
-    from persons as p
-    left join birth_donors as b on b.uid = p.uid
+             when i.birth_differs_from_id then 'P02_birth_from_id' end as birth_edit_rule
+    from items as i
+    left join birth_donors as b on b.uid = i.uid
 ),
 
 aged as (
@@ -38,12 +52,12 @@ aged as (
 ),
 
 sex_donors as (
-    {{ pick_first(donor_imputation(
+    {{ donor_imputation(
         'aged', 'uid', ['sex_before_edits'],
         'sex_before_edits is null',
         'is_counted and sex_before_edits is not null',
         [['township_code', 'age_band'], ['county_code', 'age_band'], ['age_band']],
-        'sex')) }}
+        'sex') }}
 ),
 
 with_sex as (
@@ -74,21 +88,21 @@ item_checks as (
 ),
 
 education_donors as (
-    {{ pick_first(donor_imputation(
+    {{ donor_imputation(
         'item_checks', 'uid', ['education_reported'],
         "education_edit_rule in ('E08_education_above_age', 'E09_education_missing')",
         'is_counted and education_edit_rule is null and education_reported is not null and age >= 3',
         [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band'], ['age_band']],
-        'education')) }}
+        'education') }}
 ),
 
 literacy_donors as (
-    {{ pick_first(donor_imputation(
+    {{ donor_imputation(
         'item_checks', 'uid', ['literate_form'],
         "literate_rule_before_education = 'E11_literacy_missing'",
         'is_counted and literate_rule_before_education is null and literate_form is not null and age >= 15',
         [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band'], ['age_band']],
-        'literacy')) }}
+        'literacy') }}
 ),
 
 heads_ethnicity as (
@@ -99,12 +113,12 @@ heads_ethnicity as (
 ),
 
 ethnicity_donors as (
-    {{ pick_first(donor_imputation(
+    {{ donor_imputation(
         'item_checks', 'uid', ['ethnicity_reported'],
         "ethnicity_edit_rule is not null",
         'is_counted and ethnicity_reported is not null',
         [['township_code'], ['county_code'], ['household_type']],
-        'ethnicity')) }}
+        'ethnicity') }}
 ),
 
 items_imputed as (
@@ -140,26 +154,43 @@ literacy_consistent as (
     from items_imputed
 ),
 
-{#- Relationships, among the counted members of each household. -#}
+{#- Relationships, among the counted members of each household. A collective household
+    without a head gets its first line as head; a family household without a counted head gets
+    its first counted member; of two or more counted heads the first stays head. -#}
+first_lines as (
+    select submission_id, min(person_index) as first_index,
+           min(case when is_counted then person_index end) as first_counted_index
+    from items
+    group by submission_id
+),
+
 relationship_filled as (
     select
-        *,
-        case when relationship is null and household_type = '2'
-                  and person_index = min(person_index) over (partition by submission_id) then '0'
-             when relationship is null then '9'
-             else relationship end as relationship_step1
-    from literacy_consistent
+        l.*,
+        case when l.relationship is null and l.household_type = '2' and l.person_index = f.first_index then '0'
+             when l.relationship is null then '9'
+             else l.relationship end as relationship_step1,
+        f.first_counted_index
+    from literacy_consistent as l
+    inner join first_lines as f on f.submission_id = l.submission_id
+),
+
+counted_heads as (
+    select submission_id, count(*) as heads_counted, min(person_index) as first_head_index
+    from relationship_filled
+    where is_counted and relationship_step1 = '0'
+    group by submission_id
 ),
 
 heads as (
     select
-        *,
-        sum(case when is_counted and relationship_step1 = '0' then 1 else 0 end)
-            over (partition by submission_id) as heads_counted,
-        row_number() over (partition by submission_id, is_counted, relationship_step1 = '0' order by person_index)
-            as order_among_same,
-        min(case when is_counted then person_index end) over (partition by submission_id) as first_counted_index
-    from relationship_filled
+        r.*,
+        coalesce(c.heads_counted, 0) as heads_counted,
+        -- a counted head after the household's first counted head
+        coalesce(r.is_counted and r.relationship_step1 = '0' and r.person_index > c.first_head_index, false)
+            as is_extra_head
+    from relationship_filled as r
+    left join counted_heads as c on c.submission_id = r.submission_id
 ),
 
 heads_fixed as (
@@ -168,7 +199,7 @@ heads_fixed as (
         case
             when household_type = '1' and is_counted and heads_counted = 0 and person_index = first_counted_index
                 then '0'
-            when household_type = '1' and is_counted and relationship_step1 = '0' and order_among_same > 1 then '9'
+            when household_type = '1' and is_extra_head then '9'
             else relationship_step1
         end as relationship_step2
     from heads
@@ -181,10 +212,11 @@ head_ages as (
     group by submission_id
 ),
 
-final as (
+edits as (
     select
-        h.* exclude (relationship_step1, relationship_step2, heads_counted, order_among_same, first_counted_index,
-                     education_after_imputation, literate_after_imputation, literate_rule_before_education),
+        h.submission_id, h.person_index, h.uid, h.birth_year, h.birth_month, h.birth_edit_rule, h.age, h.age_band,
+        h.sex, h.sex_edit_rule, h.education_edit_rule, h.ethnicity_edit_rule, h.ethnicity, h.education, h.literate,
+        h.literate_edit_rule,
         case
             when h.household_type = '1' and h.is_counted and h.relationship_step2 = '1' and h.age < 18 then '9'
             when h.household_type = '1' and h.is_counted and h.relationship_step2 = '2' and a.head_age - h.age < 12 then '9'
@@ -195,7 +227,7 @@ final as (
             when h.relationship is null then 'E06_relationship_missing'
             when h.household_type = '1' and h.is_counted and h.heads_counted = 0 and h.person_index = h.first_counted_index
                 then 'E01_no_head'
-            when h.household_type = '1' and h.is_counted and h.relationship_step1 = '0' and h.order_among_same > 1
+            when h.household_type = '1' and h.is_extra_head
                 then 'E02_two_heads'
             when h.household_type = '1' and h.is_counted and h.relationship_step2 = '1' and h.age < 18
                 then 'E03_spouse_under_18'
@@ -203,19 +235,27 @@ final as (
                 then 'E04_child_too_old'
             when h.household_type = '1' and h.is_counted and h.relationship_step2 = '3' and h.age - a.head_age < 12
                 then 'E05_parent_too_young'
-        end as relationship_edit_rule,
-        case
-            when h.hukou_place = '4' and not coalesce(
-                    {{ regex_full_match('h.hukou_region_code', '[0-9]{6}') }}
-                    and substr(h.hukou_region_code, 1, 2) in (select cast(code as varchar) from {{ ref('provinces') }})
-                    and (substr(h.hukou_region_code, 1, 4) <> '3301'
-                         or h.hukou_region_code in (select cast(code as varchar) from {{ ref('regions') }})
-                         or h.hukou_region_code in ('330103', '330104')), false)
-                then 'E16_hukou_region_invalid'
-            when h.hukou_place in ('3', '4') and h.left_hukou_duration is null then 'E17_hukou_duration_missing'
-        end as hukou_flag_rule
+        end as relationship_edit_rule
     from heads_fixed as h
     left join head_ages as a on a.submission_id = h.submission_id
+),
+
+final as (
+    select
+        p.*,
+        e.* exclude (submission_id, person_index),
+        case
+            when p.hukou_place = '4' and not coalesce(
+                    {{ regex_full_match('p.hukou_region_code', '[0-9]{6}') }}
+                    and substr(p.hukou_region_code, 1, 2) in (select cast(code as varchar) from {{ ref('provinces') }})
+                    and (substr(p.hukou_region_code, 1, 4) <> '3301'
+                         or p.hukou_region_code in (select cast(code as varchar) from {{ ref('regions') }})
+                         or p.hukou_region_code in ('330103', '330104')), false)
+                then 'E16_hukou_region_invalid'
+            when p.hukou_place in ('3', '4') and p.left_hukou_duration is null then 'E17_hukou_duration_missing'
+        end as hukou_flag_rule
+    from persons as p
+    inner join edits as e on e.submission_id = p.submission_id and e.person_index = p.person_index
 )
 
 select * from final
