@@ -97,10 +97,13 @@ class GreatExpectations(dg.ConfigurableResource):
         import great_expectations as gx
         from sqlalchemy.pool import NullPool
 
+        from census_pipeline.lib.duckdb_settings import duckdb_settings
+
         ctx = self._context()
         source = ctx.data_sources.add_sql(
             name="warehouse", connection_string=f"duckdb:///{self.warehouse_path}?access_mode=read_only",
-            kwargs={"poolclass": NullPool}, create_temp_table=False)
+            kwargs={"poolclass": NullPool, "connect_args": {"config": duckdb_settings(self.warehouse_path)}},
+            create_temp_table=False)
         batch = source.add_query_asset(name=suite_name, query=query).add_batch_definition_whole_table("all")
         suite = ctx.suites.add(gx.ExpectationSuite(
             **json.loads((SUITES_DIR / f"{suite_name}.json").read_text(encoding="utf-8"))))

@@ -16,6 +16,8 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
+from census_pipeline.lib.duckdb_settings import duckdb_settings
+
 
 class Warehouse(dg.ConfigurableResource):
     """The census warehouse: one DuckDB file (CENSUS_WAREHOUSE).
@@ -51,7 +53,7 @@ class Warehouse(dg.ConfigurableResource):
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        con = duckdb.connect(self.path, read_only=read_only, config=duckdb_settings(self.path))
         try:
             yield con
         finally:
