@@ -492,7 +492,8 @@ SUBMISSION_SHAPE = _shape(
 # Optional household keys and the JSON types the contract allows them (absent is always fine).
 # Another type is an edit failure, not a reason to quarantine (household_submission.md): the
 # submission is kept, the value stays as uploaded (JSON) and the key is named in
-# raw.household_submissions.malformed_optional_keys (names only, never the value).
+# raw.household_submissions.malformed_optional_keys (comma-separated names, never the value; null
+# when none).
 _INT = ("BIGINT", "UBIGINT", "NULL")
 OPTIONAL_TYPES = {
     "device_id": ("VARCHAR", "NULL"),
@@ -504,12 +505,15 @@ OPTIONAL_TYPES = {
 
 
 def _malformed_optional_sql() -> str:
-    """SQL list of the optional keys of _kept whose JSON type the contract does not allow."""
+    """SQL: the optional keys of _kept whose JSON type the contract does not allow, comma-separated."""
     items = []
     for i, (key, ok) in enumerate(OPTIONAL_TYPES.items(), start=1):
         allowed = ", ".join(f"'{t}'" for t in ok)
-        items.append(f"case when optional_types[{i}] not in ({allowed}) then '{key}' end")
-    return f"list_filter([{', '.join(items)}], lambda k: k is not null)"
+        cond = f"optional_types[{i}] not in ({allowed})"
+        if key == "deaths":  # an array, of objects: a null or a string in it is a death with nothing known
+            cond += " or list_filter(death_types, lambda t: t <> 'OBJECT') <> []"
+        items.append(f"case when {cond} then '{key}' end")
+    return f"nullif(array_to_string(list_filter([{', '.join(items)}], lambda k: k is not null), ','), '')"
 
 
 SUBMISSION_SCOPES = {"uploads": "", "pes": "pes_"}  # landing folder: prefix of its raw tables
@@ -544,7 +548,8 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
         create or replace temp table _kept as
         select submission_id, upload_date, source_file, line_no, n_copies - 1 as redelivered_copies,
                json_transform(payload, '{SUBMISSION_SHAPE}') as s,
-               json_type(payload, [{", ".join(f"'$.{k}'" for k in OPTIONAL_TYPES)}]) as optional_types
+               json_type(payload, [{", ".join(f"'$.{k}'" for k in OPTIONAL_TYPES)}]) as optional_types,
+               json_type(payload, '$.deaths[*]') as death_types
         from _copies where copy_rank = 1
     """)
     optional = ", ".join(f"s.{k}" for k in OPTIONAL_HOUSEHOLD_KEYS)

@@ -42,7 +42,8 @@ def upload_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, land
             select channel, status, form, count(*) from raw.household_submissions group by all order by all
         """).fetchall()
         malformed = con.execute("""
-            select k, count(*) from (select unnest(malformed_optional_keys) as k from raw.household_submissions)
+            select k, count(*) from (select unnest(string_split(malformed_optional_keys, ',')) as k
+                                     from raw.household_submissions)
             group by all order by all
         """).fetchall()
         yield dg.MaterializeResult(
