@@ -1671,9 +1671,12 @@ class TruthLinks:
 
 def generate(out: Path, households: int, seed: int, truth_path: Path | None = None, rates: Rates | None = None,
              progress: Callable[[int], None] | None = None, min_township_households: int = 40,
-             pes_seed: int | None = None, workers: int = 1) -> dict:
+             pes_seed: int | None = None, workers: int | None = None) -> dict:
     """Write a landing zone to `out` and its truth (JSON) to `truth_path` (default `<out>.truth.json`).
-    `workers` processes draw the counties; the output is the same whatever their number."""
+    `workers` processes draw the counties (default: $CENSUS_GENERATE_WORKERS, else 1); the
+    output is the same whatever their number."""
+    if workers is None:
+        workers = int(os.environ.get("CENSUS_GENERATE_WORKERS") or 1)
     gen = Generator(out, households, seed, rates, min_township_households=min_township_households, pes_seed=pes_seed,
                     workers=workers)
     truth = gen.run(progress)
