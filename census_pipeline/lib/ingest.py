@@ -1,9 +1,14 @@
 """Landing zone -> restricted `raw` schema, exactly once, with every line accounted for.
 
-Set-based: DuckDB's CSV reader reads each batch file as lines (one VARCHAR column), its
-rejects table catches lines that are not UTF-8, and SQL validates the JSON contract. Python
-only lists files and does the two things DuckDB cannot do per file: salvage the readable
-start of a damaged gzip file, and transcode a GB18030 register extract.
+Set-based: DuckDB reads each file's bytes (read_blob) and splits them into lines in SQL, so no
+byte (a CR, a control character, a byte that is not UTF-8) can cost more than its own line or
+shift another line's number (the line rules are under "reading lines" below). SQL validates
+the JSON contract; register CSVs are parsed per line with an RFC 4180 field pattern. Python
+only lists files and does per-file work: decompress gzip (every member; the readable start of a
+damaged file), transcode a GB18030 register extract, link a file whose name DuckDB would glob.
+
+Each step writes in one transaction (atomic()): a kill at any point leaves the warehouse as it
+was, and the rerun does the whole step. Quarantine reasons say what is wrong, never the value.
 
 Bookkeeping tables (restricted):
   raw.ingest_files      one row per landing file ever read (what makes a re-run cheap)
@@ -213,7 +218,7 @@ def _split_lines_sql() -> str:
     split as text; a file that is not all UTF-8 is split in DuckDB's escaped BLOB text (every
     '\n' byte is the 4 characters `\x0A`, a backslash is `\x5C`: the split is exact), and each
     piece turned back into bytes and decoded, null where it is not UTF-8."""
-    return rf"""
+    return r"""
         select source_file, generate_subscripts(parts, 1) as line_no, unnest(parts) as line, null::varchar as esc
         from (select source_file, string_split(text, chr(10)) as parts from _blobs where text is not null)
         union all
@@ -244,7 +249,7 @@ def stage_lines(con: duckdb.DuckDBPyConnection, files: dict[str, str]) -> None:
         from ({_split_lines_sql()})
     """)
     con.execute("drop table _blobs")
-    con.execute(f"""
+    con.execute("""
         create or replace temp table _bad as
         select source_file, line_no, 'line is not valid UTF-8' as reason, esc as raw_text
         from _split where line is null
