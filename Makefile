@@ -14,8 +14,8 @@ export CENSUS_LANDING_DIR ?= $(DATA)/landing
 export CENSUS_WAREHOUSE   ?= $(DATA)/warehouse.duckdb
 export CENSUS_OUTPUT_DIR  ?= $(DATA)/output
 export DAGSTER_HOME       ?= $(DATA)/dagster_home
-# The demo's development key (not secret; the pipeline says so in its log). Set your own for real data.
-export CENSUS_PSEUDONYM_KEY ?= census-demo-development-key--not-secret--do-not-use-for-real-data
+# No pseudonym key here: `census run` refuses to start without CENSUS_PSEUDONYM_KEY, except on the
+# generated demo with --demo (run, ui, bench below), which uses the public development key and says so.
 export PATH               := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: help install run generate materialize test test-fast ui lint bench lock clean
@@ -40,9 +40,9 @@ generate: install ## write the demo census (HOUSEHOLDS=20000, ~50,000 persons) i
 	@if [ -d "$(CENSUS_LANDING_DIR)/uploads" ]; then echo "demo census already in $(CENSUS_LANDING_DIR) (make clean to regenerate)"; \
 	else $(BIN)/census generate --households $(HOUSEHOLDS) --seed $(SEED) --out "$(CENSUS_LANDING_DIR)"; fi
 
-materialize: install ## materialize every asset through Dagster (census run)
+materialize: install ## materialize every asset through Dagster (census run --demo: the demo key unless CENSUS_PSEUDONYM_KEY is set)
 	mkdir -p "$(DAGSTER_HOME)"
-	$(BIN)/census run
+	$(BIN)/census run --demo
 
 run: generate materialize ## install, generate the demo census, materialize every asset, print where the outputs are
 
@@ -52,13 +52,13 @@ test: install ## run the whole test suite
 ui: install ## the Dagster UI on http://127.0.0.1:3000 (runs from `make run` show in it)
 	mkdir -p "$(DAGSTER_HOME)"
 	[ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/census ui --demo -h 127.0.0.1 -p 3000
 
 lint: install ## ruff over the Python code
 	$(BIN)/ruff check census_pipeline tests bench
 
 bench: install ## benchmark generation and every stage at 100k persons (BENCH_PERSONS=...)
-	$(BIN)/python bench/run_bench.py --persons $${BENCH_PERSONS:-100000}
+	CENSUS_DEMO=1 $(BIN)/python bench/run_bench.py --persons $${BENCH_PERSONS:-100000}
 
 lock: | $(BIN)/uv ## re-resolve requirements.in into requirements.lock
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11

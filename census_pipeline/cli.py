@@ -1,13 +1,15 @@
 """`census`: generate a demo census, prepare the project, materialize every asset.
 
     census generate --households 20000 --seed 2020 --out data/landing
-    census run                  # every asset, in dependency order, through Dagster
+    census run [--demo]         # every asset, in dependency order, through Dagster
+    census ui [--demo]          # the Dagster UI, under the same rules
     census prepare              # parse the dbt project once (Dagster reads its manifest)
 
 Locations come from CENSUS_LANDING_DIR, CENSUS_WAREHOUSE and CENSUS_OUTPUT_DIR; unset, they
 default to the project's data folder (data/landing, data/warehouse.duckdb, data/output).
-CENSUS_PSEUDONYM_KEY is the secret key of the pseudonyms in the microdata; unset, the demo's
-development key is used and says so.
+CENSUS_PSEUDONYM_KEY is the secret key of the pseudonyms in the microdata: a run refuses to start
+without it. Only the generated demo census may run on the built-in (public) development key, and
+only when asked to: `census run --demo` or CENSUS_DEMO=1 (what `make run` does).
 """
 
 from __future__ import annotations
@@ -29,17 +31,46 @@ DEFAULTS = {
 
 
 def apply_default_locations() -> dict[str, str]:
-    """Fill the three location variables with the data-folder defaults where unset, and the
-    pseudonym key with the demo's development key (which then announces itself)."""
-    from census_pipeline.dbt_plugin import DEV_KEY
-
+    """Fill the three location variables with the data-folder defaults where unset."""
     for name, default in DEFAULTS.items():
         os.environ.setdefault(name, str(default))
-    if not os.environ.get("CENSUS_PSEUDONYM_KEY"):
-        os.environ["CENSUS_PSEUDONYM_KEY"] = DEV_KEY
-        print("census: CENSUS_PSEUDONYM_KEY is not set; using the built-in DEVELOPMENT key "
-              "(pseudonyms are not secret; fine for the demo, never for real data)", file=sys.stderr)
     return {name: os.environ[name] for name in DEFAULTS}
+
+
+def demo_requested(flag: bool = False) -> bool:
+    from census_pipeline.dbt_plugin import demo_enabled
+
+    return flag or demo_enabled()
+
+
+def is_generated_demo(landing: Path) -> bool:
+    """A landing zone `census generate` wrote: its truth file lies beside it."""
+    from census_pipeline.lib.generator import truth_path_for
+
+    return truth_path_for(landing).exists()
+
+
+def settle_pseudonym_key(landing: Path, demo: bool) -> str | None:
+    """Fail closed: None when the run may start (the key is in the environment), else the one line
+    that says what to set. The public development key is used only for the generated demo, only
+    when asked for (`demo`), and says so."""
+    from census_pipeline.dbt_plugin import DEV_KEY
+
+    key = os.environ.get("CENSUS_PSEUDONYM_KEY", "")
+    if key and key != DEV_KEY:
+        return None
+    fix = "set CENSUS_PSEUDONYM_KEY to a secret key (e.g. export CENSUS_PSEUDONYM_KEY=$(openssl rand -hex 32))"
+    if not demo:
+        what = "is the built-in development key, which is public" if key else "is not set"
+        return f"census run: CENSUS_PSEUDONYM_KEY {what}: {fix}, or add --demo to run the generated demo census"
+    if not is_generated_demo(landing):
+        return (f"census run: --demo uses the public development key and is only for a census made by "
+                f"`census generate` ({landing} has no truth file beside it): {fix}")
+    os.environ["CENSUS_PSEUDONYM_KEY"] = DEV_KEY
+    os.environ["CENSUS_DEMO"] = "1"  # dbt's plugin accepts the development key only then
+    print("census: DEMO RUN with the built-in DEVELOPMENT pseudonym key: pseudonyms are not secret "
+          "(fine for the generated demo, never for real data)", file=sys.stderr, flush=True)
+    return None
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -83,14 +114,46 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def check_can_start(args: argparse.Namespace, command: str = "run") -> tuple[dict[str, str] | None, int]:
+    """The locations when a run may start; else (None, 2) after one line on stderr."""
     locations = apply_default_locations()
+    landing = Path(locations["CENSUS_LANDING_DIR"])
+    if not landing.is_dir():
+        print(f"census {command}: the landing zone {landing} does not exist: set CENSUS_LANDING_DIR to the folder "
+              "holding frame/, uploads/ and admin/ (or `make generate` for the demo)", file=sys.stderr)
+        return None, 2
+    problem = settle_pseudonym_key(landing, demo_requested(args.demo))
+    if problem:
+        print(problem.replace("census run:", f"census {command}:"), file=sys.stderr)
+        return None, 2
+    return locations, 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    locations, code = check_can_start(args)
+    if locations is None:
+        return code
     from census_pipeline.defs.microdata.project import prepare_manifest
 
     prepare_manifest()
     from census_pipeline.runner import materialize_all
 
     return materialize_all(locations, selection=args.select)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    locations, code = check_can_start(args, "ui")
+    if locations is None:
+        return code
+    from census_pipeline.defs.microdata.project import dbt_executable, prepare_manifest
+    from census_pipeline.runner import ensure_instance_config
+
+    prepare_manifest()
+    if os.environ.get("DAGSTER_HOME"):
+        ensure_instance_config(os.environ["DAGSTER_HOME"])
+    dagster = str(Path(dbt_executable()).with_name("dagster"))
+    os.execv(dagster, [dagster, "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", args.port])
+    return 0  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,7 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
                                    "recorded in DAGSTER_HOME when set). Exits non-zero when an asset or a "
                                    "blocking check fails.")
     r.add_argument("--select", default="*", help="asset selection (Dagster syntax), default everything")
+    r.add_argument("--demo", action="store_true",
+                   help="a generated demo census: without CENSUS_PSEUDONYM_KEY, use the public development key "
+                        "(also CENSUS_DEMO=1)")
     r.set_defaults(func=cmd_run)
+
+    u = sub.add_parser("ui", add_help=False, help="the Dagster UI over the same locations and key rules as `census run`",
+                       description="Serve the Dagster UI (dagster dev) for the project. Its runs need "
+                                   "CENSUS_PSEUDONYM_KEY as `census run` does; --demo as for `census run`.")
+    u.add_argument("--help", action="help", help="show this help message and exit")
+    u.add_argument("--demo", action="store_true", help="as for `census run`")
+    u.add_argument("-h", "--host", default="127.0.0.1")
+    u.add_argument("-p", "--port", default="3000")
+    u.set_defaults(func=cmd_ui)
     return parser
 
 

@@ -15,6 +15,11 @@ DEV_KEY = "census-demo-development-key--not-secret--do-not-use-for-real-data"
 BLOCK = 64  # SHA-256 block size
 
 
+def demo_enabled() -> bool:
+    """The demo flag (CENSUS_DEMO=1, set by `census run --demo`): the development key is allowed."""
+    return os.environ.get("CENSUS_DEMO", "").strip().lower() in {"1", "true", "yes"}
+
+
 def hmac_pads(key: str) -> tuple[bytes, bytes]:
     import hashlib
 
@@ -30,9 +35,14 @@ class Plugin(BasePlugin):
     them on every cursor."""
 
     def initialize(self, plugin_config) -> None:
+        # Fail closed here too, where the key is used: dbt may be started by the UI, a schedule or
+        # by hand, not only by `census run`, which checks the same.
         key = os.environ.get("CENSUS_PSEUDONYM_KEY")
         if not key:
             raise RuntimeError("CENSUS_PSEUDONYM_KEY is not set: pseudonyms need a secret key")
+        if key == DEV_KEY and not demo_enabled():
+            raise RuntimeError("CENSUS_PSEUDONYM_KEY is the public development key, allowed only for the "
+                               "generated demo (CENSUS_DEMO=1): set a secret key of your own")
         self._pads = tuple(p.hex() for p in hmac_pads(key))
 
     def configure_cursor(self, cursor):

@@ -1,19 +1,32 @@
-"""`census run`: materialize every asset through Dagster, in process, and summarise."""
+"""`census run`: materialize every asset through Dagster, in process, and summarise.
+
+What a person sees is short: one line per finished step, then one line per failure naming the
+step (and the file and line where known) and its cause. Everything else — Dagster's own log with
+its stack traces, dbt's output, Great Expectations' progress — goes to one log file per run,
+$CENSUS_OUTPUT_DIR/logs/census-run-<run id>.log, whose path is printed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import sys
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
+
+from census_pipeline.lib.codes import PROJECT_ROOT
+
+PUBLISHED_ASSET = "bulletin/published_files"
 
 
 def ensure_instance_config(home: str) -> None:
     """Give a new DAGSTER_HOME the project's instance settings (one run at a time)."""
     import shutil
-
-    from census_pipeline.lib.codes import PROJECT_ROOT
 
     os.makedirs(home, exist_ok=True)
     target = os.path.join(home, "dagster.yaml")
@@ -30,19 +43,95 @@ def _instance() -> dg.DagsterInstance:
 
 
 def materialize_census(instance: dg.DagsterInstance | None = None, selection: str = "*",
-                       tags: dict | None = None) -> dg.ExecuteInProcessResult:
-    """Every asset and every asset check (the quality gates included), in process."""
+                       tags: dict | None = None, run_id: str | None = None,
+                       progress=None) -> dg.ExecuteInProcessResult:
+    """Every asset and every asset check (the quality gates included), in process.
+
+    As `dg.materialize`, plus an optional run id and `progress`, a text stream that gets one line
+    per finished step and every warning (Dagster's console log still goes to stderr)."""
     from census_pipeline.definitions import defs
 
-    return dg.materialize(
-        [*defs.assets, *defs.asset_checks],
-        resources=defs.resources,
-        instance=instance,
-        selection=selection,
-        raise_on_error=False,
-        tags=tags,
-        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CENSUS_LOG_LEVEL", "INFO")}}}},
+    level = os.environ.get("CENSUS_LOG_LEVEL", "INFO")
+    loggers = {"console": dg.colored_console_logger}
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": level}}}}
+    if progress is not None:
+        loggers["progress"] = _progress_logger(progress)
+        run_config["loggers"]["progress"] = {"config": {"log_level": level}}  # steps' own messages
+    job_defs = dg.Definitions(
+        jobs=[dg.define_asset_job(name="__ephemeral_asset_job__", selection=selection)],
+        assets=[*defs.assets, *defs.asset_checks], resources=defs.resources, loggers=loggers,
     )
+    return job_defs.resolve_job_def("__ephemeral_asset_job__").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False, tags=tags, run_id=run_id)
+
+
+# Dagster's and dagster-dbt's routine messages: in the log file, not on the terminal (the summary
+# counts the steps not run)
+QUIET_MESSAGES = ("A dbt subsetted", "Copying `", "Running dbt command", "Dependencies for step")
+
+
+class _ProgressHandler(logging.Handler):
+    """One short line per finished step and per warning or message of the pipeline's own code."""
+
+    def __init__(self, stream, level: int):
+        super().__init__(logging.DEBUG)  # Dagster logs a step's success at DEBUG
+        self.stream, self.message_level = stream, level
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = record.__dict__.get("dagster_meta") or {}
+        event, step = meta.get("dagster_event"), meta.get("step_key") or "run"
+        if event is None:
+            if record.levelno < self.message_level:
+                return
+            text = str(meta.get("orig_message") or record.getMessage()).strip().splitlines()
+            if text and not text[0].startswith(QUIET_MESSAGES):
+                self._write(f"  {'warning ' if record.levelno >= logging.WARNING else ''}{step}: {text[0][:240]}")
+        elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+            self._write(f"  ok      {step} ({event.event_specific_data.duration_ms / 1000:.1f} s)")
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            self._write(f"  FAILED  {step} (cause below)")
+
+    def _write(self, line: str) -> None:
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _progress_logger(stream) -> dg.LoggerDefinition:
+    @dg.logger(config_schema={"log_level": dg.Field(str, default_value="INFO")},
+               description="one line per finished step, for the terminal")
+    def progress(init_context):
+        logger = logging.Logger("census.progress", level=logging.DEBUG)
+        logger.addHandler(_ProgressHandler(stream, logging.getLevelName(init_context.logger_config["log_level"])))
+        return logger
+
+    return progress
+
+
+@contextlib.contextmanager
+def _everything_into(log_path: Path):
+    """Send this process's stdout and stderr (and its children's: dbt) into `log_path`; yield a
+    stream to the real terminal."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved_out), "w", buffering=1, encoding="utf-8")
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield terminal
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        os.close(saved_out)
+        os.close(saved_err)
+        terminal.close()
 
 
 HEADLINE_ASSETS = {"linkage/linkage_quality", "quality/pes_estimates"}  # their figures are printed after a run
@@ -61,18 +150,34 @@ def _truth_net_omission(landing: str) -> float | None:
 
 
 def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
+    from census_pipeline.lib.publish import mark_stale
+
     started = time.perf_counter()
-    with _instance() as instance:
-        result = materialize_census(instance, selection, tags={"census/trigger": "census run"})
-        summary = summarise(result)
+    run_id = str(uuid.uuid4())
+    log_path = Path(locations["CENSUS_OUTPUT_DIR"], "logs", f"census-run-{run_id}.log")
+    print(f"census run {run_id[:8]}: full log in {log_path}", flush=True)
+    result = None
+    try:
+        with _instance() as instance, _everything_into(log_path) as terminal:
+            result = materialize_census(instance, selection, tags={"census/trigger": "census run"}, run_id=run_id,
+                                        progress=terminal)
+            not_run = sorted({e.step_key for e in instance.all_logs(run_id)
+                              if e.step_key and (e.user_message or "").startswith("Dependencies for step")})
+    except KeyboardInterrupt:
+        note = mark_stale(Path(locations["CENSUS_OUTPUT_DIR"], "bulletin"), run_id, "the run was halted (interrupted)")
+        print(f"\ncensus run {run_id[:8]} halted; full log: {log_path}"
+              + (f"\n  the last published bulletin is marked stale: {note}" if note else ""), file=sys.stderr)
+        return 130
+    summary = summarise(result)
+    summary["steps_skipped"] = sorted(set(summary["steps_skipped"]) | set(not_run))
+    failures = failure_lines(result, summary) + dbt_error_lines(log_path)
     elapsed = time.perf_counter() - started
-    print(f"\ncensus run {'succeeded' if summary['ok'] else 'FAILED'} in {elapsed:.0f} s (run {result.run_id[:8]})")
+    print(f"\ncensus run {'succeeded' if summary['ok'] else 'FAILED'} in {elapsed:.0f} s (run {run_id[:8]})")
     print(f"  assets materialized: {summary['materialized']}   checks passed: {summary['checks_passed']}"
-          f"   checks failed: {len(summary['checks_failed'])}   steps failed: {len(summary['steps_failed'])}")
-    for name in summary["steps_failed"]:
-        print(f"  FAILED step: {name}")
-    for name, severity in summary["checks_failed"]:
-        print(f"  failed check ({severity}): {name}")
+          f"   checks failed: {len(summary['checks_failed'])}   steps failed: {len(summary['steps_failed'])}"
+          + (f"   steps not run (upstream failed): {len(summary['steps_skipped'])}" if summary["steps_skipped"] else ""))
+    for line in failures:
+        print(f"  {line}")
     for key in ("raw/household_submissions", "raw/person_lines", "quality/quarantine"):
         if key in summary["row_counts"]:
             print(f"  {key}: {summary['row_counts'][key]:,} rows")
@@ -90,36 +195,123 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
     print(f"  landing zone: {locations['CENSUS_LANDING_DIR']}")
     print(f"  warehouse:    {locations['CENSUS_WAREHOUSE']}")
     print(f"  outputs:      {locations['CENSUS_OUTPUT_DIR']}")
-    bulletin = os.path.join(locations["CENSUS_OUTPUT_DIR"], "bulletin", "bulletin.html")
-    if os.path.exists(bulletin):
-        print(f"  bulletin:     {bulletin} (and b1..b8 .csv, bulletin.xlsx beside it)")
+    bulletin = Path(locations["CENSUS_OUTPUT_DIR"], "bulletin")
+    if not summary["ok"] and not summary["published"]:
+        note = mark_stale(bulletin, run_id, failures[0] if failures else "the run failed")
+        if note:
+            print(f"  bulletin NOT updated; the last published one is marked stale: {note}")
+    elif (bulletin / "bulletin.html").exists():
+        print(f"  bulletin:     {bulletin / 'bulletin.html'} (and b1..b8 .csv, bulletin.xlsx beside it)")
     if os.environ.get("DAGSTER_HOME"):
         print(f"  Dagster runs: {os.environ['DAGSTER_HOME']} (make ui to browse them)")
+    print(f"  full log:     {log_path}")
     return 0 if summary["ok"] else 1
 
 
 def summarise(result: dg.ExecuteInProcessResult) -> dict:
-    materialized, row_counts, passed, headline = 0, {}, 0, {}
+    materialized, row_counts, passed, headline, published = 0, {}, 0, {}, False
     failed_checks: list[tuple[str, str]] = []
+    check_causes: dict[str, str] = {}
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             materialized += 1
             mat = event.event_specific_data.materialization
-            if mat.asset_key.to_user_string() in HEADLINE_ASSETS:
+            key = mat.asset_key.to_user_string()
+            published = published or key == PUBLISHED_ASSET
+            if key in HEADLINE_ASSETS:
                 headline.update({k: v.value for k, v in mat.metadata.items() if "/" in k and "dagster" not in k})
             rc = mat.metadata.get("dagster/row_count")
             if rc is not None:
-                row_counts[mat.asset_key.to_user_string()] = int(rc.value)
+                row_counts[key] = int(rc.value)
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             ev = event.event_specific_data
             if ev.passed:
                 passed += 1
             else:
-                failed_checks.append((f"{ev.asset_key.to_user_string()}:{ev.check_name}", ev.severity.value))
+                name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+                failed_checks.append((name, ev.severity.value))
+                failed = ev.metadata.get("expectations_failed")
+                check_causes[name] = ev.description or (
+                    f"{failed.value} expectation(s) failed (see the check in the Dagster UI, or the Data Docs)"
+                    if failed is not None else "see the check in the Dagster UI")
     steps_failed = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    steps_skipped = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_SKIPPED]
     blocking_failed = any(sev == "ERROR" for _, sev in failed_checks)
     return {
         "ok": result.success and not steps_failed and not blocking_failed,
         "materialized": materialized, "row_counts": row_counts, "checks_passed": passed,
-        "checks_failed": failed_checks, "steps_failed": steps_failed, "headline": headline,
+        "checks_failed": failed_checks, "check_causes": check_causes, "steps_failed": steps_failed,
+        "steps_skipped": steps_skipped, "headline": headline, "published": published,
     }
+
+
+def _root_cause(error):
+    """The first error: Dagster wraps the code's own exception in its step errors (cause), and an
+    error raised while handling another (context) is a consequence of that other one."""
+    while True:
+        if error.cause is not None:
+            error = error.cause
+        elif error.context is not None:
+            error = error.context
+        else:
+            return error
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def _where(error) -> str:
+    """file:line of the innermost frame in the project's own code (not a library's), if any."""
+    root = str(PROJECT_ROOT)
+    for frame in reversed(error.stack or []):
+        m = _FRAME.search(frame)
+        if m and m.group(1).startswith(root) and "/.venv/" not in m.group(1):
+            return f"{os.path.relpath(m.group(1), root)}:{m.group(2)}"
+    return ""
+
+
+def _cause(error) -> str:
+    text = (error.message or error.cls_name or "").strip()
+    first = text.splitlines()[0] if text else "unknown error"
+    first = re.sub(r"^dagster\._core\.definitions\.events\.Failure: ", "", first)
+    return re.sub(r"^(?:[a-z_][\w]*\.)+(\w+(?:Error|Exception)): ", r"\1: ", first)[:400]
+
+
+def failure_lines(result: dg.ExecuteInProcessResult, summary: dict) -> list[str]:
+    """One line per failed step and per failed check: the step, where, and the cause."""
+    lines = []
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            if error is None:
+                lines.append(f"FAILED step {event.step_key}")
+                continue
+            root = _root_cause(error)
+            if root.cls_name == "DagsterAssetCheckFailedError":
+                continue  # the failed check has its own line below
+            where = "" if root.cls_name == "Failure" else _where(root)
+            lines.append(f"FAILED step {event.step_key}{f' at {where}' if where else ''}: {_cause(root)}")
+    for name, severity in summary["checks_failed"]:
+        kind = "blocking check" if severity == "ERROR" else "warning check"
+        lines.append(f"failed {kind} {name}: {summary['check_causes'].get(name, '')}")
+    if not lines and not summary["ok"]:
+        lines.append("the run did not finish (see the full log)")
+    return lines
+
+
+_DBT_ERROR = re.compile(r"((?:Database|Compilation|Runtime|Parsing) Error in \w+ \S+ \([^)]*\))")
+
+
+def dbt_error_lines(log_path: Path) -> list[str]:
+    """dbt's own error lines (model or test, its file, the cause), once each."""
+    if not log_path.exists():
+        return []
+    seen, lines = set(), []
+    text = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for i, line in enumerate(text):
+        m = _DBT_ERROR.search(re.sub(r"\x1b\[[0-9;]*m", "", line))
+        if m and m.group(1) not in seen:
+            seen.add(m.group(1))
+            cause = next((t.strip() for t in text[i + 1:i + 4] if t.strip()), "")
+            lines.append(f"dbt: {m.group(1)}: {cause[:300]}")
+    return lines

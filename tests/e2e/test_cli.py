@@ -3,6 +3,8 @@
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,20 +17,45 @@ def test_help_lists_the_commands():
     assert "generate" in out and "run" in out and "CENSUS_LANDING_DIR" in out
 
 
+def files_holding(needles: list[bytes], folders: list[Path], since: float = 0.0) -> list[str]:
+    found = []
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file() and path.stat().st_mtime >= since:
+                data = path.read_bytes()
+                found += [f"{path}: {n[:12]!r}..." for n in needles if n in data]
+    return found
+
+
 @pytest.mark.slow
 def test_generate_then_run_through_the_three_variables(tmp_path):
+    from census_pipeline.dbt_plugin import hmac_pads
+    from census_pipeline.lib.codes import PROJECT_ROOT
+
     landing = tmp_path / "landing"
     gen = subprocess.run([CENSUS, "generate", "--households", "300", "--seed", "4", "--out", str(landing), "--quiet"],
                          capture_output=True, text=True)
     assert gen.returncode == 0, gen.stderr
     assert Path(str(landing) + ".truth.json").exists()
+    key = f"e2e-secret-{uuid.uuid4().hex}"  # distinctive: found anywhere only if leaked
     env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
                CENSUS_OUTPUT_DIR=str(tmp_path / "out"), DAGSTER_HOME=str(tmp_path / "dagster_home"),
+               CENSUS_PSEUDONYM_KEY=key, CENSUS_LOG_LEVEL="DEBUG",
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    started = time.time() - 1
     run = subprocess.run([CENSUS, "run"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "census run succeeded" in run.stdout and str(tmp_path / "w.duckdb") in run.stdout
+    assert "DEVELOPMENT" not in run.stdout + run.stderr  # a key of one's own: no demo warning
     assert any((tmp_path / "dagster_home").rglob("*")), "the run is recorded in DAGSTER_HOME"
+    assert (tmp_path / "out/bulletin/bulletin.html").exists() and not (tmp_path / "out/bulletin/STALE.txt").exists()
+    assert list((tmp_path / "out/logs").glob("census-run-*.log")), "the full log is kept"
+    # the key (and the HMAC pads derived from it) is in no file: warehouse, outputs and the run's
+    # log, Dagster's event log and run config, dbt's logs and artifacts
+    needles = [key.encode(), *(p.hex().encode() for p in hmac_pads(key))]
+    dbt_dirs = [PROJECT_ROOT / "dbt_project" / d for d in ("target", "logs") if (PROJECT_ROOT / "dbt_project" / d).exists()]
+    assert files_holding(needles, [tmp_path], 0.0) + files_holding(needles, dbt_dirs, started) == []
+    assert key not in run.stdout + run.stderr
     again = subprocess.run([CENSUS, "generate", "--households", "10", "--out", str(landing), "--quiet"],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "not empty" in again.stderr
@@ -40,8 +67,29 @@ def test_run_fails_clearly_without_a_landing_zone(tmp_path):
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     env.pop("DAGSTER_HOME", None)
     run = subprocess.run([CENSUS, "run", "--select", "raw/listing_frame"], capture_output=True, text=True, env=env)
-    assert run.returncode == 1
-    assert "FAILED" in run.stdout
+    assert run.returncode == 2
+    assert run.stdout == "" and run.stderr.count("\n") == 1 and "CENSUS_LANDING_DIR" in run.stderr
+    assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "out").exists()  # no run started
+
+
+def test_a_failing_step_is_one_line_with_its_cause_and_the_trace_goes_to_the_log(tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "frame").mkdir(parents=True)
+    (landing / "frame" / "listing.csv").write_bytes(b"\x00\x01 not a listing frame")
+    env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
+               CENSUS_OUTPUT_DIR=str(tmp_path / "out"),
+               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    env.pop("DAGSTER_HOME", None)
+    # the warehouse path is a folder: DuckDB cannot open it, whatever the data
+    (tmp_path / "w.duckdb").mkdir()
+    run = subprocess.run([CENSUS, "run", "--select", "raw/listing_frame"], capture_output=True, text=True, env=env)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    failed = [line for line in run.stdout.splitlines() if line.strip().startswith("FAILED step")]
+    assert len(failed) == 1 and "raw__listing_frame" in failed[0], out
+    assert "Traceback" not in out and "Stack Trace" not in out and len(out.splitlines()) < 30, out
+    log = Path(next(line.split("full log:", 1)[1].strip() for line in run.stdout.splitlines() if "full log:" in line))
+    assert log.parent == tmp_path / "out" / "logs" and "Stack Trace" in log.read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
@@ -50,14 +98,20 @@ def test_two_runs_started_together_both_finish_one_waits(tmp_path):
     subprocess.run([CENSUS, "generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"],
                    check=True, capture_output=True)
     env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
-               CENSUS_OUTPUT_DIR=str(tmp_path / "out"), CENSUS_LOG_LEVEL="WARNING",
+               CENSUS_OUTPUT_DIR=str(tmp_path / "out"), CENSUS_LOG_LEVEL="INFO",
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    env.pop("DAGSTER_HOME", None)
-    runs = [subprocess.Popen([CENSUS, "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-            for _ in range(2)]
+    for name in ("DAGSTER_HOME", "CENSUS_PSEUDONYM_KEY", "CENSUS_DEMO"):
+        env.pop(name, None)
+    # the generated demo, with the demo flag: the public development key, announced
+    runs = [subprocess.Popen([CENSUS, "run", "--demo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env) for _ in range(2)]
     outputs = [r.communicate(timeout=600)[0] for r in runs]
     assert [r.returncode for r in runs] == [0, 0], [o[-2000:] for o in outputs]
     assert sum("waiting for the run that is writing" in o for o in outputs) == 1
+    assert all("DEMO RUN with the built-in DEVELOPMENT pseudonym key" in o for o in outputs)
+    logs = list((tmp_path / "out" / "logs").glob("census-run-*.log"))
+    assert len(logs) == 2 and all("USING THE BUILT-IN DEVELOPMENT PSEUDONYM KEY" in p.read_text(encoding="utf-8")
+                                  for p in logs)
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)

@@ -1,0 +1,110 @@
+"""Fail closed: no secret key, no run; an empty census publishes nothing; errors a person can act on.
+
+The CLI runs as a user runs it (a subprocess, real Dagster, dbt and DuckDB).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from census_pipeline.dbt_plugin import DEV_KEY
+
+CENSUS = str(Path(sys.executable).with_name("census"))
+TRIGGERS = ("Traceback", "Stack Trace", 'File "')
+
+
+def env_for(tmp_path, landing, **extra) -> dict:
+    env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
+               CENSUS_OUTPUT_DIR=str(tmp_path / "out"), DAGSTER_HOME=str(tmp_path / "dagster_home"),
+               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    for k in ("CENSUS_PSEUDONYM_KEY", "CENSUS_DEMO"):
+        env.pop(k, None)
+    env.update(extra)
+    return env
+
+
+def run(args, env):
+    return subprocess.run([CENSUS, *args], capture_output=True, text=True, env=env, timeout=900)
+
+
+def nothing_started(tmp_path):
+    return not (tmp_path / "w.duckdb").exists() and not (tmp_path / "dagster_home").exists() \
+        and not (tmp_path / "out").exists()
+
+
+def not_a_demo(tmp_path) -> Path:
+    landing = tmp_path / "landing"
+    (landing / "uploads").mkdir(parents=True)
+    return landing
+
+
+def test_no_key_on_real_data_refuses_to_start(tmp_path):
+    r = run(["run"], env_for(tmp_path, not_a_demo(tmp_path)))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "set CENSUS_PSEUDONYM_KEY" in r.stderr, r.stderr
+    assert r.stdout == ""
+    assert nothing_started(tmp_path)
+
+
+def test_the_demo_flag_does_not_open_real_data_to_the_public_key(tmp_path):
+    landing = not_a_demo(tmp_path)
+    for args, extra in ((["run", "--demo"], {}), (["run"], {"CENSUS_DEMO": "1"}),
+                        (["run"], {"CENSUS_PSEUDONYM_KEY": DEV_KEY})):
+        r = run(args, env_for(tmp_path, landing, **extra))
+        assert r.returncode == 2, (args, extra, r.stderr)
+        assert r.stderr.count("\n") == 1 and "CENSUS_PSEUDONYM_KEY" in r.stderr and DEV_KEY not in r.stderr
+    assert nothing_started(tmp_path)
+
+
+def test_dbt_refuses_the_public_key_outside_the_demo(monkeypatch):
+    """dbt may be started by the UI or a schedule, not only by `census run`: its plugin checks too."""
+    from census_pipeline.dbt_plugin import Plugin
+
+    plugin = Plugin.__new__(Plugin)
+    monkeypatch.delenv("CENSUS_DEMO", raising=False)
+    for key in ("", DEV_KEY):
+        monkeypatch.setenv("CENSUS_PSEUDONYM_KEY", key)
+        with pytest.raises(RuntimeError, match="CENSUS_PSEUDONYM_KEY"):
+            plugin.initialize({})
+    monkeypatch.setenv("CENSUS_DEMO", "1")
+    plugin.initialize({})  # the demo may, and says so in the run's log (resources/secrets.py)
+
+
+def test_missing_landing_zone_is_one_line_and_no_run(tmp_path):
+    r = run(["run"], env_for(tmp_path, tmp_path / "nowhere", CENSUS_PSEUDONYM_KEY="k"))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "nowhere" in r.stderr and "CENSUS_LANDING_DIR" in r.stderr
+    assert nothing_started(tmp_path)
+
+
+@pytest.mark.slow
+def test_an_empty_census_publishes_nothing_and_marks_the_last_bulletin_stale(tmp_path):
+    landing = tmp_path / "empty"
+    for sub in ("frame", "uploads", "admin"):
+        (landing / sub).mkdir(parents=True)
+    previous = tmp_path / "out" / "bulletin"  # what an earlier run published
+    previous.mkdir(parents=True)
+    (previous / "b1_population.csv").write_text("region_code,region_name,population\n330100,杭州市,12\n")
+    r = run(["run"], env_for(tmp_path, landing, CENSUS_PSEUDONYM_KEY="a-secret-for-the-empty-census",
+                             CENSUS_LOG_LEVEL="INFO"))
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out[-3000:]
+    # one line per failure, naming the check and the cause; no stack trace on the terminal
+    assert "failed blocking check microdata/persons:resident_population_is_not_zero: the resident population is 0" \
+        in r.stdout, out[-3000:]
+    assert not any(t in out for t in TRIGGERS), out[-3000:]
+    assert len(out.splitlines()) < 60, out
+    # the full log is where the run says it is
+    log = next(line.split("full log:", 1)[1].strip() for line in r.stdout.splitlines() if "full log:" in line)
+    assert Path(log).is_file() and Path(log).parent == tmp_path / "out" / "logs"
+    assert "resident_population_is_not_zero" in Path(log).read_text(encoding="utf-8")
+    # nothing published: the previous bulletin is as it was, and says it is stale
+    assert sorted(p.name for p in previous.iterdir()) == ["STALE.txt", "b1_population.csv"]
+    assert previous.joinpath("b1_population.csv").read_text().endswith(",12\n")
+    stale = previous.joinpath("STALE.txt").read_text()
+    run_id = Path(log).stem.removeprefix("census-run-")
+    assert run_id in stale and "resident_population_is_not_zero" in stale
+    assert not list((tmp_path / "out").glob(".bulletin.*"))
