@@ -105,7 +105,7 @@ def new_files(con: duckdb.DuckDBPyConnection, root: Path, files: Iterable[Path])
 
 # ----------------------------------------------------------------------------- reading lines
 
-# Line accounting (docs/assumptions.md, "Lines"):
+# Line accounting (the rules the ledger and the quarantine follow):
 # - a line is what precedes a '\n' byte; line k is the text after the (k-1)-th '\n'. A final
 #   piece without '\n' is a line too (a file cut short still has its last line counted);
 # - a '\r' right before the '\n' (CRLF) is part of the line ending; a lone '\r' anywhere else is
