@@ -205,7 +205,7 @@ class Rates:
     pes_id_missing: float = 0.02  # per PES person line: the ID number not given
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Person:
     name: str
     sex: str
@@ -336,39 +336,50 @@ class IdAllocator:
 
     The 3-digit sequence gives 500 numbers per (area, birth date, sex): odd 001..999 for men,
     even 002..998 and then 000 for women. Counties are drawn apart (possibly in parallel), so
-    each county's allocator (`home`, `slot`) owns its own part of every cell: the first
-    HOME_SLOTS numbers of its own area code (where most of its people are born), and
-    OTHER_SLOTS numbers of every other area after them, at HOME_SLOTS + slot * OTHER_SLOTS.
+    each county's allocator (`home`, its `slot` 0..12) owns a fixed part of every cell:
+    - of its own area code (where most of its people are born), the first HOME_SLOTS numbers;
+    - of another county's code, CITY_SLOTS numbers after those, one block per county;
+    - of any other area (outside the city, or a district abolished in 2021, whose people
+      live in every county), an equal share, OUTSIDE_SLOTS numbers.
     An allocator without a home owns all 500. Issuing past its part would repeat a number,
-    so `new` raises OverflowError instead (`max_used` says how full the fullest cell got)."""
+    so `new` raises OverflowError instead (`max_used` says how full the fullest cell got:
+    at 1 M households, 22 numbers in a home cell)."""
 
     FIRST_DAY = dt.date(1890, 1, 1)
     DAYS = (dt.date(2021, 1, 1) - FIRST_DAY).days
     PER_CELL = 500
-    HOME_SLOTS = 240
-    OTHER_SLOTS = 20  # x 13 counties = 260; 240 + 260 = 500
+    HOME_SLOTS = 200
+    CITY_SLOTS = 25  # x 12 other counties = 300; 200 + 300 = 500
+    OUTSIDE_SLOTS = 38  # x 13 counties = 494
 
     def __init__(self, home: str | None = None, slot: int = 0) -> None:
         self.areas: dict[str, int] = {}
         self.counts = array("H")
-        self.home = home
-        if home is None:
-            self.home_cap, self.other_base, self.other_cap = self.PER_CELL, 0, self.PER_CELL
-        else:
-            self.home_cap = self.HOME_SLOTS
-            self.other_base = self.HOME_SLOTS + slot * self.OTHER_SLOTS
-            self.other_cap = self.OTHER_SLOTS
-            if self.other_base + self.other_cap > self.PER_CELL:
-                raise ValueError(f"no ID sequence numbers left for county slot {slot}")
+        self.home, self.slot = home, slot
+        self.parts: list[tuple[int, int]] = []  # (first number, how many) of each area, by index
+        if home is not None and not 0 <= slot < len(COUNTY_POPULATION):
+            raise ValueError(f"no ID sequence numbers for county slot {slot}")
+
+    def _part(self, area: str) -> tuple[int, int]:
+        if self.home is None:
+            return 0, self.PER_CELL
+        if area == self.home:
+            return 0, self.HOME_SLOTS
+        if area in COUNTY_POPULATION:
+            owner = list(COUNTY_POPULATION).index(area)
+            j = self.slot - (self.slot > owner)  # this county's place among the other 12
+            return self.HOME_SLOTS + j * self.CITY_SLOTS, self.CITY_SLOTS
+        return self.slot * self.OUTSIDE_SLOTS, self.OUTSIDE_SLOTS
 
     def new(self, area: str, born: dt.date, sex: str) -> str:
         a = self.areas.get(area)
         if a is None:
             a = self.areas[area] = len(self.areas)
             self.counts.extend(array("H", [0]) * (2 * self.DAYS))
+            self.parts.append(self._part(area))
         i = (a * self.DAYS + (born - self.FIRST_DAY).days) * 2 + (sex != "1")
         n = self.counts[i]
-        base, cap = (0, self.home_cap) if self.home is None or area == self.home else (self.other_base, self.other_cap)
+        base, cap = self.parts[a]
         if n >= cap:
             raise OverflowError(f"more than {cap} ID numbers for area {area}, born {born}, sex {sex}"
                                 f"{f' in county {self.home}' if self.home else ''}: the 3-digit sequence would repeat")
@@ -376,8 +387,18 @@ class IdAllocator:
         seq = ((base + n) * 2 + (1 if sex == "1" else 2)) % 1000
         return make_id(area, born, seq)
 
-    def max_used(self) -> int:
-        return max(self.counts, default=0)
+    def max_used(self) -> dict[str, int]:
+        """How full the fullest cell is, as a count and as a share of its part, by kind of area
+        (to watch the headroom)."""
+        span = 2 * self.DAYS
+        out: dict = {}
+        for area, a in self.areas.items():
+            base, cap = self.parts[a]
+            kind = "home" if self.home is None or area == self.home else "city" if area in COUNTY_POPULATION else "outside"
+            n = max(self.counts[a * span:(a + 1) * span])
+            if n > out.get(kind, (0, cap))[0]:
+                out[kind] = (n, cap)
+        return out
 
 
 def corrupt_id(rng: random.Random, valid: str) -> str:
@@ -411,6 +432,7 @@ class BatchWriter:
         self.folder = folder  # uploads/<channel>/<date>/, or pes/<date>/
         self.open: dict[tuple[str, str], dict] = {}
         self.closed: list[dict] = []
+        self.made: set[Path] = set()  # folders known to exist
 
     def _dir(self, channel: str, date: str) -> str:
         return f"pes/{date}" if self.folder == "pes" else f"uploads/{channel}/{date}"
@@ -492,7 +514,9 @@ class BatchWriter:
 
     def _put(self, rel: str, data: bytes) -> None:
         path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self.made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.made.add(path.parent)
         tmp = path.with_name(path.name + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, path)  # written whole, then renamed into place, as the contract says
@@ -556,6 +580,11 @@ def _ts(rng: random.Random, first: dt.date, last: dt.date) -> dt.datetime:
     return dt.datetime(d.year, d.month, d.day, rng.randint(8, 21), rng.randint(0, 59), rng.randint(0, 59), tzinfo=TZ)
 
 
+# The age-group keys a counted person adds to (ages 65 and over alike), and the education keys.
+_AGE_KEYS = tuple(tuple(key for lo, hi, key in ((0, 14, "age_0_14"), (15, 59, "age_15_59"), (60, 200, "age_60_plus"),
+                                                 (65, 200, "age_65_plus")) if lo <= age <= hi) for age in range(66))
+_EDU_KEYS = {6: "university", 7: "university", 8: "university", 9: "university", 5: "high_school",
+             4: "junior_secondary", 3: "primary"}
 YEARS_OF_SCHOOLING = {1: 0, 2: 0, 3: 6, 4: 9, 5: 12, 6: 15, 7: 16, 8: 19, 9: 22}
 FAMILY_SIZES = ((1, 0.28), (2, 0.33), (3, 0.23), (4, 0.10), (5, 0.04), (6, 0.015), (7, 0.005))
 COLLECTIVE_SIZES = ((1, 0.35), (2, 0.25), (3, 0.15), (4, 0.12), (6, 0.08), (8, 0.03), (12, 0.02))
@@ -980,7 +1009,10 @@ class Generator:
             self.census_by_date.frombytes(r["census_by_date"])
             self.census_by_month.frombytes(r["census_by_month"])
             self.frame_rows += r["frame_rows"]
-        self.id_cell_max = max((r["id_cell_max"] for r in results), default=0)
+        self.id_cell_max = {}  # the fullest ID sequence cell by kind of area: (numbers used, part)
+        for r in results:
+            for kind, used in r["id_cell_max"].items():
+                self.id_cell_max[kind] = max(self.id_cell_max.get(kind, used), used)
         ks = [r["k"] for r in results]
 
         def join(rel: str, part: str, header: bytes, rows: int) -> None:
@@ -1436,12 +1468,17 @@ class Generator:
         ea = hh["ea"]
         c, t = self.truth.county[ea.county], self.truth.township[ea.township]
         kind = "family" if hh["type"] == "1" else "collective"
+        kind_population = f"{kind}_household_population"
+        urban = "urban" if ea.urban_rural.startswith("1") else "rural"
+        district = is_district(ea.county)
         counted = 0
         for ln in lines:
-            ident = ln.get("id_number")
-            if ln.get("id_type") in ("2", "3"):
-                if ln.get("residence") == "1" and tuple(int(x) for x in ln["birth_ym"].split("-")) < (2020, 11):
-                    c["hk_macao_taiwan" if ln["id_type"] == "2" else "foreign"] += sign
+            get = ln.get
+            ident = get("id_number")
+            id_type = get("id_type")
+            if id_type == "2" or id_type == "3":
+                if get("residence") == "1" and tuple(int(x) for x in ln["birth_ym"].split("-")) < (2020, 11):
+                    c["hk_macao_taiwan" if id_type == "2" else "foreign"] += sign
                 continue
             born = id_birth_date(ident)  # None unless the ID is valid: validated once per line
             if born is not None:
@@ -1449,45 +1486,47 @@ class Generator:
                 age = _age_on(born)
                 if born >= STANDARD_DATE:
                     continue
+                born_ym = (born.year, born.month)
             else:
                 y, m = (int(x) for x in ln["birth_ym"].split("-"))
                 if (y, m) >= (2020, 11):
                     continue
                 sex, age = ln["sex"], age_at_standard_time(y, m)
+                born_ym = (y, m)
             counted += 1
             c["population"] += sign
-            born_ym = (born.year, born.month) if born is not None else (y, m)
             c["census_births"] += sign * ((2019, 11) <= born_ym <= (2020, 10))
-            c["male" if sex == "1" else "female"] += sign
-            c[f"{kind}_household_population"] += sign
-            for lo, hi, key in ((0, 14, "age_0_14"), (15, 59, "age_15_59"), (60, 200, "age_60_plus"), (65, 200, "age_65_plus")):
-                if lo <= age <= hi:
-                    c[key] += sign
-            c["urban" if ea.urban_rural.startswith("1") else "rural"] += sign
-            c["han" if ln.get("ethnicity") == "01" else "minority"] += sign
-            edu = int(ln["education"]) if ln.get("education") else None
-            for lo, hi, key in ((6, 9, "university"), (5, 5, "high_school"), (4, 4, "junior_secondary"), (3, 3, "primary")):
-                if edu is not None and lo <= edu <= hi:
-                    c[key] += sign
-            truth_long = ln.get("_long_truth")
+            male_female = "male" if sex == "1" else "female"
+            c[male_female] += sign
+            c[kind_population] += sign
+            for key in _AGE_KEYS[min(age, 65)]:
+                c[key] += sign
+            c[urban] += sign
+            c["han" if get("ethnicity") == "01" else "minority"] += sign
+            education = get("education")
+            edu = int(education) if education else None
+            edu_key = _EDU_KEYS.get(edu)
+            if edu_key:
+                c[edu_key] += sign
+            truth_long = get("_long_truth")
             if truth_long:
                 if truth_long.get("marital_status"):
-                    c[f"marital_status_{truth_long['marital_status']}"] += sign
+                    c["marital_status_" + truth_long["marital_status"]] += sign
                 if truth_long.get("worked_last_week"):
-                    c[f"worked_last_week_{truth_long['worked_last_week']}"] += sign
+                    c["worked_last_week_" + truth_long["worked_last_week"]] += sign
                 if truth_long.get("industry_section"):
-                    c[f"industry_{truth_long['industry_section']}"] += sign
+                    c["industry_" + truth_long["industry_section"]] += sign
             if age >= 15:
                 c["persons_15_plus"] += sign
                 c["years_of_schooling_15_plus"] += sign * YEARS_OF_SCHOOLING.get(edu, 0)
-                c["illiterate_15_plus"] += sign * (ln.get("literate") == "2")
-            sep, intra, inter = migration_class_cached(ln.get("residence"), ln.get("hukou_place"), ln.get("left_hukou_duration"),
-                                                ln.get("hukou_region_code"), is_district(ea.county))
+                c["illiterate_15_plus"] += sign * (get("literate") == "2")
+            sep, intra, inter = migration_class_cached(get("residence"), get("hukou_place"), get("left_hukou_duration"),
+                                                       get("hukou_region_code"), district)
             c["hukou_separated"] += sign * sep
             c["intra_city_separated"] += sign * intra
             c["inter_provincial_floating"] += sign * inter
             t["population"] += sign
-            t["male" if sex == "1" else "female"] += sign
+            t[male_female] += sign
         if household_delta and sign > 0 and hh["type"] == "1":
             c["h4_births"] += (auth.get("h_births_male") or 0) + (auth.get("h_births_female") or 0)
             c["h5_deaths"] += (auth.get("h_deaths_male") or 0) + (auth.get("h_deaths_female") or 0)

@@ -159,3 +159,27 @@ def test_truth_links_and_register_numbers_are_unique(tmp_path):
     assert len(keys) == len(set(keys)) > 4000
     hukou = [r for r in rows if r["record_type"] == "hukou"]
     assert len({r["person"] for r in hukou}) == len(hukou)  # one register record per person
+
+
+def test_county_id_allocators_never_issue_the_same_number():
+    """Counties draw their people apart: their allocators' parts of every sequence cell are
+    disjoint, for their own area, another county's and one outside the city, and each raises
+    rather than run past its part."""
+    import datetime as dt
+
+    import pytest
+
+    from census_pipeline.lib.generator import IdAllocator
+    from census_pipeline.lib.geography import COUNTY_POPULATION
+
+    born = dt.date(1985, 2, 3)
+    issued = []
+    for k, county in enumerate(COUNTY_POPULATION):
+        ids = IdAllocator(home=county, slot=k)
+        for area in ("330106", "330110", "340102", "330103"):
+            for sex in "12":
+                base, cap = ids._part(area)
+                issued += [ids.new(area, born, sex) for _ in range(cap)]
+                with pytest.raises(OverflowError):
+                    ids.new(area, born, sex)
+    assert len(issued) == len(set(issued)) and all(idnumber.is_valid(x) for x in issued)
