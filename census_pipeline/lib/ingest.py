@@ -694,8 +694,10 @@ def ingest_csv_files(con, root: Path, folder: str, table: str, columns: tuple[st
                     "and _bad.line_no = 1")
         con.execute(f"""
             create or replace temp table _rows as
-            select source_file, line_no, regexp_full_match(line, '{CSV_ROW}') as well_formed,
-                   case when regexp_full_match(line, '{CSV_ROW}') then {_csv_fields_sql("line")} end as fields,
+            select source_file, line_no,  -- a row without a quote is split on commas (fast); others by pattern
+                   not contains(line, '"') or regexp_full_match(line, '{CSV_ROW}') as well_formed,
+                   case when not contains(line, '"') then list_transform(string_split(line, ','), lambda f: nullif(f, ''))
+                        when regexp_full_match(line, '{CSV_ROW}') then {_csv_fields_sql("line")} end as fields,
                    line as raw_text, line_no = f.header_line as is_header
             from _lines join (select source_file, min(line_no) as header_line
                               from (from _lines select source_file, line_no union all from _bad select source_file, line_no)
@@ -747,17 +749,22 @@ def ingest_csv_files(con, root: Path, folder: str, table: str, columns: tuple[st
         con.execute("insert into raw.rejected_lines select source_file, line_no, reason, raw_text from _bad")
         if file_rows:
             con.executemany("insert into raw.rejected_lines values (?, ?, ?, null)", file_rows)
-        con.executemany("insert into raw.ingest_files values (?, ?, null, ?, 0, now())",
-                        [(rel(root, p), table, _size(p)) for p in todo])
-        con.execute("""
-            update raw.ingest_files f
-            set lines_received = (select count(*) from _checked c where c.source_file = f.source_file)
-                               + (select count(*) from _bad b where b.source_file = f.source_file)
-                               + (select count(*) from unnest(?) t(x) where x = f.source_file)
-            where list_contains(?, f.source_file)
-        """, [[r[0] for r in file_rows], [rel(root, p) for p in todo]])
+        con.execute("create or replace temp table _files(source_file varchar, size_bytes bigint, whole_file_rows int)")
+        whole = {r[0]: 0 for r in file_rows}
+        for r in file_rows:
+            whole[r[0]] += 1
+        con.executemany("insert into _files values (?, ?, ?)",
+                        [(rel(root, p), _size(p), whole.get(rel(root, p), 0)) for p in todo])
+        con.execute(f"""
+            insert into raw.ingest_files
+            select f.source_file, '{table}', null, f.size_bytes,
+                   coalesce(c.n, 0) + coalesce(b.n, 0) + f.whole_file_rows, now()
+            from _files f
+            left join (select source_file, count(*) as n from _checked group by all) c using (source_file)
+            left join (select source_file, count(*) as n from _bad group by all) b using (source_file)
+        """)
         con.execute("drop table _rows; drop table _hdr; drop table _checked; drop table _ok; drop table _decl; "
-                    "drop table _lines; drop table _bad")
+                    "drop table _lines; drop table _bad; drop table _files")
     return len(todo)
 
 
