@@ -1006,8 +1006,8 @@ class Generator:
             t.pes.update(r["pes"])
             t.submissions += r["submissions"]
             self.unfound.extend(r["unfound"])
-            self.census_by_date.frombytes(r["census_by_date"])
-            self.census_by_month.frombytes(r["census_by_month"])
+            self.census_by_date.frombytes(r.pop("census_by_date"))  # 8 bytes a person: do not hold them twice
+            self.census_by_month.frombytes(r.pop("census_by_month"))
             self.frame_rows += r["frame_rows"]
         self.id_cell_max = {}  # the fullest ID sequence cell by kind of area: (numbers used, part)
         for r in results:
