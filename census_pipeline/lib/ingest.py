@@ -512,11 +512,11 @@ OPTIONAL_TYPES = {
 def _malformed_optional_sql() -> str:
     """SQL: the optional keys of _kept whose JSON type the contract does not allow, comma-separated."""
     items = []
-    for i, (key, ok) in enumerate(OPTIONAL_TYPES.items(), start=1):
+    for key, ok in OPTIONAL_TYPES.items():
         allowed = ", ".join(f"'{t}'" for t in ok)
-        cond = f"optional_types[{i}] not in ({allowed})"
+        cond = f"json_type(s.{key}) not in ({allowed})"  # the key's own JSON, not the whole line again
         if key == "deaths":  # an array, of objects: a null or a string in it is a death with nothing known
-            cond += " or list_filter(death_types, lambda t: t <> 'OBJECT') <> []"
+            cond += " or list_filter(json_type(s.deaths, '$[*]'), lambda t: t <> 'OBJECT') <> []"
         items.append(f"case when {cond} then '{key}' end")
     return f"nullif(array_to_string(list_filter([{', '.join(items)}], lambda k: k is not null), ','), '')"
 
@@ -552,9 +552,7 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
     con.execute(f"""
         create or replace temp table _kept as
         select submission_id, upload_date, source_file, line_no, n_copies - 1 as redelivered_copies,
-               json_transform(payload, '{SUBMISSION_SHAPE}') as s,
-               json_type(payload, [{", ".join(f"'$.{k}'" for k in OPTIONAL_TYPES)}]) as optional_types,
-               json_type(payload, '$.deaths[*]') as death_types
+               json_transform(payload, '{SUBMISSION_SHAPE}') as s
         from _copies where copy_rank = 1
     """)
     optional = ", ".join(f"s.{k}" for k in OPTIONAL_HOUSEHOLD_KEYS)
