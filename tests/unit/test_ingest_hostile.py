@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from census_pipeline.lib import ingest
 
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 DAY = "uploads/pad/2020-11-03"
 BOM = "\ufeff".encode()
