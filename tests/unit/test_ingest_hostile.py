@@ -1,7 +1,8 @@
 """Ingestion on hostile landing files: every line accounted for, at its true line number.
 
 Property-based (hypothesis): files are built from good submission lines, junk bytes, control
-characters, invalid UTF-8, wrong-typed fields, blank lines and every line ending (LF, CRLF, a
+characters, invalid UTF-8, wrong-typed fields, a submission_id again (same or other contents),
+blank lines and every line ending (LF, CRLF, a
 lone CR, none), then written plain, as one gzip member, as several, or truncated. A small
 oracle in Python (bytes.split(b"\\n")) says what each line must become:
 
@@ -117,11 +118,18 @@ def hostile_file(draw):
         parts.append(BOM)
     n_items = draw(st.integers(1, 12))
     base = draw(st.integers(0, 10**6)) * 100
+    used: list[int] = []
     for i in range(n_items):
         n = base + i
-        kind = draw(st.sampled_from(["good", "good", "bad", "optional", "junk", "junk"]))
+        kind = draw(st.sampled_from(["good", "good", "bad", "optional", "junk", "junk", "again"]))
         if kind == "junk":
             body = draw(JUNK)
+        elif kind == "again" and used:  # a submission_id once more: the same contents, or others
+            m = draw(st.sampled_from(used))
+            body = line(submission(m, **draw(st.sampled_from([{}, {"address": "改了"}, {"status": "partial"}]))))
+            good[body] = f"sid-{m}"
+        elif kind == "again":
+            continue
         else:
             if kind == "good":
                 obj = submission(n)
@@ -133,13 +141,16 @@ def hostile_file(draw):
             secrets.update(person_values(n))
             if kind != "bad":
                 good[body] = obj["submission_id"]
+                used.append(n)
         parts.append(body + draw(st.sampled_from(ENDINGS)))
     return b"".join(parts), good, secrets
 
 
-def oracle(data: bytes, good: dict[bytes, str]) -> tuple[dict[int, str], set[int]]:
-    """What ingestion must make of each line: {line_no: submission_id} ingested, {line_no} quarantined."""
-    ingested, quarantined = {}, set()
+def oracle(data: bytes, good: dict[bytes, str]) -> tuple[dict[int, str], set[int], set[int]]:
+    """What ingestion must make of each line: {line_no: submission_id} valid (raw.submission_lines),
+    {line_no} quarantined by the contract, {line_no} quarantined as conflicting copies (a later
+    line with the submission_id of an earlier one and other contents)."""
+    valid, quarantined = {}, set()
     pieces = data.split(b"\n")
     for k, piece in enumerate(pieces, start=1):
         try:
@@ -151,12 +162,18 @@ def oracle(data: bytes, good: dict[bytes, str]) -> tuple[dict[int, str], set[int
             text = text.lstrip("\ufeff")
         if text.strip(" \t\r") == "":
             continue  # blank: not received
-        sid = good.get(text.strip(" \t\r").encode())
-        if sid is not None and sid not in ingested.values():
-            ingested[k] = sid
+        key = text.strip(" \t\r").encode()
+        if key in good:
+            valid[k] = (good[key], key)
         else:
             quarantined.add(k)
-    return ingested, quarantined
+    first: dict[str, bytes] = {}
+    conflicts = set()
+    for k in sorted(valid):
+        sid, key = valid[k]
+        if first.setdefault(sid, key) != key:
+            conflicts.add(k)
+    return {k: v[0] for k, v in valid.items()}, quarantined, conflicts
 
 
 def ingest_one(root: Path, db: Path) -> duckdb.DuckDBPyConnection:
@@ -171,10 +188,12 @@ def reasons(con) -> list[str]:
 
 
 def check_accounting(con, name: str, expected_ingested: dict[int, str], expected_bad: set[int],
-                     whole_file_rows: int = 0) -> None:
+                     conflicts: set[int] = frozenset(), whole_file_rows: int = 0) -> None:
     """received = ingested + quarantined, one quarantine row per bad line at its line number."""
     received = con.execute("select lines_received from raw.ingest_files where source_file = ?", [name]).fetchone()
     assert received == (len(expected_ingested) + len(expected_bad) + whole_file_rows,)
+    got_conflicts = con.execute("select line_no from raw.submission_conflicts where source_file = ?", [name]).fetchall()
+    assert sorted(r[0] for r in got_conflicts) == sorted(conflicts)
     bad = con.execute("select line_no from raw.rejected_lines where source_file = ?", [name]).fetchall()
     assert sorted(r[0] for r in bad if r[0] is not None) == sorted(expected_bad)
     assert sum(r[0] is None for r in bad) == whole_file_rows
@@ -209,8 +228,8 @@ def test_every_line_is_accounted_for_at_its_true_line_number(f, packing, data):
             (root / name).write_bytes(gzip.compress(content[:cut]) + (gzip.compress(content[cut:]) if
                                                                     packing == "members" else b""))
         con = ingest_one(root, Path(tmp) / "w.duckdb")
-        ingested, bad = oracle(content, good)
-        check_accounting(con, name, ingested, bad)
+        ingested, bad, conflicts = oracle(content, good)
+        check_accounting(con, name, ingested, bad, conflicts)
         assert_no_secret(con, secrets)
 
 
@@ -230,7 +249,7 @@ def test_a_truncated_gzip_keeps_every_complete_line_before_the_damage(f, where):
         d = zlib.decompressobj(wbits=31)
         readable = d.decompress(whole[:cut]) + d.flush()
         kept = readable[: readable.rfind(b"\n") + 1]
-        ingested, bad = oracle(kept, good)
+        ingested, bad, conflicts = oracle(kept, good)
         rows = con.execute("select line_no, reason from raw.rejected_lines where source_file = ? "
                            "and reason like '%gzip%'", [name]).fetchall()
         if cut == 0:  # an empty file: nothing to read, nothing lost
@@ -242,7 +261,7 @@ def test_a_truncated_gzip_keeps_every_complete_line_before_the_damage(f, where):
         else:  # the rest of the file: one row, at the first line not read whole
             first = kept.count(b"\n") + 1
             assert rows == [(first, "gzip file is truncated: this line and the rest of the file could not be read")]
-            check_accounting(con, name, ingested, bad | {first})
+            check_accounting(con, name, ingested, bad | {first}, conflicts)
         assert_no_secret(con, secrets)
 
 
