@@ -2,9 +2,9 @@
 
 Property-based (hypothesis): files are built from good submission lines, junk bytes, control
 characters, invalid UTF-8, wrong-typed fields, a submission_id again (same or other contents),
-blank lines and every line ending (LF, CRLF, a
-lone CR, none), then written plain, as one gzip member, as several, or truncated. A small
-oracle in Python (bytes.split(b"\\n")) says what each line must become:
+blank lines and every line ending (LF, CRLF, a lone CR, none), then written plain, as one gzip
+member, as several, or truncated. A small oracle in Python (bytes.split(b"\\n")) says what
+each line must become:
 
 - line k is what follows the (k-1)-th '\\n' byte; a final piece without '\\n' is a line;
 - CRs right before the '\\n' are its line ending; a lone CR is a byte of its line;
