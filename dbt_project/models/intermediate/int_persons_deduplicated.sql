@@ -7,13 +7,21 @@ with persons as (
     select * from {{ ref('int_persons_resident') }}
 ),
 
+{#- Only the records that share a valid ID take part, and only the columns the survivor
+    order reads: the wide rows are not copied or sorted. -#}
+with_valid_id as (
+    select submission_id, person_index, id_number, counts_here, residence, is_born_after_standard_time,
+           submission_status, submitted_at, line_no
+    from {{ ref('int_persons_resident') }}
+    where has_valid_id
+),
+
 id_groups as (
     select
         id_number,
         count(*) as records_with_this_id,
         sum(case when counts_here then 1 else 0 end) as records_counting
-    from persons
-    where has_valid_id
+    from with_valid_id
     group by id_number
     having count(*) > 1
 ),
@@ -25,7 +33,7 @@ candidates as (
         g.records_counting,
         row_number() over survivor_order as survivor_rank,
         first_value(p.submission_id || ':' || p.person_index) over survivor_order as survivor_record
-    from persons as p
+    from with_valid_id as p
     inner join id_groups as g on g.id_number = p.id_number
     where (g.records_counting > 1 and p.counts_here)
        or (g.records_counting = 0 and p.residence = '1' and not p.is_born_after_standard_time)

@@ -44,21 +44,27 @@ in_lists as (
     inner join households as h on h.submission_id = l.submission_id
 ),
 
-id_clashes as (
+{#- The first name written beside each valid ID number within a submission: a narrow window
+    (not one over whole person rows), joined back. -#}
+first_names as (
     select
-        *,
+        submission_id,
+        person_index,
         first_value(person_name) over (
             partition by submission_id, id_number order by person_index
         ) as first_name_with_this_id
     from in_lists
+    where id_number is not null
 ),
 
 precedence as (
     select
-        *,
-        id_number_is_valid
-            and (person_name is not distinct from first_name_with_this_id) as has_valid_id
-    from id_clashes
+        l.*,
+        f.first_name_with_this_id,
+        l.id_number_is_valid
+            and (l.person_name is not distinct from f.first_name_with_this_id) as has_valid_id
+    from in_lists as l
+    left join first_names as f on f.submission_id = l.submission_id and f.person_index = l.person_index
 ),
 
 dated as (

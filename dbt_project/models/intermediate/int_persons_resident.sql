@@ -1,3 +1,6 @@
+{{ config(materialized="view") }}
+{#- A view: row-by-row rules read once by int_persons_deduplicated; writing a second copy of
+    every wide person row cost more than computing the clause again. -#}
 {#- The resident population rule (常住人口, rules.md), applied to each person line as
     reported (residence and hukou items are never imputed): whether the line counts in the
     township of its household's EA, the clause that decided it, and a flag where the rule's
