@@ -1,9 +1,22 @@
-"""Benchmark: generate N persons, run each stage, record wall time and peak memory.
+"""Benchmark: one whole `census run` on a generated census, as a user runs it, measured.
 
-    .venv/bin/python bench/run_bench.py --persons 100000
+    .venv/bin/python bench/run_bench.py --persons 1000000 --workdir /data/bench/1m
+    .venv/bin/python bench/run_bench.py --persons 12000000 --workdir /data/bench/12m --skip-references
 
-Each stage runs in its own process (`/usr/bin/time -v`), so peak memory is that stage's own.
-Results go to bench/results/<persons>.json; the figures worth keeping go in bench/README.md.
+The landing zone is generated once into --workdir/landing and reused by later runs (at 12 M it
+is ~7 GB: keep --workdir outside the repository). Each run starts from an empty warehouse.
+
+Recorded (bench/results/<persons>.json, and a summary printed as Markdown):
+- the generator (when it ran): wall, CPU, peak memory;
+- `census run`: wall, CPU (user + system of the whole process tree) and the peak memory of the
+  whole process tree (the sum of the resident sets of `census` and every process under it —
+  dbt, its Python models — sampled every 0.2 s from /proc);
+- per Dagster step: wall (from the run's event log);
+- per dbt node: seconds (from each dbt invocation's run_results.json);
+- the references on the same landing zone (bench/reference_python.py: a plain-Python script of
+  b1-b7; bench/reference_duckdb.py: bare DuckDB SQL, the counting path), and the ratios issue 16
+  asks for;
+- the machine's load before the run (figures on a busy machine are inflated).
 """
 
 from __future__ import annotations
@@ -11,86 +24,174 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
+import resource
 import subprocess
 import sys
-import tempfile
+import threading
+import time
 from pathlib import Path
 
-PERSONS_PER_HOUSEHOLD = 2.45  # generated persons (all lines) per household, measured
+HERE = Path(__file__).resolve().parent
+PERSONS_PER_HOUSEHOLD = 2.38  # counted residents per listed household in the generated census (measured)
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def timed(cmd: list[str], env: dict) -> dict:
-    out = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        sys.stderr.write(out.stdout[-2000:] + out.stderr[-4000:])
-        raise SystemExit(f"stage failed: {' '.join(cmd)}")
-    wall = re.search(r"Elapsed \(wall clock\) time .*: (?:(\d+):)?(\d+):([\d.]+)", out.stderr)
-    h, m, s = (float(x) if x else 0.0 for x in wall.groups())
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
-    return {"wall_s": round(h * 3600 + m * 60 + s, 1), "peak_rss_mib": round(rss / 1024)}
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def tree_rss(root: int) -> int:
+    """Bytes resident in `root` and all its descendants now."""
+    kids, total, todo = _children_map(), 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except OSError:
+            pass
+        todo.extend(kids.get(pid, []))
+    return total
+
+
+def measured(cmd: list[str], env: dict, log: Path) -> dict:
+    """Run `cmd`; wall, CPU of the whole tree, peak memory of the whole tree."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        peak = [0]
+
+        def sample() -> None:
+            while proc.poll() is None:
+                peak[0] = max(peak[0], tree_rss(proc.pid))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = proc.wait()
+        sampler.join()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if code != 0:
+        sys.stderr.write(log.read_text(errors="replace")[-3000:])
+        raise SystemExit(f"failed ({code}): {' '.join(cmd)}; log {log}")
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_tree_mib": round(peak[0] / 2**20)}
+
+
+def step_timings(dagster_home: Path) -> dict[str, float]:
+    """Seconds per Dagster step of the newest run in the instance."""
+    import dagster as dg
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        stats = instance.get_run_step_stats(run.run_id)
+    return {s.step_key: round(s.end_time - s.start_time, 1) for s in stats if s.end_time and s.start_time}
+
+
+def dbt_node_timings(since: float) -> dict[str, dict[str, float]]:
+    """Seconds per dbt node, from every dbt invocation (run_results.json) written after `since`."""
+    target = HERE.parent / "dbt_project" / "target"
+    nodes: dict[str, dict[str, float]] = {}
+    for results in sorted(target.glob("*/run_results.json")):
+        if results.stat().st_mtime < since:
+            continue
+        data = json.loads(results.read_text())
+        per = {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in data["results"]}
+        nodes[results.parent.name.split("-")[0]] = dict(sorted(per.items(), key=lambda kv: -kv[1]))
+    return nodes
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--persons", type=int, default=100_000)
+    ap.add_argument("--persons", type=int, default=1_000_000, help="counted residents wanted (default 1,000,000)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--workdir", help="keep the data here (default: a temporary folder)")
+    ap.add_argument("--workdir", required=True, help="where the landing zone (reused), warehouse and outputs go")
+    ap.add_argument("--workers", type=int, default=2, help="generator worker processes")
+    ap.add_argument("--skip-references", action="store_true", help="do not run the two reference scripts")
     args = ap.parse_args()
-    bin_dir = Path(sys.executable).parent
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="census-bench-"))
-    landing = work / "landing"
-    env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(work / "warehouse.duckdb"),
-               CENSUS_OUTPUT_DIR=str(work / "output"), CENSUS_LOG_LEVEL="WARNING",
-               PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    env.pop("DAGSTER_HOME", None)
-    households = int(args.persons / PERSONS_PER_HOUSEHOLD)
-    results = {"persons_requested": args.persons, "households": households, "stages": {}}
-    results["stages"]["generate"] = timed([str(bin_dir / "census"), "generate", "--households", str(households),
-                                           "--seed", str(args.seed), "--out", str(landing), "--quiet"], env)
-    stages = {"ingestion": "group:ingestion", "microdata (dbt)": "group:microdata",
-              # linkage feeds the follow-up list and the linkage gate reads quality.coverage: one stage
-              "linkage, quality and coverage survey (dbt, Splink x2, GX gates, reports)":
-                  "group:linkage or group:quality or group:coverage_survey",
-              "bulletin (dbt) and publication": "group:publication"}
-    for name, selection in stages.items():
-        results["stages"][name] = timed([str(bin_dir / "census"), "run", "--select", selection], env)
-    results["stages"]["re-run ingestion (no new files)"] = timed(
-        [str(bin_dir / "census"), "run", "--select", "group:ingestion"], env)
-    # probabilistic linkage alone (Splink on the residue, inside a one-model dbt build)
-    results["stages"]["linkage: Splink model alone"] = timed(
-        [str(bin_dir / "census"), "run", "--select", "key:intermediate/int_linkage_probabilistic"], env)
-    results["stages"]["coverage survey: PES matching (Splink) alone"] = timed(
-        [str(bin_dir / "census"), "run", "--select", "key:intermediate/int_pes_probabilistic"], env)
-    results["stages"]["coverage survey: DSE and jackknife alone"] = timed(
-        [str(bin_dir / "census"), "run", "--select", "key:quality/pes_estimates"], env)
-    import duckdb
 
-    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
-        results["linkage"] = {
-            "register_records": con.sql("select count(*) from intermediate.int_linkage_register").fetchall()[0][0],
-            "census_records": con.sql("select count(*) from intermediate.int_linkage_census").fetchall()[0][0],
-            "register_residue": con.sql("select count(*) from intermediate.int_linkage_register_residue"
-                                        ).fetchall()[0][0],
-            "census_residue": con.sql("select count(*) from intermediate.int_linkage_census_residue").fetchall()[0][0],
-            "quality": [[str(v) for v in r] for r in con.sql(
-                "select scope, links, true_pairs, true_links, precision_pct, recall_pct, f1_pct "
-                "from linkage.linkage_quality order by scope_order").fetchall()],
-        }
-        results["pes"] = {
-            "estimate_city": [str(v) for v in con.sql(
-                "select census_count, p_sample_persons, p_sample_matched, dse, net_omission_pct, ci_low_pct, "
-                "ci_high_pct, jackknife_replicates from quality.pes_estimates where level = 'city'").fetchall()[0]],
-            "sampled_eas": con.sql("select count(distinct ea_code) from raw.pes_submissions").fetchall()[0][0],
-        }
+    bin_dir = Path(sys.executable).parent
+    work = Path(args.workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    landing, logs = work / "landing", work / "logs"
+    logs.mkdir(exist_ok=True)
+    env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(work / "warehouse.duckdb"),
+               CENSUS_OUTPUT_DIR=str(work / "output"), DAGSTER_HOME=str(work / "dagster_home"),
+               CENSUS_LOG_LEVEL="INFO", CENSUS_GENERATE_WORKERS=str(args.workers),
+               PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    env.setdefault("CENSUS_PSEUDONYM_KEY", "benchmark-key-not-for-real-data")
+    results: dict = {"persons_requested": args.persons, "load_before": os.getloadavg(), "stages": {}}
+
+    households = round(args.persons / PERSONS_PER_HOUSEHOLD)
+    if not (landing / "uploads").is_dir():
+        results["generate"] = measured([str(bin_dir / "census"), "generate", "--households", str(households),
+                                        "--seed", str(args.seed), "--out", str(landing), "--quiet"],
+                                       env, logs / "generate.log")
+    # every run starts from nothing but the landing zone
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+        (work / stale).unlink(missing_ok=True)
+    subprocess.run(["rm", "-rf", str(work / "output"), str(work / "dagster_home"), str(work / "warehouse.duckdb.tmp")],
+                   check=True)
+    (work / "dagster_home").mkdir()
+    started = time.time()
+    results["census_run"] = measured([str(bin_dir / "census"), "run"], env, logs / "census_run.log")
+    results["steps_s"] = step_timings(work / "dagster_home")
+    results["dbt_nodes_s"] = dbt_node_timings(started)
+
+    if not args.skip_references:
+        for name in ("reference_python", "reference_duckdb"):
+            script = HERE / f"{name}.py"
+            if script.exists():
+                results[name] = measured([sys.executable, str(script), "--landing", str(landing)], env,
+                                         logs / f"{name}.log")
     truth = json.loads(Path(str(landing) + ".truth.json").read_text())
-    results["resident_population"] = truth["city"]["population"]
-    results["pes_truth_net_omission_pct"] = truth["pes"]["net_omission_rate_pct"]
-    results["lines"] = truth["totals"]["lines_received"]
-    out = Path(__file__).parent / "results"
+    results["resident_population_truth"] = truth["city"]["population"]
+    results["lines_received"] = truth["totals"]["lines_received"]
+    run = results["census_run"]
+    if "reference_python" in results:
+        results["ratio_run_to_python_reference"] = round(run["wall_s"] / results["reference_python"]["wall_s"], 2)
+    if "reference_duckdb" in results:
+        bulletin_path = sum(s for k, s in results["steps_s"].items()
+                            if k.startswith(("raw__", "upload", "frame", "census_microdata", "census_bulletin")))
+        results["bulletin_path_s"] = round(bulletin_path, 1)
+        results["ratio_bulletin_path_to_duckdb_floor"] = round(bulletin_path / results["reference_duckdb"]["wall_s"], 2)
+    out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / f"{args.persons}.json").write_text(json.dumps(results, indent=1))
-    print(json.dumps(results, indent=1))
+    (out / f"{args.persons}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    print(summary(results))
+
+
+def summary(r: dict) -> str:
+    lines = [f"persons requested {r['persons_requested']:,}; resident (truth) {r['resident_population_truth']:,}; "
+             f"input lines {r['lines_received']:,}; load before {r['load_before'][0]:.2f}", "",
+             "| work | wall | CPU | peak memory (process tree) |", "| --- | --- | --- | --- |"]
+    for key in ("generate", "census_run", "reference_python", "reference_duckdb"):
+        if key in r:
+            m = r[key]
+            lines.append(f"| {key} | {m['wall_s']} s | {m['cpu_s']} s | {m['peak_tree_mib']:,} MiB |")
+    lines += ["", "| Dagster step | wall |", "| --- | --- |"]
+    lines += [f"| {k} | {v} s |" for k, v in sorted(r["steps_s"].items(), key=lambda kv: -kv[1])]
+    for invocation, nodes in r["dbt_nodes_s"].items():
+        lines += ["", f"slowest dbt nodes of {invocation}: "
+                  + ", ".join(f"{k} {v} s" for k, v in list(nodes.items())[:10])]
+    for k in ("ratio_run_to_python_reference", "bulletin_path_s", "ratio_bulletin_path_to_duckdb_floor"):
+        if k in r:
+            lines.append(f"{k}: {r[k]}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
