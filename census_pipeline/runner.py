@@ -271,10 +271,12 @@ def _where(error) -> str:
 
 
 def _cause(error) -> str:
+    if error.cls_name == "DagsterExecutionInterruptedError":
+        return "halted: the run was interrupted (Ctrl-C or a stop signal)"
     text = (error.message or error.cls_name or "").strip()
     first = text.splitlines()[0] if text else "unknown error"
     first = re.sub(r"^dagster\._core\.definitions\.events\.Failure: ", "", first)
-    return re.sub(r"^(?:[a-z_][\w]*\.)+(\w+(?:Error|Exception)): ", r"\1: ", first)[:400]
+    return re.sub(r"^(?:[a-z_][\w]*\.)+(\w+(?:Error|Exception))\b", r"\1", first)[:400]
 
 
 def failure_lines(result: dg.ExecuteInProcessResult, summary: dict) -> list[str]:
@@ -289,7 +291,7 @@ def failure_lines(result: dg.ExecuteInProcessResult, summary: dict) -> list[str]
             root = _root_cause(error)
             if root.cls_name == "DagsterAssetCheckFailedError":
                 continue  # the failed check has its own line below
-            where = "" if root.cls_name == "Failure" else _where(root)
+            where = "" if root.cls_name in ("Failure", "DagsterExecutionInterruptedError") else _where(root)
             lines.append(f"FAILED step {event.step_key}{f' at {where}' if where else ''}: {_cause(root)}")
     for name, severity in summary["checks_failed"]:
         kind = "blocking check" if severity == "ERROR" else "warning check"

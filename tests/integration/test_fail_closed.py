@@ -108,3 +108,30 @@ def test_an_empty_census_publishes_nothing_and_marks_the_last_bulletin_stale(tmp
     run_id = Path(log).stem.removeprefix("census-run-")
     assert run_id in stale and "resident_population_is_not_zero" in stale
     assert not list((tmp_path / "out").glob(".bulletin.*"))
+
+
+@pytest.mark.slow
+def test_a_run_halted_before_publishing_marks_the_last_bulletin_stale(tmp_path):
+    import signal
+
+    landing = tmp_path / "empty"
+    (landing / "uploads").mkdir(parents=True)
+    previous = tmp_path / "out" / "bulletin"
+    previous.mkdir(parents=True)
+    (previous / "b1_population.csv").write_text("old\n")
+    proc = subprocess.Popen([CENSUS, "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env_for(tmp_path, landing, CENSUS_PSEUDONYM_KEY="k", CENSUS_LOG_LEVEL="INFO"))
+    lines = []
+    for line in proc.stdout:  # halt it once ingestion is done and dbt is building
+        lines.append(line)
+        if "ok      upload_batches" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    lines += proc.stdout.readlines()
+    proc.wait(timeout=300)
+    out = "".join(lines)
+    assert proc.returncode != 0, out
+    assert "interrupted" in out and "Traceback" not in out, out
+    assert previous.joinpath("b1_population.csv").read_text() == "old\n"
+    stale = previous.joinpath("STALE.txt").read_text()
+    assert "interrupted" in stale and "failed run: " in stale
