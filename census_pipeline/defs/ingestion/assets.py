@@ -10,7 +10,7 @@ from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import LandingZone, Warehouse
 
 RESTRICTED = {"zone": "restricted"}
-CODE_VERSION = "1"  # bump when a change alters what an asset holds
+CODE_VERSION = "2"  # bump when a change alters what an asset holds (2: line-exact reading, value-free reasons)
 COMMON = dict(group_name="ingestion", owners=["team:census-data"], kinds={"duckdb"}, code_version=CODE_VERSION)
 
 
