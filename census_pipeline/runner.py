@@ -230,10 +230,7 @@ def summarise(result: dg.ExecuteInProcessResult) -> dict:
             else:
                 name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
                 failed_checks.append((name, ev.severity.value))
-                failed = ev.metadata.get("expectations_failed")
-                check_causes[name] = ev.description or (
-                    f"{failed.value} expectation(s) failed (see the check in the Dagster UI, or the Data Docs)"
-                    if failed is not None else "see the check in the Dagster UI")
+                check_causes[name] = ev.description or _gate_cause(ev.metadata)
     steps_failed = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     steps_skipped = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_SKIPPED]
     blocking_failed = any(sev == "ERROR" for _, sev in failed_checks)
@@ -243,6 +240,18 @@ def summarise(result: dg.ExecuteInProcessResult) -> dict:
         "checks_failed": failed_checks, "check_causes": check_causes, "steps_failed": steps_failed,
         "steps_skipped": steps_skipped, "headline": headline, "published": published,
     }
+
+
+def _gate_cause(metadata) -> str:
+    """A failed Great Expectations gate: how many expectations failed, and their rules."""
+    failed = metadata.get("expectations_failed")
+    if failed is None:
+        return "see the check in the Dagster UI"
+    table = metadata.get("failures")
+    rules = [line.split("|")[1].strip() for line in str(getattr(table, "value", "") or "").splitlines()[2:]
+             if line.startswith("|")]
+    return (f"{failed.value} expectation(s) failed" + (f": {', '.join(rules)}" if rules else "")
+            + " (details in the Dagster UI and the Data Docs)")
 
 
 def _root_cause(error):
