@@ -417,3 +417,24 @@ def test_register_csv_lines_are_each_ingested_or_quarantined_at_their_true_line(
         assert name_ok == len(ok)  # GB18030 rows decoded right (no mojibake)
         for (reason,) in con.execute("select reason from raw.rejected_lines").fetchall():
             assert "欧阳" not in reason and "3301061985" not in reason
+
+
+def test_one_cr_byte_costs_one_line_and_one_crlf_line_costs_nothing(tmp_path):
+    """The reported failure: one CR byte made the whole 25-submission batch one quarantine row."""
+    root = tmp_path / "landing"
+    (root / DAY).mkdir(parents=True)
+    lines = [line(submission(i)) for i in range(25)]
+    cr = list(lines)
+    cr[6] = cr[6].replace("某路".encode(), "某\r路".encode())
+    (root / DAY / "cr.jsonl").write_bytes(b"\n".join(cr) + b"\n")
+    crlf = [line(submission(100 + i)) for i in range(25)]
+    (root / DAY / "crlf.jsonl").write_bytes(b"\n".join(crlf[:9]) + b"\r\n" + b"\n".join(crlf[9:]) + b"\n")
+    for name in ("cr.jsonl", "crlf.jsonl"):
+        (root / DAY / name).with_suffix(".jsonl.gz").write_bytes(gzip.compress((root / DAY / name).read_bytes()))
+    con = ingest_one(root, tmp_path / "w.duckdb")
+    assert sorted(con.execute("select source_file, line_no, reason from raw.rejected_lines").fetchall()) == [
+        (f"{DAY}/{name}", 7, "not valid JSON (the line holds a carriage return that does not end it: lines end in "
+                             "LF or CRLF)") for name in ("cr.jsonl", "cr.jsonl.gz")]
+    assert dict(con.execute("select source_file, lines_received from raw.ingest_files").fetchall()) == {
+        f"{DAY}/{n}": 25 for n in ("cr.jsonl", "cr.jsonl.gz", "crlf.jsonl", "crlf.jsonl.gz")}
+    assert con.execute("select count(*) from raw.household_submissions").fetchone() == (49,)
