@@ -135,3 +135,32 @@ def test_a_run_halted_before_publishing_marks_the_last_bulletin_stale(tmp_path):
     assert previous.joinpath("b1_population.csv").read_text() == "old\n"
     stale = previous.joinpath("STALE.txt").read_text()
     assert "interrupted" in stale and "failed run: " in stale
+
+
+def test_a_failed_run_from_the_ui_or_a_schedule_marks_the_bulletin_stale(tmp_path, monkeypatch):
+    """The run-failure sensor does for runs started by Dagster what `census run` does for its own."""
+    import dagster as dg
+
+    from census_pipeline.defs.publication.assets import bulletin_marked_stale_after_a_failed_run
+    from census_pipeline.resources import OutputDir
+    from census_pipeline.runner import materialize_census
+
+    landing = not_a_demo(tmp_path)
+    (tmp_path / "w.duckdb").mkdir()  # the warehouse cannot be opened: the first step fails
+    for k, v in env_for(tmp_path, landing, CENSUS_PSEUDONYM_KEY="k").items():
+        if k.startswith("CENSUS_"):
+            monkeypatch.setenv(k, v)
+    previous = tmp_path / "out" / "bulletin"
+    previous.mkdir(parents=True)
+    (previous / "b1_population.csv").write_text("old\n")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize_census(instance, selection="raw/listing_frame")
+        assert not result.success
+        failure = next(e.dagster_event for e in instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE))
+        context = dg.build_run_status_sensor_context(
+            sensor_name="bulletin_marked_stale_after_a_failed_run", dagster_event=failure, dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id),
+            resources={"output": OutputDir(path=str(tmp_path / "out"))}).for_run_failure()
+        bulletin_marked_stale_after_a_failed_run(context)
+    stale = (previous / "STALE.txt").read_text()
+    assert result.run_id in stale and (previous / "b1_population.csv").read_text() == "old\n"

@@ -14,7 +14,7 @@ import dagster as dg
 
 from census_pipeline.lib.bulletin_html import pes_section, render
 from census_pipeline.lib.metadata import markdown_table
-from census_pipeline.lib.publish import staged_folder
+from census_pipeline.lib.publish import mark_stale, staged_folder
 from census_pipeline.lib.safe_cells import copy_csv, neutralise
 from census_pipeline.resources import OutputDir, Warehouse
 
@@ -124,6 +124,23 @@ def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, out
         "resident_population": dg.MetadataValue.int(int(rows[0][cols.index("population")])),
         "b1_population": dg.MetadataValue.md(markdown_table(cols, rows)),
     })
+
+
+@dg.run_failure_sensor(
+    name="bulletin_marked_stale_after_a_failed_run", default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When a run started from the UI, a schedule or a sensor fails before it publishes, marks the "
+                "bulletin published earlier as stale (STALE.txt: the run, the time, the cause). `census run` "
+                "does the same itself.")
+def bulletin_marked_stale_after_a_failed_run(context: dg.RunFailureSensorContext, output: OutputDir):
+    run_id = context.dagster_run.run_id
+    published = any(
+        r.dagster_event is not None and r.dagster_event.asset_key == dg.AssetKey(["bulletin", "published_files"])
+        for r in context.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION))
+    if published:
+        return dg.SkipReason(f"run {run_id} published its bulletin before failing")
+    cause = (context.failure_event.message or "the run failed").strip().splitlines()[0]
+    note = mark_stale(Path(output.path) / "bulletin", run_id, cause)
+    return None if note else dg.SkipReason("no bulletin published yet: nothing to mark stale")
 
 
 def coverage_section(con) -> str | None:
