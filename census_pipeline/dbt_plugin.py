@@ -45,6 +45,13 @@ class Plugin(BasePlugin):
                                "generated demo (CENSUS_DEMO=1): set a secret key of your own")
         self._pads = tuple(p.hex() for p in hmac_pads(key))
 
+    def update_connection_config(self, creds, config: dict) -> None:
+        """Memory, threads and spill folder from census_pipeline.lib.duckdb_settings (the same
+        settings as every other connection to the warehouse)."""
+        from census_pipeline.lib.duckdb_settings import duckdb_settings
+
+        config.update(duckdb_settings(creds.path))
+
     def configure_cursor(self, cursor):
         inner, outer = self._pads
         cursor.execute("set variable census_hmac_ipad = unhex(?)", [inner])

@@ -33,6 +33,6 @@ defs = dg.Definitions(
     },
     jobs=[automation.census_all],
     schedules=[automation.nightly_census_run],
-    sensors=[automation.landing_zone_sensor],
+    sensors=[automation.landing_zone_sensor, publication.bulletin_marked_stale_after_a_failed_run],
     executor=dg.in_process_executor,
 )
