@@ -6,13 +6,22 @@ staging folder beside the published one; only when all are written does a rename
 folder in place. A run that fails or is halted before publishing leaves the last bulletin as
 it was, marked stale (STALE.txt inside it) until the next successful publication replaces the
 whole folder.
+
+Every published folder carries a manifest.json: the stamp (run id, code version, a hash of the
+ingest ledger as the data snapshot, time) and each file's size and sha256, so that a bulletin
+found later can be checked against what was published (`verify_manifest`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
+import importlib.metadata
+import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +80,106 @@ def mark_stale(final: Path, run_id: str, why: str, now: dt.datetime | None = Non
         f"why: {why}\n"
         "This file disappears when a run publishes successfully.\n", encoding="utf-8")
     return note
+
+
+# ----------------------------------------------------------------------------- stamp and manifest
+
+MANIFEST_FILE = "manifest.json"
+# Notes that may be added to a published folder after its manifest was written (mark_stale)
+NOT_IN_MANIFEST = frozenset({MANIFEST_FILE, STALE_FILE})
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class Stamp:
+    """What a published file was made from: which run, which code, which data, when."""
+
+    run_id: str
+    code_version: str
+    data_snapshot: str  # sha256 of the ingest ledger (every landing file read, its size and lines)
+    published_at: str  # ISO 8601, UTC
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(Chinese label, value) pairs, for a notes sheet or a footer."""
+        return [("运行编号 run id", self.run_id), ("程序版本 code version", self.code_version),
+                ("数据快照 data snapshot (sha256)", self.data_snapshot), ("生成时间 published at (UTC)", self.published_at)]
+
+
+def code_version(root: Path = PROJECT_ROOT) -> str:
+    """`git describe --always --dirty` of the code that ran, when it runs from a git checkout;
+    otherwise the installed package's version."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True,
+                             timeout=20, check=True).stdout.strip()
+        if out:
+            return out
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return "census-pipeline " + importlib.metadata.version("census-pipeline")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# every landing file read, as the ledger has it; a re-delivered or added file changes the hash
+SNAPSHOT_SQL = ("select source_file, size_bytes, lines_received, lines_ingested, lines_quarantined "
+                "from quality.ingest_ledger order by source_file")
+
+
+def data_snapshot(con) -> str:
+    """sha256 over the ingest ledger's rows (one text line per landing file), streamed in batches."""
+    digest = hashlib.sha256()
+    cur = con.execute(SNAPSHOT_SQL)
+    while batch := cur.fetchmany(10_000):
+        for row in batch:
+            digest.update(("\t".join("" if v is None else str(v) for v in row) + "\n").encode("utf-8"))
+    return digest.hexdigest()
+
+
+def make_stamp(con, run_id: str, now: dt.datetime | None = None) -> Stamp:
+    now = now or dt.datetime.now(dt.UTC)
+    return Stamp(run_id=run_id, code_version=code_version(), data_snapshot=data_snapshot(con),
+                 published_at=now.astimezone(dt.UTC).isoformat(timespec="seconds"))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path, stamp: Stamp) -> Path:
+    """manifest.json in `folder`: the stamp and every file beside it with its size and sha256.
+    Written last, just before the folder is swapped in."""
+    folder = Path(folder)
+    files = [{"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+             for p in sorted(folder.iterdir()) if p.is_file() and p.name not in NOT_IN_MANIFEST]
+    path = folder / MANIFEST_FILE
+    path.write_text(json.dumps({"stamp": dataclasses.asdict(stamp), "files": files}, ensure_ascii=False, indent=2)
+                    + "\n", encoding="utf-8")
+    return path
+
+
+def verify_manifest(folder: Path) -> list[str]:
+    """Problems found checking a published folder against its manifest.json: files missing,
+    changed (size or sha256) or not in the manifest. Empty when the bulletin is as published.
+    A STALE.txt note (lib/publish.mark_stale) is expected to appear later and is not a problem."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        listed = {f["name"]: f for f in manifest["files"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return [f"{MANIFEST_FILE} unreadable: {e}"]
+    problems = []
+    for name, entry in sorted(listed.items()):
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif path.stat().st_size != entry["bytes"] or file_sha256(path) != entry["sha256"]:
+            problems.append(f"{name}: changed since publication (size or sha256 differs)")
+    for path in sorted(folder.iterdir()):
+        if path.name not in listed and path.name not in NOT_IN_MANIFEST:
+            problems.append(f"{path.name}: not in the manifest")
+    return problems
