@@ -12,6 +12,7 @@ in a CASE, so no row passes through Python. XLSX cells pass through `neutralise`
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@")
@@ -63,7 +64,26 @@ def safe_select(con, relation: str, order_by: list[str] | None = None) -> str:
     return f"select {', '.join(items)} from {relation} as src{order}"
 
 
-def copy_csv(con, relation: str, path: Path, order_by: list[str] | None = None) -> None:
-    """Write `relation` to `path` as UTF-8 CSV with a header row, every text cell neutralised."""
-    target = str(path).replace("'", "''")
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def copy_csv(con, relation: str, path: Path, order_by: list[str] | None = None, bom: bool = False) -> None:
+    """Write `relation` to `path` as UTF-8 CSV with a header row, every text cell neutralised.
+
+    `bom=True` starts the file with the UTF-8 byte-order mark: Excel on Chinese Windows reads a
+    CSV without it in the ANSI code page (GBK), so 杭州市 shows garbled; pandas
+    (`encoding="utf-8-sig"`), DuckDB's read_csv and Python's csv module with "utf-8-sig" skip it.
+    DuckDB's COPY cannot write one (no encoding option for writing; PREFIX cannot be combined with
+    HEADER), so the CSV is written beside `path` and copied after the mark in 1 MiB chunks: no
+    row passes through Python."""
+    path = Path(path)
+    written = path.with_name(f".{path.name}.nobom") if bom else path
+    target = str(written).replace("'", "''")
     con.execute(f"copy ({safe_select(con, relation, order_by)}) to '{target}' (header, delimiter ',')")
+    if bom:
+        try:
+            with open(written, "rb") as src, open(path, "wb") as dst:
+                dst.write(UTF8_BOM)
+                shutil.copyfileobj(src, dst, 1 << 20)
+        finally:
+            written.unlink(missing_ok=True)
