@@ -19,6 +19,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from census_pipeline.defs.automation.dead_runs import fail_dead_runs
 from census_pipeline.lib.codes import PROJECT_ROOT
 
 PUBLISHED_ASSET = "bulletin/published_files"
@@ -42,27 +43,42 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+JOB = "census_all"
+
+
+def census_job_and_selection(selection: str = "*") -> tuple[dg.JobDefinition, list[dg.AssetKey] | None]:
+    """The `census_all` job of the project's Definitions (the one the schedule and the sensor run),
+    and the asset keys a `--select` string picks in it (None: all of it)."""
+    from census_pipeline.definitions import defs
+
+    job = defs.get_job_def(JOB)
+    if selection.strip() in ("", "*"):
+        return job, None
+    keys = dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
+    return job, sorted(keys, key=lambda k: k.to_user_string())
+
+
 def materialize_census(instance: dg.DagsterInstance | None = None, selection: str = "*",
                        tags: dict | None = None, run_id: str | None = None,
                        progress=None) -> dg.ExecuteInProcessResult:
-    """Every asset and every asset check (the quality gates included), in process.
+    """Run the `census_all` job (or the `selection` of it), with its asset checks (the quality gates
+    included), in process.
 
-    As `dg.materialize`, plus an optional run id and `progress`, a text stream that gets one line
-    per finished step and every warning (Dagster's console log still goes to stderr)."""
-    from census_pipeline.definitions import defs
-
+    The run is the job's own, as if the schedule had started it: it is named census_all in the
+    instance, counts in the job's history and can be re-executed from the UI; its run config is only
+    what that job accepts (the console's log level). `progress`, a text stream, gets one line per
+    finished step and every warning, from the instance's events (Dagster's console log still goes
+    to stderr)."""
+    job, asset_keys = census_job_and_selection(selection)
     level = os.environ.get("CENSUS_LOG_LEVEL", "INFO")
-    loggers = {"console": dg.colored_console_logger}
-    run_config: dict = {"loggers": {"console": {"config": {"log_level": level}}}}
+    run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
+    run_id = run_id or str(uuid.uuid4())
+    if instance is None:
+        instance = dg.DagsterInstance.ephemeral()
     if progress is not None:
-        loggers["progress"] = _progress_logger(progress)
-        run_config["loggers"]["progress"] = {"config": {"log_level": level}}  # steps' own messages
-    job_defs = dg.Definitions(
-        jobs=[dg.define_asset_job(name="__ephemeral_asset_job__", selection=selection)],
-        assets=[*defs.assets, *defs.asset_checks], resources=defs.resources, loggers=loggers,
-    )
-    return job_defs.resolve_job_def("__ephemeral_asset_job__").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, tags=tags, run_id=run_id)
+        instance.add_event_listener(run_id, _ProgressListener(progress, logging.getLevelName(level)))
+    return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                  asset_selection=asset_keys, tags=tags, run_id=run_id)
 
 
 # Dagster's and dagster-dbt's routine messages: in the log file, not on the terminal (the summary
@@ -70,22 +86,21 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
 QUIET_MESSAGES = ("A dbt subsetted", "Copying `", "Running dbt command", "Dependencies for step")
 
 
-class _ProgressHandler(logging.Handler):
-    """One short line per finished step and per warning or message of the pipeline's own code."""
+class _ProgressListener:
+    """One short line per finished step and per warning or message of the pipeline's own code, from
+    the run's events as the instance stores them."""
 
     def __init__(self, stream, level: int):
-        super().__init__(logging.DEBUG)  # Dagster logs a step's success at DEBUG
         self.stream, self.message_level = stream, level
 
-    def emit(self, record: logging.LogRecord) -> None:
-        meta = record.__dict__.get("dagster_meta") or {}
-        event, step = meta.get("dagster_event"), meta.get("step_key") or "run"
+    def __call__(self, entry) -> None:
+        event, step = entry.dagster_event, entry.step_key or "run"
         if event is None:
-            if record.levelno < self.message_level:
+            if entry.level < self.message_level:
                 return
-            text = str(meta.get("orig_message") or record.getMessage()).strip().splitlines()
+            text = str(entry.user_message or "").strip().splitlines()
             if text and not text[0].startswith(QUIET_MESSAGES):
-                self._write(f"  {'warning ' if record.levelno >= logging.WARNING else ''}{step}: {text[0][:240]}")
+                self._write(f"  {'warning ' if entry.level >= logging.WARNING else ''}{step}: {text[0][:240]}")
         elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
             self._write(f"  ok      {step} ({event.event_specific_data.duration_ms / 1000:.1f} s)")
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
@@ -97,17 +112,6 @@ class _ProgressHandler(logging.Handler):
             self.stream.flush()
         except (OSError, ValueError):
             pass
-
-
-def _progress_logger(stream) -> dg.LoggerDefinition:
-    @dg.logger(config_schema={"log_level": dg.Field(str, default_value="INFO")},
-               description="one line per finished step, for the terminal")
-    def progress(init_context):
-        logger = logging.Logger("census.progress", level=logging.DEBUG)
-        logger.addHandler(_ProgressHandler(stream, logging.getLevelName(init_context.logger_config["log_level"])))
-        return logger
-
-    return progress
 
 
 @contextlib.contextmanager
@@ -157,10 +161,15 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
     log_path = Path(locations["CENSUS_OUTPUT_DIR"], "logs", f"census-run-{run_id}.log")
     print(f"census run {run_id[:8]}: full log in {log_path}", flush=True)
     result = None
+    os.environ["CENSUS_RUN_PID"] = str(os.getpid())  # dbt, started by this run, dies with it (dbt_plugin)
     try:
-        with _instance() as instance, _everything_into(log_path) as terminal:
-            result = materialize_census(instance, selection, tags={"census/trigger": "census run"}, run_id=run_id,
-                                        progress=terminal)
+        with _instance() as instance:
+            for dead in fail_dead_runs(instance):
+                print(f"census run: run {dead.run_id[:8]} ({dead.job_name}) lost its process (pid {dead.pid}, "
+                      f"killed?): marked failed in {os.environ['DAGSTER_HOME']}", flush=True)
+            with _everything_into(log_path) as terminal:
+                result = materialize_census(instance, selection, tags={"census/trigger": "census run"},
+                                            run_id=run_id, progress=terminal)
             not_run = sorted({e.step_key for e in instance.all_logs(run_id)
                               if e.step_key and (e.user_message or "").startswith("Dependencies for step")})
     except KeyboardInterrupt:
