@@ -16,7 +16,7 @@ def test_nightly_at_two_in_china_standard_time():
 
 def _tick(cursor, monkeypatch, root):
     monkeypatch.setenv("CENSUS_LANDING_DIR", str(root))
-    ctx = dg.build_sensor_context(cursor=cursor)
+    ctx = dg.build_sensor_context(cursor=cursor, instance=dg.DagsterInstance.ephemeral())
     result = landing_zone_sensor(ctx)
     return result, ctx.cursor
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from census_pipeline.defs.automation.dead_runs import fail_dead_runs
 from census_pipeline.lib.landing_watch import new_since
 
 census_all = dg.define_asset_job(
@@ -24,6 +25,9 @@ nightly_census_run = dg.ScheduleDefinition(
            description="Requests one run for each set of new complete files in the landing zone (uploads, PES, "
                        "registers, frame), exactly once; in-flight .part/.tmp/dot files are ignored.")
 def landing_zone_sensor(context: dg.SensorEvaluationContext):
+    # a run whose process was killed would hold the one-run queue for ever (docs/adr/0001)
+    for dead in fail_dead_runs(context.instance):
+        context.log.warning(f"run {dead.run_id} lost its process (pid {dead.pid}): marked failed")
     root = Path(os.environ.get("CENSUS_LANDING_DIR", ""))
     if not root.is_dir():
         return dg.SkipReason(f"landing zone {root} does not exist (CENSUS_LANDING_DIR)")
