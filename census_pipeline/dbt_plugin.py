@@ -30,6 +30,28 @@ def hmac_pads(key: str) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in raw), bytes(b ^ 0x5C for b in raw)
 
 
+def die_with_the_run() -> None:
+    """A dbt that a Dagster run started (dagster-dbt sets DAGSTER_DBT_CLI) is killed by the kernel when
+    the run's process dies, however it dies (SIGKILL included), so it can neither write on nor hold
+    the warehouse's DuckDB lock against the next run. Called before dbt opens the warehouse.
+
+    dagster-dbt offers no hook into its `subprocess.Popen`, so dbt asks for this itself (Linux
+    PR_SET_PDEATHSIG). Had the run's process died already, dbt ends at once: `census run` names its
+    own pid in CENSUS_RUN_PID; otherwise an orphan is one adopted by init."""
+    import ctypes
+    import signal
+    import sys
+
+    if os.environ.get("DAGSTER_DBT_CLI") != "true" or not sys.platform.startswith("linux"):
+        return
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    run_pid = os.environ.get("CENSUS_RUN_PID", "")
+    parent = os.getppid()
+    if parent == 1 or (run_pid.isdigit() and parent != int(run_pid)):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Plugin(BasePlugin):
     """Session variables belong to one DuckDB connection, and dbt runs on cursors of it: set
     them on every cursor."""
@@ -44,6 +66,7 @@ class Plugin(BasePlugin):
             raise RuntimeError("CENSUS_PSEUDONYM_KEY is the public development key, allowed only for the "
                                "generated demo (CENSUS_DEMO=1): set a secret key of your own")
         self._pads = tuple(p.hex() for p in hmac_pads(key))
+        die_with_the_run()
 
     def update_connection_config(self, creds, config: dict) -> None:
         """Memory, threads and spill folder from census_pipeline.lib.duckdb_settings (the same
