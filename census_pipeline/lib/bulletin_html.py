@@ -28,6 +28,11 @@ LABELS = {
     "township_code": "乡镇街道代码", "households": "户数", "county_code": "所属区、县（市）",
     "category": "类别", "estimate": "估计数(人)", "se": "标准误", "ci95_low": "95%置信下限", "ci95_high": "95%置信上限",
     "pct": "比重(%)", "pct_se": "比重标准误", "pct_ci95_low": "比重95%下限", "pct_ci95_high": "比重95%上限",
+    # the coverage survey (quality.pes_estimates)
+    "region_or_stratum": "地区", "census_count": "普查登记人数", "dse": "双系统估计人数",
+    "dse_ci_half_width": "估计人数95%置信区间半宽", "net_omission_pct": "净漏登率(%)",
+    "ci_low_pct": "净漏登率95%下限(%)", "ci_high_pct": "净漏登率95%上限(%)", "match_rate_pct": "抽查匹配率(%)",
+    "correct_enumeration_pct": "登记正确率(%)", "p_sample_persons": "抽查人数",
 }
 CATEGORY_LABELS = {
     "lf_marital_status": {"1": "未婚", "2": "有配偶", "3": "离婚", "4": "丧偶"},
@@ -39,6 +44,18 @@ CATEGORY_LABELS = {
                     "P": "教育", "Q": "卫生和社会工作", "R": "文化、体育和娱乐业", "S": "公共管理、社会保障和社会组织",
                     "T": "国际组织"},
 }
+
+NOTES = [  # 注释: the method notes, shared by bulletin.html and the workbook's notes sheet
+    "本公报数据以2020年11月1日零时为标准时点。",
+    "常住人口、人户分离人口、流动人口按普查方案的定义计算；数据经过审核、编辑、插补和重复登记剔除。",
+    "百分比按整数计数计算，四舍五入（远离零）保留两位小数。",
+    "区、县（市）以下的数据（附表1）采用单元键扰动法（cell-key method，英国国家统计局方法）进行小数保护："
+    "每条记录有固定的记录键，单元的键为记录键之和取模256；计数为1—4的单元按单元键发布为0或5（期望不变），"
+    "5及以上的单元加上由单元键决定的−2至+2的扰动且不小于5。同一单元每次发布结果相同；人口数为发布的男女之和，"
+    "因此不能由合计数倒推出被保护的小数。",
+    "长表数据来自10%的抽样户：设计权数为抽中概率的倒数，并按区、县（市）×性别×年龄组校准到全面登记数；"
+    "标准误采用按普查小区分组的删除一组刀切法（20组）计算，95%置信区间为估计值±1.96倍标准误。",
+]
 
 TABLE_TITLES = {
     "b1_population": "表1 各区、县（市）常住人口和户别人口",
@@ -65,6 +82,8 @@ th,td{border:1px solid #999;padding:.25em .4em;text-align:right} th{background:#
 td:nth-child(2),td:first-child{text-align:left} caption{font-weight:bold;margin:.5em}
 figure{margin:1.5em 0;text-align:center} figcaption{font-size:.9em;color:#444}
 .note{font-size:.85em;color:#444} .note p{text-indent:0}
+footer.stamp{margin-top:3em;border-top:1px solid #ccc;font-size:.75em;color:#666;line-height:1.6}
+footer.stamp span{display:block} footer.stamp code{word-break:break-all}
 """
 
 
@@ -125,7 +144,7 @@ def pyramid_svg(chart_id: str, groups: list[tuple[int, int, int]]) -> str:
 
 
 def render(tables: dict[str, tuple[list[str], list[tuple]]], pyramid: list[tuple[int, int, int]],
-           extra_sections: list[str] | None = None) -> str:
+           extra_sections: list[str] | None = None, stamp=None) -> str:
     def rows_of(name):
         cols, rows = tables[name]
         return [dict(zip(cols, r, strict=True)) for r in rows]
@@ -187,19 +206,22 @@ def render(tables: dict[str, tuple[list[str], list[tuple]]], pyramid: list[tuple
     ]
     sections += _supplementary(tables)
     body = "".join(f"<h2>{t}</h2>{c}" for t, c in sections) + "".join(extra_sections or [])
-    notes = ("<h2>注释</h2><div class='note'><p>1. 本公报数据以2020年11月1日零时为标准时点。</p>"
-             "<p>2. 常住人口、人户分离人口、流动人口按普查方案的定义计算；数据经过审核、编辑、插补和重复登记剔除。</p>"
-             "<p>3. 百分比按整数计数计算，四舍五入（远离零）保留两位小数。</p>"
-             "<p>4. 区、县（市）以下的数据（附表1）采用单元键扰动法（cell-key method，英国国家统计局方法）进行小数保护："
-             "每条记录有固定的记录键，单元的键为记录键之和取模256；计数为1—4的单元按单元键发布为0或5（期望不变），"
-             "5及以上的单元加上由单元键决定的−2至+2的扰动且不小于5。同一单元每次发布结果相同；人口数为发布的男女之和，"
-             "因此不能由合计数倒推出被保护的小数。</p>"
-             "<p>5. 长表数据来自10%的抽样户：设计权数为抽中概率的倒数，并按区、县（市）×性别×年龄组校准到全面登记数；"
-             "标准误采用按普查小区分组的删除一组刀切法（20组）计算，95%置信区间为估计值±1.96倍标准误。</p></div>")
+    notes = ("<h2>注释</h2><div class='note'>" + "".join(f"<p>{i}. {html.escape(n)}</p>" for i, n in enumerate(NOTES, 1))
+             + "</div>")
     return ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
             "<title>杭州市第七次全国人口普查主要数据公报</title>"
             f"<style>{CSS}</style></head><body><h1>杭州市第七次全国人口普查主要数据公报</h1>"
-            f"<p class='issuer'>杭州市统计局　杭州市第七次全国人口普查领导小组办公室</p>{body}{notes}</body></html>")
+            f"<p class='issuer'>杭州市统计局　杭州市第七次全国人口普查领导小组办公室</p>{body}{notes}"
+            f"{footer(stamp)}</body></html>")
+
+
+def footer(stamp) -> str:
+    """The provenance line under the bulletin: run, code version, data snapshot, time (lib/publish.Stamp)."""
+    if stamp is None:
+        return ""
+    items = "".join(f"<span>{html.escape(label)}：<code>{html.escape(value)}</code></span>"
+                    for label, value in stamp.lines())
+    return f"<footer class='stamp' id='stamp'>{items}<span>核对：同目录 manifest.json 列出每个文件的 sha256</span></footer>"
 
 
 def _supplementary(tables) -> list[tuple[str, str]]:

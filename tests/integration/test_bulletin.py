@@ -39,7 +39,8 @@ def test_every_value_of_b1_to_b8_equals_the_truth(built):
     expected = expected_tables(truth)
     assert expected["b8"], "the census has residents from HK, Macao, Taiwan or abroad"
     for i, name in enumerate(BULLETIN_TABLES, start=1):
-        with open(folder(built) / f"{name}.csv", encoding="utf-8", newline="") as f:
+        assert (folder(built) / f"{name}.csv").read_bytes()[:3] == b"\xef\xbb\xbf", name  # BOM, for Excel
+        with open(folder(built) / f"{name}.csv", encoding="utf-8-sig", newline="") as f:
             rows = list(csv.DictReader(f))
         assert list(rows[0]) == ["region_code", "region_name", *COLUMNS[name]], name
         want = expected[f"b{i}"]
@@ -55,11 +56,14 @@ def test_every_value_of_b1_to_b8_equals_the_truth(built):
                     assert got == str(value), (name, r["region_code"], col, got, value)
 
 
-def test_workbook_has_every_sheet(built):
+def test_workbook_has_a_sheet_per_table_then_coverage_and_notes(built):
     wb = load_workbook(folder(built) / "bulletin.xlsx", read_only=True)
-    assert wb.sheetnames == PUBLISHED_TABLES
-    b2 = list(wb["b2_sex"].iter_rows(values_only=True))
-    assert b2[0] == ("region_code", "region_name", "male", "female", "sex_ratio") and b2[1][0] == "330100"
+    assert wb.sheetnames == ["表1 常住人口", "表2 性别构成", "表3 年龄构成", "表4 受教育程度", "表5 民族构成",
+                             "表6 流动人口", "表7 城乡人口", "表8 港澳台和外籍", "附表1 乡镇街道", "附表2 婚姻状况",
+                             "附表3 就业状况", "附表4 行业构成", "附表5 登记质量", "说明"]
+    b2 = list(wb["表2 性别构成"].iter_rows(values_only=True))
+    assert b2[0][0] == "表2 各区、县（市）人口性别构成" and b2[2] == ("地区", "男", "女", "性别比(女=100)")
+    assert b2[3][0] == "杭州市"
 
 
 class _Ids(html.parser.HTMLParser):
@@ -86,6 +90,7 @@ def test_html_parses_and_holds_every_table_and_chart_offline(built):
             "chart_urban_rural"} <= parser.ids
     assert not parser.external and "<script" not in text  # opens offline
     assert "常住人口" in text and "人口金字塔" in text
+    assert "stamp" in parser.ids  # the footer names the run, code version and data snapshot
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def published(tmp_path_factory):
 
 
 def read_csv(path):
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:  # published CSVs start with a BOM, for Excel
         return list(csv.DictReader(f))
 
 
@@ -80,23 +80,23 @@ def test_xlsx_cells_are_text_or_numbers_never_formulas(published):
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
                 if isinstance(cell.value, str):
                     assert not starts_like_a_formula(cell.value), (ws.title, cell.coordinate, cell.value)
-        if ws.title == "b1_population":
-            header = [c.value for c in ws[1]]
-            population = ws.cell(row=2, column=header.index("population") + 1).value
+        if ws.title == "表1 常住人口":
+            header = [c.value for c in ws[3]]  # title, unit, then the headers
+            population = ws.cell(row=4, column=header.index("常住人口") + 1).value
     assert isinstance(population, int) and population > 0
 
 
 def test_workbook_neutralises_text_and_keeps_negative_numbers(tmp_path):
     from decimal import Decimal
 
-    from census_pipeline.defs.publication.assets import write_workbook
+    from census_pipeline.lib.workbook import table_sheet, write_workbook
 
-    write_workbook(tmp_path / "t.xlsx", {"t": (["region_code", "region_name", "change", "rate"],
-                                              [("330100", CALC, -12, Decimal("-1.25")),
-                                               ("330102", "\t@x", 3, Decimal("2.50"))])})
+    sheet = table_sheet("t", ["region_code", "region_name", "change", "rate"],
+                        [("330100", CALC, -12, Decimal("-1.25")), ("330102", "\t@x", 3, Decimal("2.50"))])
+    write_workbook(tmp_path / "t.xlsx", [sheet])
     ws = load_workbook(tmp_path / "t.xlsx")["t"]
-    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
-    assert rows == [["330100", "'" + CALC, -12, -1.25], ["330102", "'\t@x", 3, 2.5]]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=4, max_row=5)]
+    assert rows == [["'" + CALC, -12, -1.25], ["'\t@x", 3, 2.5]]
     assert all(c.data_type != "f" for r in ws.iter_rows() for c in r)
 
 

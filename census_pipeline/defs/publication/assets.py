@@ -5,6 +5,11 @@ persons (the bulletin's input) stops the bulletin when no one is counted or when
 lines were quarantined. Publication is all-or-nothing: every file is written into a staging
 folder that replaces the published one in a single rename (lib/publish.py). Every CSV and XLSX
 cell is spreadsheet-safe (lib/safe_cells.py).
+
+Every published file is stamped (run id, code version, data snapshot = a hash of the ingest
+ledger, time): the XLSX in its notes sheet and document properties, the HTML in its footer; the
+CSVs stay plain rectangular tables (UTF-8 with a byte-order mark, for Excel on Chinese Windows),
+stamped through manifest.json, which lists every file with its size and sha256 (verify_manifest).
 """
 
 import dataclasses
@@ -14,8 +19,9 @@ import dagster as dg
 
 from census_pipeline.lib.bulletin_html import pes_section, render
 from census_pipeline.lib.metadata import markdown_table
-from census_pipeline.lib.publish import mark_stale, staged_folder
-from census_pipeline.lib.safe_cells import copy_csv, neutralise
+from census_pipeline.lib.publish import make_stamp, mark_stale, staged_folder, write_manifest
+from census_pipeline.lib.safe_cells import copy_csv
+from census_pipeline.lib.workbook import pes_sheet, table_sheet, write_workbook
 from census_pipeline.resources import OutputDir, Warehouse
 
 BULLETIN_TABLES = ["b1_population", "b2_sex", "b3_age", "b4_education", "b5_ethnicity", "b6_migration",
@@ -91,35 +97,40 @@ def census_plausible_enough_to_publish(warehouse: Warehouse):
 @dg.asset(
     key=["bulletin", "published_files"],
     deps=[["bulletin", t] for t in PUBLISHED_TABLES] + [["bulletin", "chart_age_pyramid"], ["quality", "pes_estimates"]],
-    group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"}, code_version="2",
+    group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"}, code_version="3",
     tags={"zone": "published"},
 )
 def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:
     """The published bulletin (主要数据公报): b1-b8, the protected township table and the long-form
-    estimates as CSV, one XLSX workbook, and bulletin.html.
+    estimates as CSV, one XLSX workbook, bulletin.html and manifest.json.
 
     Written to $CENSUS_OUTPUT_DIR/bulletin/, all files at once (staged, then swapped in); the HTML
-    opens offline (inline SVG charts, no CDN)."""
+    opens offline (inline SVG charts, no CDN); manifest.json stamps and fingerprints every file."""
     final = Path(output.path) / "bulletin"
     with warehouse.connect(read_only=True) as con:
         problems = plausibility(con).problems()  # also when the plausibility check was not selected
         if problems:
             raise dg.Failure(description="nothing published: " + "; ".join(problems))
+        stamp = make_stamp(con, context.run_id)
         with staged_folder(final, context.run_id) as folder:
             tables = {}
             for name in PUBLISHED_TABLES:
-                copy_csv(con, f"bulletin.{name}", folder / f"{name}.csv", order_by=["region_code"])
+                copy_csv(con, f"bulletin.{name}", folder / f"{name}.csv", order_by=["region_code"], bom=True)
                 cur = con.execute(f"select * from bulletin.{name} order by region_code")
                 tables[name] = ([d[0] for d in cur.description], cur.fetchall())
             pyramid = con.execute("select age_group_start, male, female from bulletin.chart_age_pyramid").fetchall()
-            coverage = coverage_section(con)
-            write_workbook(folder / "bulletin.xlsx", tables)
-            (folder / "bulletin.html").write_text(render(tables, pyramid, [coverage] if coverage else None),
-                                                  encoding="utf-8")
+            pes_rows = pes_estimates(con)
+            coverage = coverage_section(con, pes_rows)
+            sheets = [table_sheet(name, *tables[name]) for name in PUBLISHED_TABLES]
+            write_workbook(folder / "bulletin.xlsx", [s for s in [*sheets, pes_sheet(pes_rows)] if s], stamp)
+            (folder / "bulletin.html").write_text(
+                render(tables, pyramid, [coverage] if coverage else None, stamp=stamp), encoding="utf-8")
+            write_manifest(folder, stamp)
     cols, rows = tables["b1_population"]
     context.log.info(f"bulletin written to {final}")
     return dg.MaterializeResult(metadata={
         "folder": dg.MetadataValue.path(str(final)),
+        "code_version": stamp.code_version, "data_snapshot": stamp.data_snapshot,
         "bulletin_html": dg.MetadataValue.path(str(final / "bulletin.html")),
         "resident_population": dg.MetadataValue.int(int(rows[0][cols.index("population")])),
         "b1_population": dg.MetadataValue.md(markdown_table(cols, rows)),
@@ -143,33 +154,18 @@ def bulletin_marked_stale_after_a_failed_run(context: dg.RunFailureSensorContext
     return None if note else dg.SkipReason("no bulletin published yet: nothing to mark stale")
 
 
-def coverage_section(con) -> str | None:
-    """The bulletin's PES section (net omission rate and interval), when a PES was run."""
+def pes_estimates(con) -> list[dict]:
     cur = con.execute("select * from quality.pes_estimates order by level_order, region_or_stratum")
     cols = [d[0] for d in cur.description]
-    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-    city = next((r for r in rows if r["level"] == "city"), None)
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def coverage_section(con, rows: list[dict]) -> str | None:
+    """The bulletin's PES section (net omission rate and interval), when a PES was run."""
+    city = next((dict(r) for r in rows if r["level"] == "city"), None)
     if city is None or city["net_omission_pct"] is None:
         return None
     city["eas"], city["households"] = con.execute(
         "select count(distinct ea_code), count(*) from raw.pes_submissions").fetchall()[0]
     return pes_section(city, [r for r in rows if r["level"] in ("city", "county_group")],
                        [r for r in rows if r["level"] == "post_stratum"])
-
-
-def write_workbook(path, tables) -> None:
-    """One sheet per table; text cells spreadsheet-safe, numbers as numbers."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, (cols, rows) in tables.items():
-        ws = wb.create_sheet(name)
-        ws.append([neutralise(c) for c in cols])
-        for c in ws[1]:
-            c.font = Font(bold=True)
-        for r in rows:
-            ws.append([float(v) if hasattr(v, "as_tuple") else neutralise(v) for v in r])
-        ws.freeze_panes = "C2"
-    wb.save(path)

@@ -3,6 +3,7 @@
 Household and enumerator ids come from PADs and phones: every text cell is made
 spreadsheet-safe (lib/safe_cells.py), and the four files replace the old ones together once all
 are written (the folder also holds the Great Expectations Data Docs, so it is not swapped whole).
+The CSVs start with a UTF-8 byte-order mark so that Excel on Chinese Windows reads them right.
 """
 
 import os
@@ -20,7 +21,7 @@ REPORTS = ["follow_up", "coverage", "enumerator_scorecard", "progress"]
 
 @dg.asset(
     key=["quality", "reports"], deps=[["quality", r] for r in REPORTS], group_name="quality",
-    owners=["team:census-data"], kinds={"csv"}, tags={"zone": "analysis"}, code_version="2",
+    owners=["team:census-data"], kinds={"csv"}, tags={"zone": "analysis"}, code_version="3",
 )
 def quality_reports(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:
     """The field teams' reports as CSV in $CENSUS_OUTPUT_DIR/quality/: follow-up list (补登/复查),
@@ -31,7 +32,7 @@ def quality_reports(context: dg.AssetExecutionContext, warehouse: Warehouse, out
     with warehouse.connect(read_only=True) as con:
         try:
             for name in REPORTS:
-                copy_csv(con, f"quality.{name}", staging / f"{name}.csv")
+                copy_csv(con, f"quality.{name}", staging / f"{name}.csv", bom=True)
             for name in REPORTS:
                 os.replace(staging / f"{name}.csv", folder / f"{name}.csv")
         finally:
