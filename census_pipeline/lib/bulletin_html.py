@@ -82,6 +82,15 @@ th,td{border:1px solid #999;padding:.25em .4em;text-align:right} th{background:#
 td:nth-child(2),td:first-child{text-align:left} caption{font-weight:bold;margin:.5em}
 figure{margin:1.5em 0;text-align:center} figcaption{font-size:.9em;color:#444}
 .note{font-size:.85em;color:#444} .note p{text-indent:0}
+@page{size:A4;margin:18mm 15mm 20mm}
+@media print{
+ body{max-width:none;margin:0;padding:0;font-size:10.5pt;line-height:1.6}
+ h2{break-before:page;page-break-before:always} h1~h2:first-of-type{break-before:auto;page-break-before:auto}
+ h1,h2,caption,figcaption{break-after:avoid;page-break-after:avoid}
+ p{orphans:3;widows:3} table{font-size:8.5pt} thead{display:table-header-group}
+ tr,figure,svg{break-inside:avoid;page-break-inside:avoid} svg{max-width:100%;height:auto}
+ footer.stamp{break-inside:avoid}
+}
 footer.stamp{margin-top:3em;border-top:1px solid #ccc;font-size:.75em;color:#666;line-height:1.6}
 footer.stamp span{display:block} footer.stamp code{word-break:break-all}
 """
@@ -277,7 +286,7 @@ def interval_svg(chart_id: str, labels: list[str], estimates: list[float], lows:
     return "".join(parts)
 
 
-POST_STRATUM_LABELS = {"core": "主城区", "outer": "新城区", "outer_west": "西部区县市", "1": "男", "2": "女",
+POST_STRATUM_LABELS = {"330100": "杭州市", "core": "主城区", "outer": "新城区", "outer_west": "西部区县市", "1": "男", "2": "女",
                        "migrant": "外来", "local": "本地"}
 
 
@@ -306,6 +315,12 @@ def pes_section(city: dict, groups: list[dict], strata: list[dict]) -> str:
              if shown else "")
     cols = ["region_or_stratum", "census_count", "dse", "net_omission_pct", "ci_low_pct", "ci_high_pct",
             "match_rate_pct", "correct_enumeration_pct"]
-    rows = [tuple(POST_STRATUM_LABELS.get(r[c], r[c]) if c == "region_or_stratum" else r[c] for c in cols)
-            for r in groups]
+    def cell(r: dict, c: str):
+        if c == "region_or_stratum":
+            return POST_STRATUM_LABELS.get(r[c], r[c])
+        if c == "dse" and r[c] is not None:  # a number of persons: shown as a count
+            return int(round(r[c]))
+        return r[c]
+
+    rows = [tuple(cell(r, c) for c in cols) for r in groups]
     return f"<h2>十二、普查登记质量</h2>{head}{chart}" + table_html("pes_estimates", cols, rows)

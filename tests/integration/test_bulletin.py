@@ -146,3 +146,31 @@ def test_long_form_intervals_cover_the_full_count(built):
     assert total >= 50 and covered / total >= 0.85, (covered, total)
     weights = con.execute("select sum(weight) from intermediate.int_long_form_weights where replicate = 0").fetchone()[0]
     assert round(weights) == truth["city"]["population"]  # calibrated to the full count
+
+
+def test_html_prints_on_a4_with_each_section_on_a_new_page(built):
+    text = (folder(built) / "bulletin.html").read_text(encoding="utf-8")
+    css = text[text.index("<style>"):text.index("</style>")]
+    assert "@page{size:A4" in css
+    assert "h2{break-before:page" in css  # every section starts a page ...
+    assert "h1,h2,caption,figcaption{break-after:avoid" in css  # ... and no heading is left at a page's foot
+    assert "thead{display:table-header-group}" in css  # a table's header repeats on each page it spans
+    assert "tr,figure,svg{break-inside:avoid" in css
+
+
+def test_coverage_section_is_in_chinese_with_labels_and_formatted_numbers(built):
+    import re
+
+    _, con, _ = built
+    text = (folder(built) / "bulletin.html").read_text(encoding="utf-8")
+    table = re.search(r'<table id="pes_estimates">(.*?)</table>', text).group(1)
+    headers = re.findall(r"<th>(.*?)</th>", table)
+    assert headers[0] == "地区" and all(any(ord(ch) > 0x2E80 for ch in h) and "_" not in h for h in headers), headers
+    rows = [re.findall(r"<td>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1])]
+    census_count, dse = con.execute(
+        "select census_count, dse from quality.pes_estimates where level = 'city'").fetchone()
+    assert rows[0][:3] == ["杭州市", f"{census_count:,}", f"{round(dse):,}"]
+    assert {r[0] for r in rows[1:]} <= {"主城区", "新城区", "西部区县市"}, rows
+    for r in rows:
+        for cell in r[1:]:
+            assert cell == "" or re.fullmatch(r"-?\d{1,3}(,\d{3})*(\.\d\d)?", cell), (r[0], cell)
