@@ -1440,29 +1440,44 @@ class Generator:
         winner = None
         if "dup_of" in hh:
             a, p_a, p_b = hh["dup_of"]
-            winner = _duplicate_survivor(a["auth"], auth)
-            loser = a if winner == "b" else hh  # the removed record's household
+            # The record of the person that counts so far: a's, unless p_a is itself the copy
+            # planted in a, which may have lost to an earlier record (then the person has three
+            # or more records, and one survives of them all).
+            holder = a.get("holder_of_copy", a) if "dup_of" in a and a["dup_of"][2] is p_a else a
+            winner = _duplicate_survivor(holder["auth"], auth)
+            loser = holder if winner == "b" else hh  # the removed record's household
             self.truth.county[loser["ea"].county]["duplicates_removed"] += 1
             if winner == "b":
-                self._uncount(a, p_a)
+                self._uncount(holder, p_a)
+            hh["holder_of_copy"] = hh if winner == "b" else holder
         counted_lines = []
-        for line in auth["persons"]:
+        for i, line in enumerate(auth["persons"]):
             ok, _flag = counts_here_cached(line.get("residence"), line.get("hukou_place"),
                                     line.get("left_hukou_duration"), line.get("left_hukou_reason"))
             if not ok:
                 continue
             if winner == "a" and line.get("id_number") == hh["dup_of"][2].id_number:
+                hh.setdefault("removed_lines", set()).add(i)  # for _uncount, should hh lose another record
                 continue
             counted_lines.append(line)
         self._add(hh, auth, counted_lines, +1)
 
     def _uncount(self, hh: dict, p: Person) -> None:
+        """Take p's record out of an already counted household (it lost to a duplicate); the
+        household stops counting when none of its other lines counts (outputs.md, b1). A line
+        counts by _line_counts, as _count and _add count it: not by the residence rule alone (a
+        baby born after the standard time, or a person with id_type 2/3, passes that rule and
+        does not count), and the other lines are told from p's by position, not by ID number
+        (lines without an ID are not p either way). Lines already removed as duplicates (a
+        planted copy that lost to its original) neither count nor are taken out twice."""
         auth = hh["auth"]
-        lines = [ln for ln in auth["persons"] if ln.get("id_number") == p.id_number and ln.get("name") == p.name]
-        self._add(hh, auth, lines, -1, household_delta=False)
-        hh_counted = [ln for ln in auth["persons"] if counts_here_cached(ln.get("residence"), ln.get("hukou_place"),
-                      ln.get("left_hukou_duration"), ln.get("left_hukou_reason"))[0]]
-        if len([ln for ln in hh_counted if ln.get("id_number") != p.id_number]) == 0:
+        persons = auth["persons"]
+        removed = hh.setdefault("removed_lines", set())
+        mine = [i for i, ln in enumerate(persons)
+                if i not in removed and ln.get("id_number") == p.id_number and ln.get("name") == p.name]
+        self._add(hh, auth, [persons[i] for i in mine], -1, household_delta=False)
+        removed.update(mine)
+        if mine and not any(_line_counts(ln) for i, ln in enumerate(persons) if i not in removed):
             key = "family" if hh["type"] == "1" else "collective"
             self.truth.county[hh["ea"].county][f"{key}_households"] -= 1
             self.truth.township[hh["ea"].township]["households"] -= 1
@@ -1537,6 +1552,22 @@ class Generator:
         if household_delta and counted and sign > 0:
             c[f"{kind}_households"] += 1
             t["households"] += 1
+
+
+def _line_counts(ln: dict) -> bool:
+    """Whether a person line of an authoritative submission counts in its household's township,
+    before duplicate removal: what _count (the residence rule) and _add (id_type 2/3 and births
+    on or after the standard time left out) count together."""
+    if not counts_here_cached(ln.get("residence"), ln.get("hukou_place"), ln.get("left_hukou_duration"),
+                              ln.get("left_hukou_reason"))[0]:
+        return False
+    id_type = ln.get("id_type")
+    if id_type == "2" or id_type == "3":
+        return False
+    born = id_birth_date(ln.get("id_number"))
+    if born is not None:
+        return born < STANDARD_DATE
+    return tuple(int(x) for x in ln["birth_ym"].split("-")) < (2020, 11)
 
 
 def _authoritative(subs: list[dict]) -> dict:

@@ -1,6 +1,9 @@
 """The demo generator: deterministic, contract-shaped, calibrated."""
 
+import dataclasses
 import json
+
+import pytest
 
 from census_pipeline.lib import idnumber
 from census_pipeline.lib.generator import generate
@@ -183,3 +186,118 @@ def test_county_id_allocators_never_issue_the_same_number():
                 with pytest.raises(OverflowError):
                     ids.new(area, born, sex)
     assert len(issued) == len(set(issued)) and all(idnumber.is_valid(x) for x in issued)
+
+
+def _dup_households(other: str):
+    """Household a lists a counted person p and one `other` line; household b lists p again
+    (submitted later, so b's record survives and a's is removed as a duplicate). Returns the
+    generator after both have been counted, and a's and b's townships."""
+    import datetime as dt
+
+    from census_pipeline.lib.generator import EA, Generator
+
+    g = Generator("unused", households=1, seed=1)
+    ea_a = EA("330106011021002", "111", "330106", "330106011")
+    ea_b = EA("330106012001001", "111", "330106", "330106012")
+    p = g._person("0", 40, "2", None, "330106")
+    if other == "born_after_standard_time":  # as _family_events plants one: not counted
+        o = g._person("2", 0, "2", p.name[0], "330106")
+        o.born, o.id_type, o.id_number = dt.date(2020, 11, 3), "9", None
+        o.hukou_place, o.duration, o.reason, o.education, o.literate = "5", "1", None, None, None
+    elif other == "non_citizen":  # id_type 3: enumerated, not part of the resident population
+        o = g._person("9", 30, "1", None, "330106")
+        o.id_type, o.id_number, o.name, o.hukou_place = "3", "E12345678", "SMITH JOHN", "5"
+    else:  # a resident who counts: the household still counts without p
+        o = g._person("2", 10, "1", p.name[0], "330106")
+    a = {"ea": ea_a, "type": "1"}
+    a["auth"] = {"submission_id": "a" * 8, "status": "final", "submitted_at": "2020-11-05T10:00:00+08:00",
+                 "persons": [g._person_json(p, 1, False), g._person_json(o, 2, False)]}
+    g._count(a, a["auth"])
+    copy = dataclasses.replace(p, rel="8", in_register=False)
+    b = {"ea": ea_b, "type": "1", "dup_of": (a, p, copy)}
+    auth_b = {"submission_id": "b" * 8, "status": "final", "submitted_at": "2020-11-09T10:00:00+08:00",
+              "persons": [g._person_json(g._person("0", 50, "1", None, "330106"), 1, False),
+                          g._person_json(copy, 2, False)]}
+    b["auth"] = auth_b
+    g._count(b, auth_b)
+    return g, ea_a.township, ea_b.township
+
+
+@pytest.mark.parametrize("other", ["born_after_standard_time", "non_citizen"])
+def test_household_left_with_no_counted_person_by_a_duplicate_does_not_count(other):
+    """At 1 M persons (seed 1) the truth had one family household too many: H3301060110210020015's
+    person was removed as a duplicate, and its only other line, a baby born after the standard
+    time, does not count; _uncount took the baby for a counted person (it only applied the
+    residence rule, and told lines apart by ID number, which the baby has none of)."""
+    g, t_a, t_b = _dup_households(other)
+    c = g.truth.county["330106"]
+    assert c["family_households"] == 1  # b only
+    assert g.truth.township[t_a]["households"] == 0 and g.truth.township[t_b]["households"] == 1
+    assert c["population"] == c["family_household_population"] == 2  # p once, in b, and b's head
+    assert g.truth.township[t_a]["population"] == 0
+
+
+def test_household_keeps_counting_when_another_person_still_counts():
+    g, t_a, t_b = _dup_households("resident_child")
+    c = g.truth.county["330106"]
+    assert c["family_households"] == 2
+    assert g.truth.township[t_a]["households"] == 1 and g.truth.township[t_a]["population"] == 1
+    assert c["population"] == c["family_household_population"] == 3
+
+
+def test_household_whose_planted_copy_already_lost_stops_counting_with_its_last_person():
+    """A household a of one person p also lists a copy of x's person q, submitted earlier, so the
+    copy lost to x; then p loses to b's copy of p. Both of a's records are removed: a no longer
+    counts, and q is not taken out of a a second time."""
+    from census_pipeline.lib.generator import EA, Generator
+
+    g = Generator("unused", households=1, seed=1)
+    ea = {k: EA(f"3301060{k}1001001", "111", "330106", f"3301060{k}1") for k in "123"}
+    q, p = g._person("0", 50, "1", None, "330106"), g._person("0", 40, "2", None, "330106")
+    q_copy, p_copy = (dataclasses.replace(x, rel="8", in_register=False) for x in (q, p))
+
+    def household(k, lines, at, **more):
+        hh = {"ea": ea[k], "type": "1", **more}
+        hh["auth"] = {"submission_id": k * 8, "status": "final", "submitted_at": f"2020-11-0{at}T10:00:00+08:00",
+                      "persons": [g._person_json(x, i + 1, False) for i, x in enumerate(lines)]}
+        g._count(hh, hh["auth"])
+        return hh
+
+    x = household("1", [q], 8)
+    a = household("2", [p, q_copy], 5, dup_of=(x, q, q_copy))  # x is later: a's copy of q is removed
+    household("3", [p_copy], 9, dup_of=(a, p, p_copy))  # b is later: a's p is removed
+    c = g.truth.county["330106"]
+    assert c["family_households"] == 2 and c["duplicates_removed"] == 2
+    t = g.truth.township[ea["2"].township]
+    assert c["population"] == 2 and t["households"] == t["population"] == t["male"] == t["female"] == 0
+
+
+@pytest.mark.parametrize("b_day, survivor", [(9, "b"), (7, "x")])
+def test_a_person_with_three_records_counts_once_in_the_latest(b_day, survivor):
+    """x lists q; a lists a copy of q (earlier: it loses to x); b lists a copy of a's copy. The
+    three records are one person: the latest of all three survives (rules.md, 不重), not the
+    later of a's and b's."""
+    from census_pipeline.lib.generator import EA, Generator
+
+    g = Generator("unused", households=1, seed=1)
+    ea = {k: EA(f"3301060{k}1001001", "111", "330106", f"3301060{k}1") for k in "123"}
+    q, r = g._person("0", 50, "1", None, "330106"), g._person("0", 40, "2", None, "330106")
+    q_a = dataclasses.replace(q, rel="8", in_register=False)
+    q_b = dataclasses.replace(q_a)
+
+    def household(k, lines, at, **more):
+        hh = {"ea": ea[k], "type": "1", **more}
+        hh["auth"] = {"submission_id": k * 8, "status": "final", "submitted_at": f"2020-11-0{at}T10:00:00+08:00",
+                      "persons": [g._person_json(x, i + 1, False) for i, x in enumerate(lines)]}
+        g._count(hh, hh["auth"])
+        return hh
+
+    x = household("1", [q], 8)
+    a = household("2", [r, q_a], 5, dup_of=(x, q, q_a))
+    household("3", [q_b], b_day, dup_of=(a, q_a, q_b))
+    c, t = g.truth.county["330106"], g.truth.township
+    assert c["population"] == 2 and c["duplicates_removed"] == 2  # q once, and r
+    assert t[ea["2"].township]["population"] == 1 and t[ea["2"].township]["households"] == 1
+    counted = {k for k in "13" if t[ea[k].township]["households"]}
+    assert counted == {"3" if survivor == "b" else "1"}
+    assert c["family_households"] == 2 and sum(t[ea[k].township]["population"] for k in "13") == 1
