@@ -1,0 +1,40 @@
+"""A `census run` killed with SIGKILL leaves nothing behind: no process, no run stuck STARTED, no
+different bulletin. bench/fault_injection.py does the same at many more kill points."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from census_pipeline.lib.codes import PROJECT_ROOT
+
+_spec = importlib.util.spec_from_file_location("fault_injection", PROJECT_ROOT / "bench" / "fault_injection.py")
+fi = sys.modules["fault_injection"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fi)
+
+
+@pytest.mark.slow
+def test_a_run_killed_twice_then_rerun_publishes_the_same_bulletin(tmp_path):
+    # a census of its own, small: four runs of it (the reference, two killed, the last) take ~3 min.
+    # The reference is a `census run` too: the shared in-process materialization differs from a
+    # CLI run in one long-form cell (lf_employment), killed or not, which is not what this tests
+    landing = tmp_path / "landing"
+    subprocess.run([fi.CENSUS, "generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"],
+                   check=True, capture_output=True)
+    fi.finish(fi.census_env(landing, tmp_path / "reference"))
+    reference = fi.bulletin_csvs(tmp_path / "reference" / "out")
+    assert len(reference) >= 8, "the undisturbed run published its bulletin"
+    env = fi.census_env(landing, tmp_path / "killed")
+
+    during_dbt = fi.kill_at(env, fi.dbt_holds_warehouse("--exclude"))  # the microdata build writing
+    assert any(" build " in c for c in during_dbt["children"]), during_dbt
+    assert during_dbt["survivors"] == {}, during_dbt  # dbt (and Dagster's log tails) died with it
+    early = fi.kill_at(env, fi.after_steps(2))  # ingestion again, after a kill
+    assert early["survivors"] == {}, early
+
+    out = fi.finish(env)  # no "Conflicting lock": nothing of the killed runs holds the warehouse
+    assert "census run succeeded" in out and out.count("lost its process") == 1, out  # the second kill's run
+    statuses = sorted(fi.run_statuses(tmp_path / "killed" / "dagster_home").values())
+    assert statuses == ["FAILURE", "FAILURE", "SUCCESS"], statuses
+    assert fi.differing(reference, fi.bulletin_csvs(tmp_path / "killed" / "out")) == []
