@@ -2,6 +2,7 @@
 different bulletin. bench/fault_injection.py does the same at many more kill points."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -38,3 +39,46 @@ def test_a_run_killed_twice_then_rerun_publishes_the_same_bulletin(tmp_path):
     statuses = sorted(fi.run_statuses(tmp_path / "killed" / "dagster_home").values())
     assert statuses == ["FAILURE", "FAILURE", "SUCCESS"], statuses
     assert fi.differing(reference, fi.bulletin_csvs(tmp_path / "killed" / "out")) == []
+
+
+HANGING_RUN = """
+import time, dagster as dg
+
+@dg.op
+def wait_for_ever():
+    time.sleep(600)
+
+dg.GraphDefinition(name="hangs", node_defs=[wait_for_ever]).to_job().execute_in_process(
+    instance=dg.DagsterInstance.get())
+"""
+
+
+def test_a_run_whose_process_died_is_marked_failed_and_a_live_one_is_not(tmp_path, monkeypatch):
+    import signal
+    import time
+
+    import dagster as dg
+
+    from census_pipeline.defs.automation.automation import landing_zone_sensor
+    from census_pipeline.defs.automation.dead_runs import fail_dead_runs
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", HANGING_RUN], env={**os.environ, "DAGSTER_HOME": str(home)})
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            deadline = time.monotonic() + 60
+            while not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+                assert time.monotonic() < deadline and proc.poll() is None, "the run never started"
+                time.sleep(0.2)
+            assert fail_dead_runs(instance) == []  # alive: left alone
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            assert instance.get_runs()[0].status == dg.DagsterRunStatus.STARTED  # what the kill leaves
+            monkeypatch.setenv("CENSUS_LANDING_DIR", str(tmp_path / "nowhere"))
+            landing_zone_sensor(dg.build_sensor_context(instance=instance))  # the daemon's tick finds it
+            run = instance.get_runs()[0]
+            assert run.status == dg.DagsterRunStatus.FAILURE
+            assert "pid" in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0].message
+    finally:
+        proc.kill()
