@@ -48,6 +48,12 @@ def test_generate_then_run_through_the_three_variables(tmp_path):
     assert "census run succeeded" in run.stdout and str(tmp_path / "w.duckdb") in run.stdout
     assert "DEVELOPMENT" not in run.stdout + run.stderr  # a key of one's own: no demo warning
     assert any((tmp_path / "dagster_home").rglob("*")), "the run is recorded in DAGSTER_HOME"
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        # the job the schedule and the sensor run, in its history, re-executable from the UI
+        assert [(r.job_name, r.status.value) for r in instance.get_runs()] == [("census_all", "SUCCESS")]
+        assert instance.get_runs()[0].tags["census/trigger"] == "census run"
     assert (tmp_path / "out/bulletin/bulletin.html").exists() and not (tmp_path / "out/bulletin/STALE.txt").exists()
     assert list((tmp_path / "out/logs").glob("census-run-*.log")), "the full log is kept"
     # the key (and the HMAC pads derived from it) is in no file: warehouse, outputs and the run's
