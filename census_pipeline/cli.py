@@ -183,10 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prepare)
 
     r = sub.add_parser("run", help="materialize every asset through Dagster and print a summary",
-                       description="Materialize every asset in dependency order through Dagster (runs are "
-                                   "recorded in DAGSTER_HOME when set). Exits non-zero when an asset or a "
-                                   "blocking check fails.")
-    r.add_argument("--select", default="*", help="asset selection (Dagster syntax), default everything")
+                       description="Materialize every asset in dependency order through Dagster, as a run of "
+                                   "the census_all job (the job the nightly schedule and the landing-zone sensor "
+                                   "run), in this process. Runs are recorded in DAGSTER_HOME when set, where the "
+                                   "UI can re-execute them; a run there whose process was killed is marked failed "
+                                   "first. Exits non-zero when an asset or a blocking check fails.")
+    r.add_argument("--select", default="*", help="asset selection (Dagster syntax) within census_all, default "
+                                                 "everything")
     r.add_argument("--demo", action="store_true",
                    help="a generated demo census: without CENSUS_PSEUDONYM_KEY, use the public development key "
                         "(also CENSUS_DEMO=1)")
