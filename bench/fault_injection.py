@@ -11,6 +11,12 @@ instance. A last run goes to the end; its published bulletin CSVs must be byte-i
 reference's. Prints one line per kill point and exits 1 on the first broken promise.
 
 tests/integration/test_crash_recovery.py uses the same machinery with two kill points.
+
+Measured 2026-12-03 (150 households, seed 5, two cores shared with a 12-million-person benchmark):
+reference run 85 s; eight kills at 3-70 s (two while a dbt build held the warehouse), no process
+survived any; the final run 86 s marked the last killed run failed (each earlier one was marked by
+the run after it; the one killed at 3 s had no run yet): 7 FAILURE, 1 SUCCESS, nothing left STARTED;
+the 12 bulletin CSVs byte-identical to the reference's. About 11 minutes in all.
 """
 
 from __future__ import annotations
