@@ -5,7 +5,10 @@
 {#- Weighted estimates from the long-form sample, with delete-a-group jackknife standard errors
     and 95% intervals, for the city and each county: the estimated number of persons in each
     category among the `universe`, and its share of the universe.
-    var_jk = (G-1)/G * sum_r (theta_r - theta_0)^2. -#}
+    var_jk = (G-1)/G * sum_r (theta_r - theta_0)^2.
+    Weights are summed as decimals: a sum of doubles depends on the order DuckDB's threads add
+    them in, and a published estimate or interval must not change from one run to the next
+    (seen: one cell of lf_employment one person apart between two runs of the same census). -#}
 {% macro long_form_estimates(universe, category, category_label_relation=none) %}
 {%- set groups = var('jackknife_groups', 20) -%}
 with weights as (
@@ -22,8 +25,9 @@ by_region as (
 replicate_estimates as (
     select
         replicate, region_code, category,
-        sum(weight) as estimate,
-        sum(weight) * 100.0 / sum(sum(weight)) over (partition by replicate, region_code) as pct
+        sum(cast(weight as decimal(38, 12))) as estimate,
+        sum(cast(weight as decimal(38, 12))) * 100.0
+            / sum(sum(cast(weight as decimal(38, 12)))) over (partition by replicate, region_code) as pct
     from by_region
     where category is not null
     group by 1, 2, 3
@@ -42,8 +46,10 @@ grid as (  -- a category missing from a replicate is an estimate of 0 there
 variances as (
     select
         g.region_code, g.category,
-        ({{ groups }} - 1.0) / {{ groups }} * sum(power(coalesce(e.estimate, 0) - f.estimate, 2)) as var_estimate,
-        ({{ groups }} - 1.0) / {{ groups }} * sum(power(coalesce(e.pct, 0) - f.pct, 2)) as var_pct
+        ({{ groups }} - 1.0) / {{ groups }}
+            * sum(cast(power(coalesce(e.estimate, 0) - f.estimate, 2) as decimal(38, 12))) as var_estimate,
+        ({{ groups }} - 1.0) / {{ groups }}
+            * sum(cast(power(coalesce(e.pct, 0) - f.pct, 2) as decimal(38, 12))) as var_pct
     from grid as g
     inner join full_sample as f on f.region_code = g.region_code and f.category = g.category
     left join replicate_estimates as e

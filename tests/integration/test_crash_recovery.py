@@ -16,8 +16,8 @@ _spec.loader.exec_module(fi)
 
 
 @pytest.mark.slow
-def test_a_run_killed_twice_then_rerun_publishes_the_same_bulletin(tmp_path):
-    # a census of its own, small: four runs of it (the reference, two killed, the last) take ~3 min.
+def test_a_run_killed_during_dbt_then_rerun_publishes_the_same_bulletin(tmp_path):
+    # a census of its own, small: three runs of it (the reference, the killed one, the last).
     # The reference is a `census run` too: the shared in-process materialization differs from a
     # CLI run in one long-form cell (lf_employment), killed or not, which is not what this tests
     landing = tmp_path / "landing"
@@ -31,13 +31,14 @@ def test_a_run_killed_twice_then_rerun_publishes_the_same_bulletin(tmp_path):
     during_dbt = fi.kill_at(env, fi.dbt_holds_warehouse("--exclude"))  # the microdata build writing
     assert any(" build " in c for c in during_dbt["children"]), during_dbt
     assert during_dbt["survivors"] == {}, during_dbt  # dbt (and Dagster's log tails) died with it
-    early = fi.kill_at(env, fi.after_steps(2))  # ingestion again, after a kill
-    assert early["survivors"] == {}, early
+    # one kill point here (the one that used to wedge: a dbt child holding DuckDB's lock); the
+    # other stages' kill points are bench/fault_injection.py's (a kill "after N steps" races
+    # with steps that take a second on a re-run, so it does not belong in the suite)
 
-    out = fi.finish(env)  # no "Conflicting lock": nothing of the killed runs holds the warehouse
-    assert "census run succeeded" in out and out.count("lost its process") == 1, out  # the second kill's run
+    out = fi.finish(env)  # no "Conflicting lock": nothing of the killed run holds the warehouse
+    assert "census run succeeded" in out and out.count("lost its process") == 1, out
     statuses = sorted(fi.run_statuses(tmp_path / "killed" / "dagster_home").values())
-    assert statuses == ["FAILURE", "FAILURE", "SUCCESS"], statuses
+    assert statuses == ["FAILURE", "SUCCESS"], statuses
     assert fi.differing(reference, fi.bulletin_csvs(tmp_path / "killed" / "out")) == []
 
 
