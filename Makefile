@@ -57,8 +57,9 @@ ui: install ## the Dagster UI on http://127.0.0.1:3000 (runs from `make run` sho
 lint: install ## ruff over the Python code
 	$(BIN)/ruff check census_pipeline tests bench
 
-bench: install ## benchmark generation and every stage at 100k persons (BENCH_PERSONS=...)
-	CENSUS_DEMO=1 $(BIN)/python bench/run_bench.py --persons $${BENCH_PERSONS:-100000}
+bench: install ## time one whole census run at 1M persons (BENCH_PERSONS=..., BENCH_DIR=... reused; 12M needs ~60 GB free)
+	$(BIN)/python bench/run_bench.py --persons $${BENCH_PERSONS:-1000000} \
+		--workdir $${BENCH_DIR:-$(DATA)/bench-$${BENCH_PERSONS:-1000000}}
 
 lock: | $(BIN)/uv ## re-resolve requirements.in into requirements.lock
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11

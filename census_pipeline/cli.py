@@ -91,7 +91,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     try:
         with tqdm(total=args.households, unit="hh", desc="generating households", disable=args.quiet) as bar:
             result = generate(out, args.households, args.seed, truth, rates, progress=bar.update,
-                              pes_seed=args.pes_seed)
+                              pes_seed=args.pes_seed, workers=args.workers)
     except FileExistsError as e:
         print(f"census generate: {e}", file=sys.stderr)
         return 2
@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=2020, help="random seed: the same seed gives the same census")
     g.add_argument("--out", required=True, help="landing-zone folder to create (must be empty or new)")
     g.add_argument("--truth", help="where to write the truth JSON (default <out>.truth.json)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="processes drawing the counties (default $CENSUS_GENERATE_WORKERS or 1); the output is the "
+                        "same whatever the number")
     g.add_argument("--pes-seed", type=int, help="seed of the post-enumeration survey alone (default: from --seed); "
                                                 "the census is the same whatever it is")
     g.add_argument("--rate", action="append", metavar="NAME=VALUE",
