@@ -91,24 +91,23 @@ def measured(cmd: list[str], env: dict, log: Path) -> dict:
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_tree_mib": round(peak[0] / 2**20)}
 
 
-def step_timings(dagster_home: Path) -> dict[str, float]:
-    """Seconds per Dagster step of the newest run in the instance."""
+def step_timings(dagster_home: Path) -> tuple[str, dict[str, float]]:
+    """The newest run in the instance: its id and seconds per Dagster step."""
     import dagster as dg
 
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     with dg.DagsterInstance.get() as instance:
         run = instance.get_runs(limit=1)[0]
         stats = instance.get_run_step_stats(run.run_id)
-    return {s.step_key: round(s.end_time - s.start_time, 1) for s in stats if s.end_time and s.start_time}
+    return run.run_id, {s.step_key: round(s.end_time - s.start_time, 1) for s in stats if s.end_time and s.start_time}
 
 
-def dbt_node_timings(since: float) -> dict[str, dict[str, float]]:
-    """Seconds per dbt node, from every dbt invocation (run_results.json) written after `since`."""
+def dbt_node_timings(run_id: str) -> dict[str, dict[str, float]]:
+    """Seconds per dbt node of the run's dbt invocations: dagster-dbt names each invocation's
+    target folder <asset>-<first 7 characters of the run id>-<hash>."""
     target = HERE.parent / "dbt_project" / "target"
     nodes: dict[str, dict[str, float]] = {}
-    for results in sorted(target.glob("*/run_results.json")):
-        if results.stat().st_mtime < since:
-            continue
+    for results in sorted(target.glob(f"*-{run_id[:7]}-*/run_results.json")):
         data = json.loads(results.read_text())
         per = {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in data["results"]}
         nodes[results.parent.name.split("-")[0]] = dict(sorted(per.items(), key=lambda kv: -kv[1]))
@@ -147,10 +146,9 @@ def main() -> None:
     subprocess.run(["rm", "-rf", str(work / "output"), str(work / "dagster_home"), str(work / "warehouse.duckdb.tmp")],
                    check=True)
     (work / "dagster_home").mkdir()
-    started = time.time()
     results["census_run"] = measured([str(bin_dir / "census"), "run"], env, logs / "census_run.log")
-    results["steps_s"] = step_timings(work / "dagster_home")
-    results["dbt_nodes_s"] = dbt_node_timings(started)
+    run_id, results["steps_s"] = step_timings(work / "dagster_home")
+    results["dbt_nodes_s"] = dbt_node_timings(run_id)
 
     if not args.skip_references:
         for name in ("reference_python", "reference_duckdb"):
