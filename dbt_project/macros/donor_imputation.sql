@@ -40,10 +40,12 @@
             on {% for c in cells %}p.{{ c }} = r.{{ c }}{{ " and " if not loop.last }}{% endfor %}
            and p.donor_k = r.pick_hash % p.donor_n
     ),
+    {%- if not loop.last %}
     recipients_{{ level }} as (
         select * from recipients_{{ level - 1 }} as r
         where not exists (select 1 from level_{{ level }} as l where l.uid = r.uid)
     ),
+    {%- endif %}
     {%- endfor %}
     all_levels as (
         {%- for cells in cell_levels %}
