@@ -15,14 +15,19 @@ only when asked to: `census run --demo` or CENSUS_DEMO=1 (what `make run` does).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from census_pipeline.lib.codes import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "data"
+# What Ctrl-C during `census run` prints (exit code 130). True because every stage writes all or
+# nothing (one transaction, or write-then-swap) and the bulletin is published by a swap
+INTERRUPTED = "interrupted: the run was stopped; rerun `census run` to finish — nothing half-written is kept"
 DEFAULTS = {
     "CENSUS_LANDING_DIR": DATA_DIR / "landing",
     "CENSUS_WAREHOUSE": DATA_DIR / "warehouse.duckdb",
@@ -129,13 +134,43 @@ def check_can_start(args: argparse.Namespace, command: str = "run") -> tuple[dic
     return locations, 0
 
 
+@contextlib.contextmanager
+def _children_quiet_if_interrupted():
+    """Hold what this process and its children (`dbt parse`) write to stdout and stderr, and pass it
+    on unless Ctrl-C stopped them: Ctrl-C reaches every process of the terminal's group, and dbt
+    answers it with a stack trace of its own (on stdout)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        saved = {fd: os.dup(fd) for fd in (1, 2)}
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        interrupted = False
+        try:
+            yield
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, held in ((1, out), (2, err)):
+                os.dup2(saved[fd], fd)
+                os.close(saved[fd])
+                held.seek(0)
+                data = b"" if interrupted else held.read()
+                while data:
+                    data = data[os.write(fd, data):]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     locations, code = check_can_start(args)
     if locations is None:
         return code
     from census_pipeline.defs.microdata.project import prepare_manifest
 
-    prepare_manifest()
+    with _children_quiet_if_interrupted():
+        prepare_manifest()
     from census_pipeline.runner import materialize_all
 
     return materialize_all(locations, selection=args.select)
@@ -211,7 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C before a run started (loading, parsing dbt) or after it ended
+        what = INTERRUPTED if args.command == "run" else "interrupted"
+        print(f"census {args.command}: {what}", file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import uuid
@@ -104,7 +105,11 @@ class _ProgressListener:
         elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
             self._write(f"  ok      {step} ({event.event_specific_data.duration_ms / 1000:.1f} s)")
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            self._write(f"  FAILED  {step} (cause below)")
+            error = event.event_specific_data.error
+            if error is not None and _root_cause(error).cls_name == "DagsterExecutionInterruptedError":
+                self._write(f"  halted  {step} (interrupted)")
+            else:
+                self._write(f"  FAILED  {step} (cause below)")
 
     def _write(self, line: str) -> None:
         try:
@@ -164,19 +169,25 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
     os.environ["CENSUS_RUN_PID"] = str(os.getpid())  # dbt, started by this run, dies with it (dbt_plugin)
     try:
         with _instance() as instance:
-            for dead in fail_dead_runs(instance):
-                print(f"census run: run {dead.run_id[:8]} ({dead.job_name}) lost its process (pid {dead.pid}, "
-                      f"killed?): marked failed in {os.environ['DAGSTER_HOME']}", flush=True)
-            with _everything_into(log_path) as terminal:
-                result = materialize_census(instance, selection, tags={"census/trigger": "census run"},
-                                            run_id=run_id, progress=terminal)
-            not_run = sorted({e.step_key for e in instance.all_logs(run_id)
-                              if e.step_key and (e.user_message or "").startswith("Dependencies for step")})
+            try:
+                for dead in fail_dead_runs(instance):
+                    print(f"census run: run {dead.run_id[:8]} ({dead.job_name}) lost its process (pid {dead.pid}, "
+                          f"killed?): marked failed in {os.environ['DAGSTER_HOME']}", flush=True)
+                with _everything_into(log_path) as terminal:
+                    result = materialize_census(instance, selection, tags={"census/trigger": "census run"},
+                                                run_id=run_id, progress=terminal)
+                not_run = sorted({e.step_key for e in instance.all_logs(run_id)
+                                  if e.step_key and (e.user_message or "").startswith("Dependencies for step")})
+            except KeyboardInterrupt:
+                _ignore_further_interrupts()
+                fail_if_unfinished(instance, run_id)
+                raise
     except KeyboardInterrupt:
-        note = mark_stale(Path(locations["CENSUS_OUTPUT_DIR"], "bulletin"), run_id, "the run was halted (interrupted)")
-        print(f"\ncensus run {run_id[:8]} halted; full log: {log_path}"
-              + (f"\n  the last published bulletin is marked stale: {note}" if note else ""), file=sys.stderr)
-        return 130
+        _ignore_further_interrupts()
+        return halted(locations, run_id, log_path, published=result is not None and summarise(result)["published"])
+    if was_interrupted(result):  # Dagster caught the interrupt inside a step and failed the run itself
+        _ignore_further_interrupts()
+        return halted(locations, run_id, log_path, published=summarise(result)["published"])
     summary = summarise(result)
     summary["steps_skipped"] = sorted(set(summary["steps_skipped"]) | set(not_run))
     failures = failure_lines(result, summary) + dbt_error_lines(log_path)
@@ -215,6 +226,50 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
         print(f"  Dagster runs: {os.environ['DAGSTER_HOME']} (make ui to browse them)")
     print(f"  full log:     {log_path}")
     return 0 if summary["ok"] else 1
+
+
+def _ignore_further_interrupts() -> None:
+    """A second Ctrl-C while a halted run tidies up (a second or less) would only print a trace."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def fail_if_unfinished(instance: dg.DagsterInstance, run_id: str) -> None:
+    """An interrupt that reached `census run` outside Dagster's own handling (between its events)
+    may leave the run STARTED: report it failed, as Dagster does for one interrupted in a step."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_failed(run, message="Execution was interrupted (Ctrl-C or a stop signal) by the person "
+                                                "or service running `census run`; re-execute it to finish.")
+
+
+def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Dagster turns Ctrl-C (SIGINT, and SIGTERM) during a run into an interrupted step and a run
+    failed as "interrupted unexpectedly", and returns normally."""
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.event_specific_data.error is not None:
+            if _root_cause(event.event_specific_data.error).cls_name == "DagsterExecutionInterruptedError":
+                return True
+        elif event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            reason = event.event_specific_data.failure_reason  # dagster's RunFailureReason, not public
+            if reason is not None and reason.value == "UNEXPECTED_TERMINATION":
+                return True
+    return False
+
+
+def halted(locations: dict[str, str], run_id: str, log_path: Path, published: bool) -> int:
+    """The end of an interrupted run: the last bulletin marked stale (unless this run published its
+    own before the interrupt), one line on stderr, exit 130 (128 + SIGINT, what a shell reports for
+    a command stopped by Ctrl-C)."""
+    from census_pipeline.cli import INTERRUPTED
+    from census_pipeline.lib.publish import mark_stale
+
+    note = None if published else mark_stale(Path(locations["CENSUS_OUTPUT_DIR"], "bulletin"), run_id,
+                                                 "the run was halted (interrupted)")
+    if note:
+        print(f"  bulletin NOT updated; the last published one is marked stale: {note}", flush=True)
+    print(f"census run {run_id[:8]}: {INTERRUPTED} (full log: {log_path})", file=sys.stderr, flush=True)
+    return 130
 
 
 def summarise(result: dg.ExecuteInProcessResult) -> dict:
