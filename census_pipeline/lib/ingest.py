@@ -26,8 +26,10 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import duckdb
@@ -35,7 +37,9 @@ import duckdb
 from census_pipeline.lib.codes import counties
 
 IN_FLIGHT_SUFFIXES = (".part", ".tmp")
-CHUNK_FILES = 200
+CHUNK_BYTES = 256 << 20  # text read per transaction (a gzip file counted at 4x its size)
+CHUNK_FILES = 5000
+INGEST_WORKERS = 2  # chunks read at once (this machine has 2 cores)
 
 
 # ----------------------------------------------------------------------------- files
@@ -89,14 +93,29 @@ create table if not exists raw.ingest_files (
 create table if not exists raw.rejected_lines (
     source_file varchar, line_no bigint, reason varchar, raw_text varchar);
 create table if not exists raw.derived_from (scope varchar, files bigint);
-create table if not exists raw.submission_lines (
-    source_file varchar, line_no bigint, upload_date date, channel_folder varchar,
-    submission_id varchar, content_hash varchar, payload json);
 """
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
+    # raw.submission_lines holds each valid line shredded once, at the chunk that read it (`s`, the
+    # contract's keys; persons as structs): the rebuild after new files never parses JSON again.
+    con.execute(f"""
+        create table if not exists raw.submission_lines as
+        select null::varchar as source_file, null::bigint as line_no, null::date as upload_date,
+               null::varchar as channel_folder, null::varchar as submission_id, null::varchar as content_hash,
+               json_transform('{{}}'::json, '{SUBMISSION_SHAPE}') as s
+        where false
+    """)
+    old_layout = con.execute("select count(*) from information_schema.columns where table_schema = 'raw' "
+                             "and table_name = 'submission_lines' and column_name = 'payload'").fetchall()[0][0]
+    if old_layout:  # a warehouse from before shredding at ingestion: shred what it holds, once
+        with atomic(con):
+            con.execute(f"""
+                create or replace table raw.submission_lines as
+                select * exclude (payload), json_transform(payload, '{SUBMISSION_SHAPE}') as s
+                from raw.submission_lines
+            """)
 
 
 def new_files(con: duckdb.DuckDBPyConnection, root: Path, files: Iterable[Path]) -> list[Path]:
@@ -214,26 +233,29 @@ def prepare_file(path: Path, workdir: Path, i: int) -> Salvage:
         return Salvage(None, None, f"file cannot be read ({type(e).__name__})")
 
 
-def _split_lines_sql() -> str:
-    """_blobs(source_file, content, text) -> (source_file, line_no, line, esc): text files are
-    split as text; a file that is not all UTF-8 is split in DuckDB's escaped BLOB text (every
-    '\n' byte is the 4 characters `\x0A`, a backslash is `\x5C`: the split is exact), and each
-    piece turned back into bytes and decoded, null where it is not UTF-8."""
-    return r"""
-        select source_file, generate_subscripts(parts, 1) as line_no, unnest(parts) as line, null::varchar as esc
-        from (select source_file, string_split(text, chr(10)) as parts from _blobs where text is not null)
-        union all
-        select source_file, line_no, try(decode(esc::blob)) as line, esc
-        from (select source_file, generate_subscripts(parts, 1) as line_no, unnest(parts) as esc
-              from (select source_file, string_split(content::varchar, '\x0A') as parts
-                    from _blobs where text is null))
-    """
+def _is_blank_sql(line: str) -> str:
+    """SQL: the line holds nothing but spaces, tabs and CRs. The first character decides for
+    almost every line (a JSON or CSV line starts with neither); trim() runs only on the rest
+    (trimming every line cost more than parsing it, at 12 M persons)."""
+    return f"({line} = '' or ({line}[1] in (' ', chr(9), chr(13)) and trim({line}, {BLANK}) = ''))"
+
+
+def _clean_line_sql(line: str) -> str:
+    """SQL: the line without its CRLF's CR, and without a byte-order mark at the start of line 1
+    (both tested before anything is copied)."""
+    return (f"case when line_no = 1 and starts_with({line}, chr(65279)) then rtrim(ltrim({line}, chr(65279)), chr(13)) "
+            f"when ends_with({line}, chr(13)) then rtrim({line}, chr(13)) else {line} end")
 
 
 def stage_lines(con: duckdb.DuckDBPyConnection, files: dict[str, str]) -> None:
     """Read `files` (path to read -> source_file) into temp tables _lines(source_file, line_no,
     line) and _bad(source_file, line_no, reason, raw_text). Blank lines are dropped. Never
-    raises on what the bytes are."""
+    raises on what the bytes are.
+
+    A UTF-8 file (all of them, in practice) is split as text straight into _lines. A file that is
+    not all UTF-8 is split in DuckDB's escaped BLOB text (every '\n' byte is the 4 characters
+    `\x0A`, a backslash is `\x5C`: the split is exact), and each piece turned back into bytes and
+    decoded: a piece that is not UTF-8 goes to _bad, alone."""
     con.execute("create or replace temp table _names(path varchar, source_file varchar)")
     con.executemany("insert into _names values (?, ?)", list(files.items()))
     listing = "[" + ", ".join(_sql_str(f) for f in files) + "]"
@@ -243,24 +265,33 @@ def stage_lines(con: duckdb.DuckDBPyConnection, files: dict[str, str]) -> None:
         from (select n.source_file, b.content, try(decode(b.content)) as text
               from read_blob({listing}) b join _names n on n.path = b.filename)
     """)
-    con.execute(f"""
-        create or replace temp table _split as
-        select source_file, line_no,
-               case when line_no = 1 then ltrim(line, chr(65279)) else line end as line, esc
-        from ({_split_lines_sql()})
-    """)
-    con.execute("drop table _blobs")
-    con.execute("""
-        create or replace temp table _bad as
-        select source_file, line_no, 'line is not valid UTF-8' as reason, esc as raw_text
-        from _split where line is null
+    con.execute(r"""
+        create or replace temp table _esc as
+        select source_file, line_no, try(decode(esc::blob)) as line, esc
+        from (select source_file, generate_subscripts(parts, 1) as line_no, unnest(parts) as esc
+              from (select source_file, string_split(content::varchar, '\x0A') as parts
+                    from _blobs where text is null))
     """)
     con.execute(f"""
         create or replace temp table _lines as
-        select source_file, line_no, rtrim(line, chr(13)) as line
-        from _split where line is not null and trim(line, {BLANK}) <> ''
+        select * from (
+            select source_file, line_no, {_clean_line_sql("line")} as line
+            from (select source_file, generate_subscripts(parts, 1) as line_no, unnest(parts) as line
+                  from (select source_file, string_split(text, chr(10)) as parts from _blobs where text is not null)))
+        where not {_is_blank_sql("line")}
     """)
-    con.execute("drop table _split")
+    con.execute("drop table _blobs")
+    con.execute(f"""
+        insert into _lines
+        select * from (select source_file, line_no, {_clean_line_sql("line")} as line from _esc where line is not null)
+        where not {_is_blank_sql("line")}
+    """)
+    con.execute("""
+        create or replace temp table _bad as
+        select source_file, line_no, 'line is not valid UTF-8' as reason, esc as raw_text
+        from _esc where line is null
+    """)
+    con.execute("drop table _esc")
 
 
 def _empty_staging(con) -> None:
@@ -406,38 +437,90 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
     """Read new batch files under root/sub into raw.submission_lines; returns files read.
 
     One transaction per chunk of files: a chunk's ledger rows, lines and quarantine rows are
-    committed together or not at all, so a kill loses at most the chunk being read and the
+    committed together or not at all, so a kill loses at most the chunks being read and the
     rerun reads exactly the files the ledger does not have. (One transaction for the whole
     landing zone kept every chunk's work tables until the end: at 12 M persons, 21 GB of spill
-    in ten minutes and growing.)"""
+    in ten minutes and growing.) INGEST_WORKERS chunks are read at once, each on its own
+    connection: most of a chunk's work runs on one core (one writer per table insert, line
+    splitting per file), and appends from two transactions do not conflict."""
     ensure_schema(con)
     todo = new_files(con, root, list_files(root, sub, (".jsonl", ".jsonl.gz")))
-    with tempfile.TemporaryDirectory(prefix="census-ingest-") as tmp:
-        for i in range(0, len(todo), CHUNK_FILES):
-            chunk = todo[i : i + CHUNK_FILES]
-            workdir = Path(tmp) / str(i)
-            workdir.mkdir()
-            with atomic(con):
-                read_files(con, root, chunk, workdir)
-                record_files(con, root, chunk, _LEDGER_KIND[sub == "pes"])
-                con.execute(f"create or replace temp table _checked as {_checked_sql(channels)}")
-                con.execute("""
-                    insert into raw.rejected_lines
-                    select source_file, line_no, reason, raw_text from _checked where reason is not null
-                """)
-                con.execute("""
-                    insert into raw.submission_lines
-                    select source_file, line_no,
-                           try_cast(split_part(source_file, '/', -2) as date),
-                           split_part(source_file, '/', 2),
-                           line->>'$.submission_id', md5(json(line)), json(line)
-                    from _checked where reason is null
-                """)
-                con.execute("drop table _checked; drop table _lines; drop table _bad")
-            shutil.rmtree(workdir)
-            if progress:
-                progress(len(chunk))
+    parts = list(chunks(todo))
+    if not parts:
+        return 0
+    kind = _LEDGER_KIND[sub == "pes"]
+    local = threading.local()
+    cursors: list[duckdb.DuckDBPyConnection] = []
+
+    def work(i: int, chunk: list[Path], tmp: str) -> int:
+        if not hasattr(local, "con"):
+            local.con = con.cursor()  # a connection of its own: its own transaction and temp tables
+            cursors.append(local.con)
+        workdir = Path(tmp) / str(i)
+        workdir.mkdir()
+        _ingest_chunk(local.con, root, chunk, workdir, kind, channels)
+        shutil.rmtree(workdir)
+        return len(chunk)
+
+    with tempfile.TemporaryDirectory(prefix="census-ingest-") as tmp, \
+            ThreadPoolExecutor(max_workers=min(INGEST_WORKERS, len(parts))) as pool:
+        futures = [pool.submit(work, i, chunk, tmp) for i, chunk in enumerate(parts)]
+        try:
+            for done in as_completed(futures):
+                n = done.result()
+                if progress:
+                    progress(n)
+        except BaseException:
+            for f in futures:  # chunks not started stay unread; the one running finishes its transaction
+                f.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            for c in cursors:
+                c.close()
     return len(todo)
+
+
+def _ingest_chunk(con, root: Path, chunk: list[Path], workdir: Path, kind: str, channels: tuple[str, ...]) -> None:
+    """One chunk of batch files, in one transaction: ledger rows, quarantined lines and every
+    valid line shredded into raw.submission_lines."""
+    with atomic(con):
+        read_files(con, root, chunk, workdir)
+        record_files(con, root, chunk, kind)
+        # the quarantined lines only (few): the valid ones are read from _lines again below
+        con.execute(f"""
+            create or replace temp table _checked as
+            select source_file, line_no, reason, raw_text from ({_checked_sql(channels)})
+            where reason is not null
+        """)
+        con.execute("insert into raw.rejected_lines select source_file, line_no, reason, raw_text from _checked")
+        con.execute(f"""
+            insert into raw.submission_lines
+            select source_file, line_no,
+                   try_cast(split_part(source_file, '/', -2) as date),
+                   split_part(source_file, '/', 2),
+                   s.submission_id, md5(json(line)), s
+            from (select source_file, line_no, line, json_transform(line, '{SUBMISSION_SHAPE}') as s
+                  from _lines anti join _checked using (source_file, line_no))
+        """)
+        con.execute("drop table _checked; drop table _lines; drop table _bad")
+
+
+def chunks(paths: list[Path]) -> Iterable[list[Path]]:
+    """The files in transactions of about CHUNK_BYTES of text each: large enough that DuckDB
+    works on both cores (a few hundred thousand lines), small enough to stay well inside its
+    memory limit; a kill loses at most the chunk being read."""
+    chunk: list[Path] = []
+    size = 0
+    for p in paths:
+        n = (_size(p) or 0) * (4 if p.name.endswith(".gz") else 1)
+        if chunk and (size + n > CHUNK_BYTES or len(chunk) >= CHUNK_FILES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(p)
+        size += n
+    if chunk:
+        yield chunk
 
 
 _LEDGER_KIND = {False: "submission", True: "pes"}  # raw.ingest_files.kind of census and PES batches
@@ -504,11 +587,11 @@ def _shape(keys: tuple[str, ...], typed: dict[str, str] | None = None) -> str:
 
 SUBMISSION_SHAPE = _shape(
     tuple(k for k, _, _ in REQUIRED) + OPTIONAL_HOUSEHOLD_KEYS + ("deaths",),
-    {"channel": "VARCHAR", "form": "VARCHAR", "status": "VARCHAR", "submitted_at": "VARCHAR",
-     "enumerator_id": "VARCHAR", "household_id": "VARCHAR", "ea_code": "VARCHAR", "household_type": "VARCHAR",
-     "address": "VARCHAR", "h_resident_count": "BIGINT", "h_hukou_absent_count": "BIGINT", "persons": "JSON[]",
-     "deaths": "JSON"},
-)
+    {"submission_id": "VARCHAR", "channel": "VARCHAR", "form": "VARCHAR", "status": "VARCHAR",
+     "submitted_at": "VARCHAR", "enumerator_id": "VARCHAR", "household_id": "VARCHAR", "ea_code": "VARCHAR",
+     "household_type": "VARCHAR", "address": "VARCHAR", "h_resident_count": "BIGINT",
+     "h_hukou_absent_count": "BIGINT", "deaths": "JSON"},
+).replace('"persons": "JSON"', '"persons": [' + _shape(PERSON_KEYS) + "]")  # each person object shredded too
 
 
 # Optional household keys and the JSON types the contract allows them (absent is always fine).
@@ -543,14 +626,15 @@ SUBMISSION_SCOPES = {"uploads": "", "pes": "pes_"}  # landing folder: prefix of 
 
 def rebuild_submissions(con, scope: str = "uploads") -> None:
     """One row per submission_id (the copy in the earliest upload folder, then file name, then
-    line); copies with other contents are conflicting re-deliveries, quarantined. Each payload
-    is parsed once (json_transform), each person object once. `scope`: the census uploads
+    line); copies with other contents are conflicting re-deliveries, quarantined. No JSON is
+    parsed here: each line was shredded when its chunk was read, so a nightly run with a few new
+    files costs a ranking of narrow columns and a copy of the kept rows. `scope`: the census uploads
     (raw.household_submissions, person_lines, death_lines) or the post-enumeration survey
     (raw.pes_submissions, pes_person_lines, pes_death_lines), kept apart (rules.md)."""
     t = SUBMISSION_SCOPES[scope]
     con.execute(f"""
-        create or replace temp table _copies as
-        select *,
+        create or replace temp table _copies as  -- narrow: the shredded rows are joined once, by rowid
+        select rowid as line_id, source_file, line_no, submission_id, content_hash,
                row_number() over (partition by submission_id
                    order by upload_date nulls last, split_part(source_file, '/', -1), source_file, line_no) as copy_rank,
                count(*) over (partition by submission_id) as n_copies
@@ -566,11 +650,11 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
         join _copies w on w.submission_id = c.submission_id and w.copy_rank = 1
         where c.copy_rank > 1 and c.content_hash <> w.content_hash
     """)
-    con.execute(f"""
-        create or replace temp table _kept as
-        select submission_id, upload_date, source_file, line_no, n_copies - 1 as redelivered_copies,
-               json_transform(payload, '{SUBMISSION_SHAPE}') as s
-        from _copies where copy_rank = 1
+    con.execute("""
+        create or replace temp view _kept as
+        select l.submission_id, l.upload_date, l.source_file, l.line_no, k.n_copies - 1 as redelivered_copies, l.s
+        from raw.submission_lines l join (select line_id, n_copies from _copies where copy_rank = 1) k
+             on l.rowid = k.line_id
     """)
     optional = ", ".join(f"s.{k}" for k in OPTIONAL_HOUSEHOLD_KEYS)
     con.execute(f"""
@@ -588,8 +672,7 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
         create or replace table raw.{t}person_lines as
         select submission_id, person_index, p.*
         from (
-            select submission_id, generate_subscripts(s.persons, 1) as person_index,
-                   json_transform(unnest(s.persons), '{_shape(PERSON_KEYS)}') as p
+            select submission_id, generate_subscripts(s.persons, 1) as person_index, unnest(s.persons) as p
             from _kept
         )
     """)
@@ -603,7 +686,7 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
                   where json_type(s.deaths) = 'ARRAY')
         )
     """)
-    con.execute("drop table _copies; drop table _kept")
+    con.execute("drop view _kept; drop table _copies")
 
 
 # ----------------------------------------------------------------------------- CSV inputs
@@ -650,6 +733,13 @@ def _utf8_copy(path: Path, encoding: str, out: Path) -> Path:
 # lines (or any unbalanced quote) makes its line a malformed row, and only that line.
 CSV_FIELD = '"(?:[^"]|"")*"|[^,"]*'
 CSV_ROW = f"(?:{CSV_FIELD})(?:,(?:{CSV_FIELD}))*"
+
+
+def _csv_split_sql(line: str) -> str:
+    """The fields of a row: split on commas when it holds no quote (almost every row: fast), by
+    the field pattern otherwise (null for a malformed quoted row)."""
+    return (f"case when not contains({line}, '\"') then list_transform(string_split({line}, ','), lambda f: nullif(f, '')) "
+            f"when regexp_full_match({line}, '{CSV_ROW}') then {_csv_fields_sql(line)} end")
 
 
 def _csv_fields_sql(line: str) -> str:
@@ -707,49 +797,49 @@ def ingest_csv_files(con, root: Path, folder: str, table: str, columns: tuple[st
                     "and _lines.line_no = 1")
         con.execute("delete from _bad using _decl d where d.source_file = _bad.source_file and d.declared "
                     "and _bad.line_no = 1")
-        con.execute(f"""
-            create or replace temp table _rows as
-            select source_file, line_no,  -- a row without a quote is split on commas (fast); others by pattern
-                   not contains(line, '"') or regexp_full_match(line, '{CSV_ROW}') as well_formed,
-                   case when not contains(line, '"') then list_transform(string_split(line, ','), lambda f: nullif(f, ''))
-                        when regexp_full_match(line, '{CSV_ROW}') then {_csv_fields_sql("line")} end as fields,
-                   line as raw_text, line_no = f.header_line as is_header
-            from _lines join (select source_file, min(line_no) as header_line
-                              from (from _lines select source_file, line_no union all from _bad select source_file, line_no)
-                              group by all) f using (source_file)
-        """)
-        # a file whose header is not UTF-8: its first bad line (before any readable line) is the header
-        positions = ", ".join(f"list_position(h, '{c}') as p_{c}" for c in columns)
+        # The rows are split into fields where they are used, not copied between work tables: at
+        # Hangzhou's size a register extract is 7 M lines, and every copy of them cost seconds.
         con.execute(f"""
             create or replace temp table _hdr as
-            select source_file, line_no as header_line, len(fields) as n_fields, {positions}
-            from (select source_file, line_no, list_transform(fields, lambda f: trim(coalesce(f, ''))) as h, fields
-                  from _rows where is_header)
+            select source_file, header_line, len(fields) as n_fields, {", ".join(f"list_position(h, '{c}') as p_{c}" for c in columns)}
+            from (select source_file, line_no as header_line, fields,
+                         list_transform(fields, lambda f: trim(coalesce(f, ''))) as h
+                  from (select source_file, line_no, {_csv_split_sql("line")} as fields
+                        from _lines join (select source_file, min(line_no) as line_no
+                                          from (from _lines select source_file, line_no
+                                                union all from _bad select source_file, line_no)
+                                          group by all) using (source_file, line_no)))
         """)
+        # a file whose header is not UTF-8: its first bad line (before any readable line) is the header
         missing = " || ".join(f"case when p_{c} is null or p_{c} = 0 then ' {c}' else '' end" for c in columns)
+        con.execute("""
+            create or replace temp table _body as  -- data rows and their files' headers, not yet split
+            select l.source_file, l.line_no, l.line, h.* exclude (source_file)
+            from _lines l left join _hdr h using (source_file)
+            where h.header_line is null or l.line_no <> h.header_line
+        """)
         con.execute(f"""
-            create or replace temp table _checked as
-            select r.*, h.header_line,
-                   case when h.n_fields is null then 'the header row is not a well-formed CSV row'
-                        when ({missing}) <> '' then 'the header lacks required column(s):' || ({missing})
-                        when not r.well_formed then 'malformed CSV row (an unbalanced quote, or a quote inside an '
-                                                 || 'unquoted field; a quoted field may not span lines)'
-                        when len(r.fields) <> h.n_fields then 'row has ' || len(r.fields) || ' fields, the header '
-                                                           || h.n_fields
-                   end as reason
-            from _rows r left join _hdr h using (source_file)
-            where not r.is_header
+            create or replace temp table _checked as  -- the rows that are quarantined (few), with why
+            select * from (
+                select source_file, line_no, line as raw_text,
+                       case when n_fields is null then 'the header row is not a well-formed CSV row'
+                            when ({missing}) <> '' then 'the header lacks required column(s):' || ({missing})
+                            when contains(line, '"') and not regexp_full_match(line, '{CSV_ROW}')
+                                then 'malformed CSV row (an unbalanced quote, or a quote inside an '
+                                     || 'unquoted field; a quoted field may not span lines)'
+                            when len({_csv_split_sql("line")}) <> n_fields
+                                then 'row has ' || len({_csv_split_sql("line")}) || ' fields, the header ' || n_fields
+                       end as reason
+                from _body)
+            where reason is not null
         """)
         # header problems are said once per row they affect (every row of the file)
-        con.execute("""
-            insert into raw.rejected_lines
-            select source_file, line_no, reason, raw_text from _checked where reason is not null
-        """)
+        con.execute("insert into raw.rejected_lines select source_file, line_no, reason, raw_text from _checked")
         select = ", ".join(f"fields[p_{c}] as {c}" for c in columns)
         con.execute(f"""
             create or replace temp table _ok as
-            select c.source_file, c.line_no, {select}
-            from _checked c join _hdr h using (source_file) where c.reason is null
+            select source_file, line_no, {select}
+            from (select *, {_csv_split_sql("line")} as fields from _body anti join _checked using (source_file, line_no))
         """)
         con.execute(f"""
             insert into raw.{table}_received
@@ -775,10 +865,10 @@ def ingest_csv_files(con, root: Path, folder: str, table: str, columns: tuple[st
             select f.source_file, '{table}', null, f.size_bytes,
                    coalesce(c.n, 0) + coalesce(b.n, 0) + f.whole_file_rows, now()
             from _files f
-            left join (select source_file, count(*) as n from _checked group by all) c using (source_file)
+            left join (select source_file, count(*) as n from _body group by all) c using (source_file)
             left join (select source_file, count(*) as n from _bad group by all) b using (source_file)
         """)
-        con.execute("drop table _rows; drop table _hdr; drop table _checked; drop table _ok; drop table _decl; "
+        con.execute("drop table _body; drop table _hdr; drop table _checked; drop table _ok; drop table _decl; "
                     "drop table _lines; drop table _bad; drop table _files")
     return len(todo)
 
