@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the census_all job (the job the nightly schedule and the landing-zone sensor "
                                    "run), in this process. Runs are recorded in DAGSTER_HOME when set, where the "
                                    "UI can re-execute them; a run there whose process was killed is marked failed "
-                                   "first. Exits non-zero when an asset or a blocking check fails.")
+                                   "first. Exits non-zero when an asset or a blocking check fails; Ctrl-C stops "
+                                   "the run (exit 130), marks it failed, and a rerun finishes it.")
     r.add_argument("--select", default="*", help="asset selection (Dagster syntax) within census_all, default "
                                                  "everything")
     r.add_argument("--demo", action="store_true",
