@@ -110,7 +110,9 @@ def dbt_node_timings(run_id: str) -> dict[str, dict[str, float]]:
     for results in sorted(target.glob(f"*-{run_id[:7]}-*/run_results.json")):
         data = json.loads(results.read_text())
         per = {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in data["results"]}
-        nodes[results.parent.name.split("-")[0]] = dict(sorted(per.items(), key=lambda kv: -kv[1]))
+        asset = results.parent.name.split("-")[0]  # an asset may have more than one folder (a build, a retry)
+        merged = {**nodes.get(asset, {}), **per}
+        nodes[asset] = dict(sorted(merged.items(), key=lambda kv: -kv[1]))
     return nodes
 
 
@@ -131,6 +133,7 @@ def main() -> None:
     env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(work / "warehouse.duckdb"),
                CENSUS_OUTPUT_DIR=str(work / "output"), DAGSTER_HOME=str(work / "dagster_home"),
                CENSUS_LOG_LEVEL="INFO", CENSUS_GENERATE_WORKERS=str(args.workers),
+               CENSUS_LINKAGE_STATS=str(logs / "linkage_stats.jsonl"),
                PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     env.setdefault("CENSUS_PSEUDONYM_KEY", "benchmark-key-not-for-real-data")
     results: dict = {"persons_requested": args.persons, "load_before": os.getloadavg(), "stages": {}}
@@ -146,9 +149,12 @@ def main() -> None:
     subprocess.run(["rm", "-rf", str(work / "output"), str(work / "dagster_home"), str(work / "warehouse.duckdb.tmp")],
                    check=True)
     (work / "dagster_home").mkdir()
+    (logs / "linkage_stats.jsonl").unlink(missing_ok=True)
     results["census_run"] = measured([str(bin_dir / "census"), "run"], env, logs / "census_run.log")
     run_id, results["steps_s"] = step_timings(work / "dagster_home")
     results["dbt_nodes_s"] = dbt_node_timings(run_id)
+    stats_file = logs / "linkage_stats.jsonl"  # the two Splink linkages, part by part (counts and seconds)
+    results["linkage"] = [json.loads(x) for x in stats_file.read_text().splitlines()] if stats_file.exists() else []
 
     if not args.skip_references:
         for name in ("reference_python", "reference_duckdb"):
@@ -186,6 +192,9 @@ def summary(r: dict) -> str:
     for invocation, nodes in r["dbt_nodes_s"].items():
         lines += ["", f"slowest dbt nodes of {invocation}: "
                   + ", ".join(f"{k} {v} s" for k, v in list(nodes.items())[:10])]
+    for link in r.get("linkage", []):
+        lines.append(f"linkage of {link['tables']}: {link.get('seconds')} s, by part {link.get('seconds_by_part')}, "
+                     f"comparisons by rule {link.get('comparisons_by_rule')}, candidates {link.get('candidate_pairs')}")
     for k in ("ratio_run_to_python_reference", "bulletin_path_s", "ratio_bulletin_path_to_duckdb_floor"):
         if k in r:
             lines.append(f"{k}: {r[k]}")
