@@ -438,3 +438,35 @@ def test_one_cr_byte_costs_one_line_and_one_crlf_line_costs_nothing(tmp_path):
     assert dict(con.execute("select source_file, lines_received from raw.ingest_files").fetchall()) == {
         f"{DAY}/{n}": 25 for n in ("cr.jsonl", "cr.jsonl.gz", "crlf.jsonl", "crlf.jsonl.gz")}
     assert con.execute("select count(*) from raw.household_submissions").fetchone() == (49,)
+
+
+def test_a_warehouse_of_the_older_layout_is_shredded_once_and_gives_the_same_tables(tmp_path):
+    """Before shredding at ingestion, raw.submission_lines held each valid line as JSON text
+    (`payload`). Opening such a warehouse converts it once; the derived tables are then the
+    same as ingestion of today's layout gives, and a second open changes nothing."""
+    root = tmp_path / "landing"
+    (root / DAY).mkdir(parents=True)
+    subs = [submission(n) for n in range(5)] + [submission(1)]  # a re-delivery too
+    (root / DAY / "a.jsonl").write_bytes(b"\n".join(line(s) for s in subs) + b"\n")
+    con = ingest_one(root, tmp_path / "new.duckdb")
+    expected = sorted(con.execute("select * from raw.person_lines").fetchall())
+    households = sorted(con.execute("select * from raw.household_submissions").fetchall())
+
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    old.execute("create schema raw")
+    old.execute("create table raw.submission_lines (source_file varchar, line_no bigint, upload_date date, "
+                "channel_folder varchar, submission_id varchar, content_hash varchar, payload json)")
+    rows = con.execute("select source_file, line_no, upload_date, channel_folder, submission_id, content_hash "
+                       "from raw.submission_lines order by line_no").fetchall()
+    for r, s in zip(rows, subs, strict=True):
+        old.execute("insert into raw.submission_lines values (?, ?, ?, ?, ?, ?, ?)", [*r, json.dumps(s, ensure_ascii=False)])
+    ingest.ensure_schema(old)
+    cols = [r[0] for r in old.execute("select column_name from information_schema.columns where table_schema = 'raw' "
+                                      "and table_name = 'submission_lines'").fetchall()]
+    assert "payload" not in cols and "s" in cols
+    with ingest.atomic(old):
+        ingest.rebuild_submissions(old, "uploads")
+    assert sorted(old.execute("select * from raw.person_lines").fetchall()) == expected
+    assert sorted(old.execute("select * from raw.household_submissions").fetchall()) == households
+    ingest.ensure_schema(old)  # a second open: nothing to convert
+    assert old.execute("select count(*) from raw.submission_lines").fetchall() == [(len(subs),)]
