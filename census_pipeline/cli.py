@@ -4,6 +4,7 @@
     census run [--demo]         # every asset, in dependency order, through Dagster
     census ui [--demo]          # the Dagster UI, under the same rules
     census prepare              # parse the dbt project once (Dagster reads its manifest)
+    census explain b1 330100 population   # what one published cell rests on (counts only)
 
 Locations come from CENSUS_LANDING_DIR, CENSUS_WAREHOUSE and CENSUS_OUTPUT_DIR; unset, they
 default to the project's data folder (data/landing, data/warehouse.duckdb, data/output).
@@ -191,6 +192,20 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from census_pipeline.lib.explain import ExplainError, explain, open_warehouse, render
+
+    warehouse = apply_default_locations()["CENSUS_WAREHOUSE"]
+    try:
+        with open_warehouse(warehouse) as con:
+            result = explain(con, args.table, args.region, args.column)
+    except ExplainError as e:
+        print(f"census explain: {e}", file=sys.stderr)
+        return 2
+    print(render(result), end="")
+    return 0 if result.traced else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="census", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -242,6 +257,33 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("-h", "--host", default="127.0.0.1")
     u.add_argument("-p", "--port", default="3000")
     u.set_defaults(func=cmd_ui)
+
+    e = sub.add_parser("explain", help="what one published bulletin cell rests on: persons, edits, submissions, "
+                                       "EAs, enumerators (counts only)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Trace one published cell (table, region, column) to the person records it "
+                                   "counts, in the warehouse (CENSUS_WAREHOUSE, opened read-only), and print how "
+                                   "many persons, how many of their records were edited or imputed, how many "
+                                   "households, submissions, enumeration areas and enumerators they rest on, the "
+                                   "channel split (PAD / self) and the households resolved from more than one "
+                                   "submission. Restricted zone: counts only, never a name or an ID number.",
+                       epilog="examples:\n"
+                              "  census explain b1 330100 population       杭州市 常住人口\n"
+                              "  census explain b2 西湖区 female            a county by its Chinese name\n"
+                              "  census explain b6 330106 流动人口          a column by its bulletin label\n"
+                              "  census explain t1 330102001 male          a township (before perturbation)\n\n"
+                              "Cells that count persons: b1-b8 and t1 counts (population, male, age_0_14, han, "
+                              "floating, urban, ...).\nA percentage, rate, average, household count or long-form "
+                              "estimate is said to be one (exit 1).\n"
+                              "exit codes: 0 explained; 1 the cell does not count persons; 2 a wrong argument, or "
+                              "the warehouse\nmissing or in use by a run.")
+    e.add_argument("table", help="published table: b1 .. b8, t1 (or its full name, e.g. b1_population); lf_* "
+                                 "tables are weighted estimates")
+    e.add_argument("region", help="region_code (330100 the city, 330106 a county, a 9-digit township for t1) "
+                                  "or its Chinese name (杭州市, 西湖区)")
+    e.add_argument("column", help="column of the table (population, male, age_65_plus, ...) or its Chinese "
+                                  "label in the bulletin (常住人口, 男, ...)")
+    e.set_defaults(func=cmd_explain)
     return parser
 
 
