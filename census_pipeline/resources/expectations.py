@@ -1,9 +1,11 @@
 """Great Expectations 1.x suites, run inside DuckDB, as the census's quality gates.
 
 The suites are JSON files under expectations/gx/expectations/, reviewed like code. Each run
-builds an in-memory GX context, loads the suite from its JSON file, and writes validation
-results and Data Docs under $CENSUS_OUTPUT_DIR/quality/, so a run never rewrites a committed
-file. Validation is pushed down to DuckDB through SQLAlchemy
+builds an in-memory GX context, loads the suite from its JSON file and validates; the results
+are then stripped of every value of a row (a sample of unexpected values could be a name or an
+ID number) before anything is stored: the stripped results, the Data Docs and one page per suite
+go under $CENSUS_OUTPUT_DIR/quality/, so a run never rewrites a committed file, and the pages
+open with no network (data_docs.py). Validation is pushed down to DuckDB through SQLAlchemy
 (duckdb-engine), on a read-only, non-pooled connection that is closed after each query, so
 GX never holds the warehouse open (docs/adr/0001).
 """
@@ -13,13 +15,22 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import dagster as dg
 
 from census_pipeline.lib.codes import PROJECT_ROOT
+from census_pipeline.resources import data_docs
 
 GX_DIR = PROJECT_ROOT / "expectations" / "gx"
 SUITES_DIR = GX_DIR / "expectations"
+SITE = "census"
+
+# What a stored validation result keeps of each expectation's result: counts and rates only. The
+# partial/complete unexpected lists, their counts, index lists and `details` (which holds whole
+# unexpected rows for unexpected_rows_expectation) are dropped; observed_value only if a number.
+KEPT_RESULT_KEYS = ("element_count", "missing_count", "missing_percent", "unexpected_count", "unexpected_percent",
+                    "unexpected_percent_total", "unexpected_percent_nonmissing")
 
 
 @dataclasses.dataclass
@@ -31,12 +42,17 @@ class ExpectationOutcome:
     unexpected_count: int | None
     sample: list
     error: str | None
+    column: str | None = None
+    words: str = ""  # the expectation in plain words, from its type and arguments
+    observed: str = ""  # what was found, as counts only
 
 
 @dataclasses.dataclass
 class GateResult:
     suite: str
     outcomes: list[ExpectationOutcome]
+    report: str | None = None  # our page for this validation (reports/<suite>.html)
+    data_docs_page: str | None = None  # GX's validation page
 
     def failed(self, severity: str) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if o.severity == severity and not o.success]
@@ -47,7 +63,84 @@ class GateResult:
 
 def suite_expectation_count(suite: str) -> int:
     """How many expectations the suite's JSON file holds (GX drops an invalid one silently)."""
-    return len(json.loads((SUITES_DIR / f"{suite}.json").read_text(encoding="utf-8"))["expectations"])
+    return len(_suite_json(suite)["expectations"])
+
+
+def _suite_json(suite: str) -> dict:
+    return json.loads((SUITES_DIR / f"{suite}.json").read_text(encoding="utf-8"))
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def in_words(kind: str, kwargs: dict) -> str:
+    """An expectation in plain words (the codes of a code list are the suite's, never a row's)."""
+    column = kwargs.get("column")
+    low, high = (f"{v:g}" if _is_count(v) else v for v in (kwargs.get("min_value"), kwargs.get("max_value")))
+    if kind == "expect_column_values_to_not_be_null":
+        words = f"{column} is never empty"
+    elif kind == "expect_column_values_to_be_unique":
+        words = f"no two rows share a {column}"
+    elif kind == "expect_column_values_to_be_in_set":
+        codes = [str(v) for v in kwargs.get("value_set") or []]
+        words = f"{column} is one of {', '.join(codes[:12])}{' …' if len(codes) > 12 else ''}"
+    elif kind == "expect_column_values_to_be_between":
+        words = (f"{column} from {low} to {high}" if low is not None and high is not None
+                 else f"{column} at least {low}" if low is not None else f"{column} at most {high}")
+    elif kind == "unexpected_rows_expectation":
+        words = "no row breaks the rule (a query lists the rows that would)"
+    else:
+        words = kind.removeprefix("expect_").replace("_", " ")
+    if kwargs.get("mostly") is not None:
+        words += f", in at least {float(kwargs['mostly']):.0%} of rows"
+    return words
+
+
+def observed(kind: str, result: dict) -> str:
+    """What a validation found, as counts: never a value of a row."""
+    if "unexpected_count" in result:
+        seen = result.get("element_count")
+        share = result.get("unexpected_percent")
+        text = f"{result['unexpected_count']:,} unexpected" + (f" of {seen:,} rows" if seen is not None else "")
+        return text + (f" ({share:.2f}%)" if _is_count(share) and result["unexpected_count"] else "")
+    value = result.get("observed_value")
+    if kind == "unexpected_rows_expectation" and _is_count(value):
+        return f"{value:,} row(s) break the rule"
+    if _is_count(value):
+        return f"{value:,}"
+    return "" if value is None else "(withheld: not a count)"
+
+
+def strip_values(validation) -> None:
+    """Keep only counts and rates in each expectation's result, in place (see KEPT_RESULT_KEYS)."""
+    for r in validation.results:
+        result = r.result or {}
+        kept = {k: result[k] for k in KEPT_RESULT_KEYS if k in result}
+        if _is_count(result.get("observed_value")):
+            kept["observed_value"] = result["observed_value"]
+        r.result = kept
+
+
+def _outcome(r, key_column: str | None) -> ExpectationOutcome:
+    cfg = r.expectation_config
+    errors = [v.get("exception_message") for v in (r.exception_info or {}).values()
+              if isinstance(v, dict) and v.get("raised_exception")]
+    if r.exception_info and r.exception_info.get("raised_exception"):
+        errors.append(r.exception_info.get("exception_message"))
+    res = r.result or {}
+    sample = res.get("partial_unexpected_index_list") or []
+    if key_column:  # the key column alone: the index rows also hold the unexpected value itself
+        sample = [row.get(key_column) if isinstance(row, dict) else row for row in sample]
+    else:
+        sample = []
+    error = "; ".join(e for e in errors if e) or None
+    return ExpectationOutcome(
+        rule=(cfg.meta or {}).get("rule", cfg.type), description=cfg.description or cfg.type,
+        severity=(cfg.meta or {}).get("severity", "ERROR"), success=bool(r.success),
+        unexpected_count=res.get("unexpected_count", res.get("observed_value") if not r.success else 0),
+        sample=sample[:10], error=error, column=cfg.kwargs.get("column"), words=in_words(cfg.type, cfg.kwargs),
+        observed=f"error: {error}" if error else observed(cfg.type, res))
 
 
 class GreatExpectations(dg.ConfigurableResource):
@@ -56,40 +149,44 @@ class GreatExpectations(dg.ConfigurableResource):
     warehouse_path: str
     output_dir: str
 
-    def _context(self):
+    @property
+    def _quality(self) -> Path:
+        return Path(self.output_dir) / "quality"
+
+    def _context(self, keep_results: bool):
+        """An ephemeral GX context. With keep_results, validation results are stored on disk (the
+        Data Docs are built from them); without, they stay in memory, unstripped, until stripped."""
         import great_expectations as gx
         from great_expectations.data_context.types.base import DataContextConfig
 
         from census_pipeline.resources import gx_duckdb_patch
 
         gx_duckdb_patch.apply()
-        quality = Path(self.output_dir) / "quality"
-        fs = "TupleFilesystemStoreBackend"
+        fs, memory = "TupleFilesystemStoreBackend", {"class_name": "InMemoryStoreBackend"}
+        results = {"class_name": fs, "base_directory": str(self._quality / "validations")} if keep_results else memory
         config = DataContextConfig(
             stores={
-                "expectations_store": {"class_name": "ExpectationsStore",
-                                       "store_backend": {"class_name": "InMemoryStoreBackend"}},
-                "validation_results_store": {"class_name": "ValidationResultsStore",
-                                             "store_backend": {"class_name": fs,
-                                                               "base_directory": str(quality / "validations")}},
-                "checkpoint_store": {"class_name": "CheckpointStore",
-                                     "store_backend": {"class_name": "InMemoryStoreBackend"}},
-                "validation_definition_store": {"class_name": "ValidationDefinitionStore",
-                                                "store_backend": {"class_name": "InMemoryStoreBackend"}},
+                "expectations_store": {"class_name": "ExpectationsStore", "store_backend": memory},
+                "validation_results_store": {"class_name": "ValidationResultsStore", "store_backend": results},
+                "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": memory},
+                "validation_definition_store": {"class_name": "ValidationDefinitionStore", "store_backend": memory},
             },
             expectations_store_name="expectations_store",
             validation_results_store_name="validation_results_store",
             checkpoint_store_name="checkpoint_store",
-            data_docs_sites={"census": {
+            data_docs_sites={SITE: {
                 "class_name": "SiteBuilder", "show_how_to_buttons": False,
-                "store_backend": {"class_name": fs, "base_directory": str(quality / "data_docs")},
+                "store_backend": {"class_name": fs, "base_directory": str(self._quality / "data_docs")},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}},
             analytics_enabled=False,
         )
         return gx.get_context(mode="ephemeral", project_config=config)
 
     def data_docs_index(self) -> str:
-        return str(Path(self.output_dir) / "quality" / "data_docs" / "index.html")
+        return str(self._quality / "data_docs" / "index.html")
+
+    def report_page(self, suite_name: str) -> str:
+        return str(self._quality / "data_docs" / "reports" / f"{suite_name}.html")
 
     def validate(self, suite_name: str, query: str, key_column: str | None = None) -> GateResult:
         """Validate `query` (a select over the warehouse) against the suite; rows that fail are
@@ -99,39 +196,46 @@ class GreatExpectations(dg.ConfigurableResource):
 
         from census_pipeline.lib.duckdb_settings import duckdb_settings
 
-        ctx = self._context()
+        ctx = self._context(keep_results=False)
         source = ctx.data_sources.add_sql(
             name="warehouse", connection_string=f"duckdb:///{self.warehouse_path}?access_mode=read_only",
             kwargs={"poolclass": NullPool, "connect_args": {"config": duckdb_settings(self.warehouse_path)}},
             create_temp_table=False)
         batch = source.add_query_asset(name=suite_name, query=query).add_batch_definition_whole_table("all")
-        suite = ctx.suites.add(gx.ExpectationSuite(
-            **json.loads((SUITES_DIR / f"{suite_name}.json").read_text(encoding="utf-8"))))
+        suite = ctx.suites.add(gx.ExpectationSuite(**_suite_json(suite_name)))
         definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
         result_format = {"result_format": "SUMMARY", "partial_unexpected_count": 10}
         if key_column:
             result_format["unexpected_index_column_names"] = [key_column]
         checkpoint = ctx.checkpoints.add(gx.Checkpoint(
-            name=f"{suite_name}_gate", validation_definitions=[definition], result_format=result_format,
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["census"])]))
-        run = checkpoint.run()
-        validation = next(iter(run.run_results.values()))
-        outcomes = []
-        for r in validation.results:
-            cfg = r.expectation_config
-            errors = [v.get("exception_message") for v in (r.exception_info or {}).values()
-                      if isinstance(v, dict) and v.get("raised_exception")]
-            if r.exception_info and r.exception_info.get("raised_exception"):
-                errors.append(r.exception_info.get("exception_message"))
-            res = r.result or {}
-            sample = res.get("partial_unexpected_index_list") or []
-            if key_column:
-                sample = [row.get(key_column) if isinstance(row, dict) else row for row in sample]
-            else:
-                sample = []
-            outcomes.append(ExpectationOutcome(
-                rule=(cfg.meta or {}).get("rule", cfg.type), description=cfg.description or cfg.type,
-                severity=(cfg.meta or {}).get("severity", "ERROR"), success=bool(r.success),
-                unexpected_count=res.get("unexpected_count", res.get("observed_value") if not r.success else 0),
-                sample=sample[:10], error="; ".join(e for e in errors if e) or None))
-        return GateResult(suite=suite_name, outcomes=outcomes)
+            name=f"{suite_name}_gate", validation_definitions=[definition], result_format=result_format))
+        key, validation = next(iter(checkpoint.run().run_results.items()))
+        outcomes = [_outcome(r, key_column) for r in validation.results]
+        strip_values(validation)
+        gx_page = self._publish(suite_name, key, validation, outcomes)
+        return GateResult(suite=suite_name, outcomes=outcomes, report=self.report_page(suite_name),
+                          data_docs_page=gx_page)
+
+    def _publish(self, suite_name: str, key, validation, outcomes: list[ExpectationOutcome]) -> str | None:
+        """Store the stripped result, build its GX pages, make the site offline, write our pages."""
+        import great_expectations as gx
+        from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        docs = self._context(keep_results=True)
+        suites = sorted(p.stem for p in SUITES_DIR.glob("*.json"))
+        for name in suites:  # GX deletes the page of any suite missing from its store
+            docs.suites.add(gx.ExpectationSuite(**_suite_json(name)))
+        docs.validation_results_store.set(key, validation)
+        docs.build_data_docs(site_names=[SITE],
+                             resource_identifiers=[key, ExpectationSuiteIdentifier(name=suite_name)])
+        urls = docs.get_docs_sites_urls(resource_identifier=key, site_names=[SITE])
+        gx_page = unquote(urlparse(urls[0]["site_url"]).path) if urls and urls[0].get("site_url") else None
+        site = self._quality / "data_docs"
+        data_docs.make_site_offline(site)
+        reports = site / "reports"
+        relative = Path(gx_page).relative_to(site).as_posix() if gx_page else None
+        data_docs.write_atomically(reports / f"{suite_name}.html", data_docs.suite_report(
+            suite_name, outcomes, validation.meta["run_id"].run_time.isoformat(timespec="seconds"),
+            f"../{relative}" if relative else None))
+        data_docs.write_atomically(site / "index.html", data_docs.site_index(self._quality / "validations", suites))
+        return gx_page

@@ -4,10 +4,13 @@ listing frame's own gate.
 Each suite gives two checks on its asset: `<suite>_gate` (its ERROR expectations, blocking:
 a failure stops everything downstream in the same run, Python assets included) and
 `<suite>_warnings` (its WARN expectations, reported only). Failing rows are sampled by a
-pseudonym or a household/submission id, never by a name or an ID number.
+pseudonym or a household/submission id, never by a name or an ID number. Each check shows the
+suite's expectations as a table (counts only) and links to the suite's own page, which opens
+offline (resources/data_docs.py).
 """
 
 import dataclasses
+from pathlib import Path
 
 import dagster as dg
 
@@ -45,10 +48,18 @@ GATES = [
 ]
 
 
-def _result(gate: Gate, result: GateResult, severity: str, docs: str) -> dg.AssetCheckResult:
+def expectations_table(result: GateResult) -> str:
+    """Every expectation of the suite, one row each: what it checks, where, and what was found (counts only)."""
+    rows = [(o.rule, o.column or "(rows)", o.words, o.severity, "passed" if o.success else "**FAILED**", o.observed)
+            for o in result.outcomes]
+    return markdown_table(["expectation", "column", "in words", "severity", "result", "observed"], rows)
+
+
+def _result(gate: Gate, result: GateResult, severity: str) -> dg.AssetCheckResult:
     failed = result.failed(severity)
     rows = [(o.rule, o.description, o.unexpected_count, ", ".join(str(s)[:16] for s in o.sample[:5]), o.error or "")
             for o in failed]
+    report = result.report or ""
     return dg.AssetCheckResult(
         asset_key=dg.AssetKey(list(gate.asset)),
         check_name=f"{gate.suite}_{'gate' if severity == 'ERROR' else 'warnings'}",
@@ -57,9 +68,12 @@ def _result(gate: Gate, result: GateResult, severity: str, docs: str) -> dg.Asse
         metadata={
             "expectations_evaluated": result.evaluated(severity),
             "expectations_failed": len(failed),
+            "expectations": dg.MetadataValue.md(expectations_table(result)),
             "failures": dg.MetadataValue.md(markdown_table(
                 ["rule", "what it checks", "unexpected", "sample keys", "error"], rows) if rows else "none"),
-            "data_docs": dg.MetadataValue.path(docs),
+            "report": dg.MetadataValue.url(Path(report).as_uri()) if report else dg.MetadataValue.text("not written"),
+            "report_path": dg.MetadataValue.path(report),
+            "data_docs": dg.MetadataValue.path(result.data_docs_page or ""),
         },
     )
 
@@ -78,9 +92,8 @@ def build_gate(gate: Gate) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, great_expectations: GreatExpectations):
         result = great_expectations.validate(gate.suite, gate.query, gate.key_column)
-        docs = great_expectations.data_docs_index()
         for severity in ("ERROR", "WARN"):
-            yield _result(gate, result, severity, docs)
+            yield _result(gate, result, severity)
 
     return _check
 
