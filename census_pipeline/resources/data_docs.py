@@ -11,12 +11,18 @@ validation results are stripped of them before GX stores or renders anything (se
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import re
 import shutil
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs of one instance are not concurrent there
+    fcntl = None
 
 STYLESHEET = Path(__file__).parent / "static" / "data_docs.css"
 STYLE_AT = "static/styles/census_data_docs.css"  # inside the Data Docs site
@@ -53,6 +59,17 @@ def make_site_offline(site: Path) -> None:
         text = page.read_text(encoding="utf-8")
         if MARK not in text:
             write_atomically(page, offline(text, len(rel.parts) - 1))
+
+
+@contextlib.contextmanager
+def site_lock(site: Path):
+    """Held while GX builds and the pages are rewritten: GX writes a page in place, so another run
+    rewriting the site at that moment could keep half a page."""
+    site.mkdir(parents=True, exist_ok=True)
+    with open(site / ".lock", "w") as handle:
+        if fcntl:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -225,17 +225,18 @@ class GreatExpectations(dg.ConfigurableResource):
         suites = sorted(p.stem for p in SUITES_DIR.glob("*.json"))
         for name in suites:  # GX deletes the page of any suite missing from its store
             docs.suites.add(gx.ExpectationSuite(**_suite_json(name)))
-        docs.validation_results_store.set(key, validation)
-        docs.build_data_docs(site_names=[SITE],
-                             resource_identifiers=[key, ExpectationSuiteIdentifier(name=suite_name)])
-        urls = docs.get_docs_sites_urls(resource_identifier=key, site_names=[SITE])
-        gx_page = unquote(urlparse(urls[0]["site_url"]).path) if urls and urls[0].get("site_url") else None
         site = self._quality / "data_docs"
-        data_docs.make_site_offline(site)
-        reports = site / "reports"
-        relative = Path(gx_page).relative_to(site).as_posix() if gx_page else None
-        data_docs.write_atomically(reports / f"{suite_name}.html", data_docs.suite_report(
-            suite_name, outcomes, validation.meta["run_id"].run_time.isoformat(timespec="seconds"),
-            f"../{relative}" if relative else None))
-        data_docs.write_atomically(site / "index.html", data_docs.site_index(self._quality / "validations", suites))
+        with data_docs.site_lock(site):
+            docs.validation_results_store.set(key, validation)
+            docs.build_data_docs(site_names=[SITE],
+                                 resource_identifiers=[key, ExpectationSuiteIdentifier(name=suite_name)])
+            urls = docs.get_docs_sites_urls(resource_identifier=key, site_names=[SITE])
+            gx_page = unquote(urlparse(urls[0]["site_url"]).path) if urls and urls[0].get("site_url") else None
+            data_docs.make_site_offline(site)
+            relative = Path(gx_page).relative_to(site).as_posix() if gx_page else None
+            data_docs.write_atomically(site / "reports" / f"{suite_name}.html", data_docs.suite_report(
+                suite_name, outcomes, validation.meta["run_id"].run_time.isoformat(timespec="seconds"),
+                f"../{relative}" if relative else None))
+            data_docs.write_atomically(site / "index.html",
+                                       data_docs.site_index(self._quality / "validations", suites))
         return gx_page
