@@ -29,7 +29,7 @@ MIN_TRAINING = 1_000  # fewer ID-linked pairs or records than this: keep the pri
 SCRATCH = "linkage_work"  # Splink's work tables (restricted; dropped after each run)
 
 BLOCKING_RULES = [
-    "l.birth_date = r.birth_date",
+    "l.birth_date = r.birth_date and l.sex = r.sex",  # with sex: half the pairs, the same links (1 M)
     "l.name = r.name and l.birth_ym = r.birth_ym",
     "l.name_pinyin = r.name_pinyin and l.county_code = r.county_code",
     "l.surname = r.surname and l.birth_ym = r.birth_ym and l.township_code = r.township_code",
@@ -227,8 +227,22 @@ def _link(con, tables: dict[str, str], result: str) -> dict:
     lap("name_frequencies")
     predictions = linker.inference.predict(threshold_match_probability=0.5)
     lap("predict")
-    clusters = linker.clustering.cluster_using_single_best_links(
-        predictions, duplicate_free_datasets=["register", "census"],
+    # one-to-one among the records that have a candidate pair at all: every other record is a
+    # cluster of its own. Clustering the whole residue (3.9 M census records at Hangzhou's size)
+    # took 40 s for 46 k candidate pairs.
+    for side in ("register", "census"):
+        con.execute(f"""
+            create table {side}_paired as
+            select * from {side}_residue where record_id in (
+                select record_id_l from {predictions.physical_name} where source_dataset_l = '{side}'
+                union all
+                select record_id_r from {predictions.physical_name} where source_dataset_r = '{side}')
+        """)
+    api = DuckDBAPI(connection=con)
+    paired = Linker([api.register("register_paired", table_name="register"),
+                     api.register("census_paired", table_name="census")], model, log_level=logging.WARNING)
+    clusters = paired.clustering.cluster_using_single_best_links(
+        api.register(predictions.physical_name), duplicate_free_datasets=["register", "census"],
         threshold_match_probability=MATCH_THRESHOLD, ties_method="lowest_id")
     stats["candidate_pairs"] = con.execute(f"select count(*) from {predictions.physical_name}").fetchall()[0][0]
     lap("cluster")
