@@ -214,6 +214,8 @@ def _link(con, tables: dict[str, str], result: str) -> dict:
     stats["blockable"] = [con.execute(f"select count(*) from {t}_blockable").fetchall()[0][0]
                           for t in ("register", "census")]
     lap("blockable")
+    if not all(stats["blockable"]):  # no record shares a blocking key with the other side: no pair
+        return stats
     api = DuckDBAPI(connection=con)
     inputs = [api.register("register_blockable", table_name="register"),
               api.register("census_blockable", table_name="census")]

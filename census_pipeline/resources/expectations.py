@@ -102,8 +102,10 @@ def observed(kind: str, result: dict) -> str:
     if "unexpected_count" in result:
         seen = result.get("element_count")
         share = result.get("unexpected_percent")
-        text = f"{result['unexpected_count']:,} unexpected" + (f" of {seen:,} rows" if seen is not None else "")
-        return text + (f" ({share:.2f}%)" if _is_count(share) and result["unexpected_count"] else "")
+        n = result["unexpected_count"]  # null on an empty table
+        text = (f"{n:,} unexpected" if _is_count(n) else "no rows checked") + \
+            (f" of {seen:,} rows" if _is_count(seen) else "")
+        return text + (f" ({share:.2f}%)" if _is_count(share) and n else "")
     value = result.get("observed_value")
     if kind == "unexpected_rows_expectation" and _is_count(value):
         return f"{value:,} row(s) break the rule"
