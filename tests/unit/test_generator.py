@@ -245,16 +245,13 @@ def test_household_keeps_counting_when_another_person_still_counts():
     assert c["population"] == c["family_household_population"] == 3
 
 
-def test_household_whose_planted_copy_already_lost_stops_counting_with_its_last_person():
-    """A household a of one person p also lists a copy of x's person q, submitted earlier, so the
-    copy lost to x; then p loses to b's copy of p. Both of a's records are removed: a no longer
-    counts, and q is not taken out of a a second time."""
+def _three_ea_generator():
+    """A generator, three EAs of one township's county, and a household maker that counts each
+    household as the generator does (the duplicate bookkeeping tests)."""
     from census_pipeline.lib.generator import EA, Generator
 
     g = Generator("unused", households=1, seed=1)
     ea = {k: EA(f"3301060{k}1001001", "111", "330106", f"3301060{k}1") for k in "123"}
-    q, p = g._person("0", 50, "1", None, "330106"), g._person("0", 40, "2", None, "330106")
-    q_copy, p_copy = (dataclasses.replace(x, rel="8", in_register=False) for x in (q, p))
 
     def household(k, lines, at, **more):
         hh = {"ea": ea[k], "type": "1", **more}
@@ -262,6 +259,17 @@ def test_household_whose_planted_copy_already_lost_stops_counting_with_its_last_
                       "persons": [g._person_json(x, i + 1, False) for i, x in enumerate(lines)]}
         g._count(hh, hh["auth"])
         return hh
+
+    return g, ea, household
+
+
+def test_household_whose_planted_copy_already_lost_stops_counting_with_its_last_person():
+    """A household a of one person p also lists a copy of x's person q, submitted earlier, so the
+    copy lost to x; then p loses to b's copy of p. Both of a's records are removed: a no longer
+    counts, and q is not taken out of a a second time."""
+    g, ea, household = _three_ea_generator()
+    q, p = g._person("0", 50, "1", None, "330106"), g._person("0", 40, "2", None, "330106")
+    q_copy, p_copy = (dataclasses.replace(x, rel="8", in_register=False) for x in (q, p))
 
     x = household("1", [q], 8)
     a = household("2", [p, q_copy], 5, dup_of=(x, q, q_copy))  # x is later: a's copy of q is removed
@@ -277,20 +285,10 @@ def test_a_person_with_three_records_counts_once_in_the_latest(b_day, survivor):
     """x lists q; a lists a copy of q (earlier: it loses to x); b lists a copy of a's copy. The
     three records are one person: the latest of all three survives (rules.md, 不重), not the
     later of a's and b's."""
-    from census_pipeline.lib.generator import EA, Generator
-
-    g = Generator("unused", households=1, seed=1)
-    ea = {k: EA(f"3301060{k}1001001", "111", "330106", f"3301060{k}1") for k in "123"}
+    g, ea, household = _three_ea_generator()
     q, r = g._person("0", 50, "1", None, "330106"), g._person("0", 40, "2", None, "330106")
     q_a = dataclasses.replace(q, rel="8", in_register=False)
     q_b = dataclasses.replace(q_a)
-
-    def household(k, lines, at, **more):
-        hh = {"ea": ea[k], "type": "1", **more}
-        hh["auth"] = {"submission_id": k * 8, "status": "final", "submitted_at": f"2020-11-0{at}T10:00:00+08:00",
-                      "persons": [g._person_json(x, i + 1, False) for i, x in enumerate(lines)]}
-        g._count(hh, hh["auth"])
-        return hh
 
     x = household("1", [q], 8)
     a = household("2", [r, q_a], 5, dup_of=(x, q, q_a))
