@@ -125,9 +125,10 @@ def link_residue(con, tables: dict[str, str]) -> tuple[str, dict]:
     con = getattr(con, "_cursor", con)  # dbt-duckdb hands Python models a wrapper of the cursor
     started = time.monotonic()
     database, schema = con.execute("select current_database(), current_schema()").fetchall()[0]
-    # Splink's work tables live in a database in memory (spilling to DuckDB's temp directory when
-    # large), not in the warehouse file: it creates ~150 tables, and each one written to the
-    # warehouse was a commit to disk. Splink finds its tables by unqualified name: work there.
+    # Splink's work tables (~150 of them, names and birth dates among their columns) live in a
+    # database in memory, spilling to DuckDB's temp directory when large, not in the warehouse
+    # file: nothing of them is left in the warehouse or its WAL. (No faster at 1 M: measured.)
+    # Splink finds its tables by unqualified name: work there.
     con.execute(f"detach database if exists {SCRATCH}")
     con.execute(f"attach ':memory:' as {SCRATCH}")
     con.execute(f"use {SCRATCH}")
