@@ -39,8 +39,15 @@ def ensure_instance_config(home: str) -> None:
 def _instance() -> dg.DagsterInstance:
     """The DAGSTER_HOME instance when set (runs show in `make ui`), else a throwaway one."""
     if os.environ.get("DAGSTER_HOME"):
-        ensure_instance_config(os.environ["DAGSTER_HOME"])
-        return dg.DagsterInstance.get()
+        import fcntl
+
+        home = os.environ["DAGSTER_HOME"]
+        ensure_instance_config(home)
+        # opening an instance creates its SQLite storage on first use; two runs doing that at
+        # once race ("table ... already exists"), so the opening is one process at a time
+        with open(os.path.join(home, ".instance-open.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 
 

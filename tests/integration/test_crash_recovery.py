@@ -65,6 +65,10 @@ def test_a_run_whose_process_died_is_marked_failed_and_a_live_one_is_not(tmp_pat
 
     home = tmp_path / "dagster_home"
     home.mkdir()
+    # the instance's SQLite storage is created here, before the other process opens it: two
+    # processes creating the same fresh storage at once race ("table ... already exists")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs()
     proc = subprocess.Popen([sys.executable, "-c", HANGING_RUN], env={**os.environ, "DAGSTER_HOME": str(home)})
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
