@@ -2,33 +2,62 @@
     format): codes normalised ("01" = "1"), wrong types read as missing, the birth month
     checked, the ID number validated. `source` names a CTE of raw person lines. -#}
 {% macro person_line_items(source) %}
-renamed as (
+{#- each item's JSON read once (json_text), then trimmed and coded from that text -#}
+{%- set codes = ['relationship', 'id_type', 'sex', 'ethnicity', 'residence', 'hukou_place', 'left_hukou_duration',
+                 'left_hukou_reason', 'education', 'literate'] -%}
+{%- set texts = ['name', 'id_number', 'birth_ym', 'hukou_region_code'] -%}
+{%- set long_items = ['marital_status', 'worked_last_week', 'industry_section', 'occupation_major', 'health'] %}
+texts as (
     select
         submission_id,
         person_index,
         {{ json_int('line_no') }} as line_no,
-        {{ json_string('name') }} as person_name,
-        {{ json_code('relationship') }} as relationship,
-        {{ json_code('id_type') }} as id_type,
-        {{ normalise_id_number(json_string('id_number')) }} as id_number,
-        {{ json_code('sex') }} as sex_reported,
-        {{ json_string('birth_ym') }} as birth_ym_reported,
-        {{ json_code('ethnicity', 2) }} as ethnicity_reported,
-        {{ json_code('residence') }} as residence,
-        {{ json_code('hukou_place') }} as hukou_place,
-        {{ json_string('hukou_region_code') }} as hukou_region_code,
-        {{ json_code('left_hukou_duration') }} as left_hukou_duration,
-        {{ json_code('left_hukou_reason') }} as left_hukou_reason,
-        {{ json_code('education') }} as education_reported,
-        {{ json_code('literate') }} as literate_reported,
-        json_type(long) = 'OBJECT' as has_long_form_items,
-        {{ json_code("json_extract(long, '$.marital_status')") }} as marital_status,
-        {{ json_code("json_extract(long, '$.worked_last_week')") }} as worked_last_week,
-        {{ json_string("json_extract(long, '$.industry_section')") }} as industry_section,
-        {{ json_code("json_extract(long, '$.occupation_major')") }} as occupation_major,
-        {{ json_int("json_extract(long, '$.children_ever_born')") }} as children_ever_born,
-        {{ json_code("json_extract(long, '$.health')") }} as health
+        {% for col in codes + texts -%}
+        {{ json_text(col) }} as {{ col }},
+        {% endfor -%}
+        long like '{{ '{' }}%' as has_long_form_items,
+        json_transform(long, '{"marital_status": "JSON", "worked_last_week": "JSON", "industry_section": "JSON",
+                              "occupation_major": "JSON", "children_ever_born": "JSON", "health": "JSON"}') as long_items
     from {{ source }}
+),
+
+long_texts as (
+    select
+        * exclude (long_items),
+        {% for col in long_items -%}
+        {{ json_text('long_items.' ~ col) }} as {{ col }},
+        {% endfor -%}
+        {{ json_int('long_items.children_ever_born') }} as children_ever_born
+    from texts
+),
+
+renamed as (
+    select
+        submission_id,
+        person_index,
+        line_no,
+        trim(name) as person_name,
+        {{ code_value('relationship') }} as relationship,
+        {{ code_value('id_type') }} as id_type,
+        {{ normalise_id_number('id_number') }} as id_number,
+        {{ code_value('sex') }} as sex_reported,
+        trim(birth_ym) as birth_ym_reported,
+        {{ code_value('ethnicity', 2) }} as ethnicity_reported,
+        {{ code_value('residence') }} as residence,
+        {{ code_value('hukou_place') }} as hukou_place,
+        trim(hukou_region_code) as hukou_region_code,
+        {{ code_value('left_hukou_duration') }} as left_hukou_duration,
+        {{ code_value('left_hukou_reason') }} as left_hukou_reason,
+        {{ code_value('education') }} as education_reported,
+        {{ code_value('literate') }} as literate_reported,
+        has_long_form_items,
+        {{ code_value('marital_status') }} as marital_status,
+        {{ code_value('worked_last_week') }} as worked_last_week,
+        trim(industry_section) as industry_section,
+        {{ code_value('occupation_major') }} as occupation_major,
+        children_ever_born,
+        {{ code_value('health') }} as health
+    from long_texts
 ),
 
 birth_months as (
