@@ -84,9 +84,7 @@ class FastRandom(random.Random):
             r = getrandbits(k)
         return seq[r]
 
-    def choices(self, population, weights=None, *, cum_weights=None, k=1):
-        if k != 1 or cum_weights is not None or type(weights) is not tuple:
-            return super().choices(population, weights, cum_weights=cum_weights, k=k)
+    def _cumulative(self, population, weights: tuple) -> tuple:
         c = self._cum.get(weights)
         if c is None:
             cum = list(accumulate(weights))
@@ -96,8 +94,24 @@ class FastRandom(random.Random):
             if not 0.0 < total < float("inf"):
                 raise ValueError("Total of weights must be finite and greater than zero")
             c = self._cum[weights] = (cum, total, len(cum) - 1)
-        cum, total, hi = c
+        return c
+
+    def choices(self, population, weights=None, *, cum_weights=None, k=1):
+        if k != 1 or cum_weights is not None or type(weights) is not tuple:
+            return super().choices(population, weights, cum_weights=cum_weights, k=k)
+        cum, total, hi = self._cum.get(weights) or self._cumulative(population, weights)
         return [population[bisect.bisect(cum, self.random() * total, 0, hi)]]
+
+    def pick(self, population, weights: tuple):
+        """choices(population, weights)[0] for a tuple of weights: the same draw, no list."""
+        c = self._cum.get(weights) or self._cumulative(population, weights)
+        return population[bisect.bisect(c[0], self.random() * c[1], 0, c[2])]
+
+
+def uuid_str(n: int) -> str:
+    """str(uuid.UUID(int=n)), without building the UUID object."""
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _W = idnumber.WEIGHTS
@@ -156,6 +170,11 @@ migration_class_cached = lru_cache(maxsize=None)(migration_class)
 @cache
 def _age_on(born: dt.date) -> int:
     return age_at_standard_time(born.year, born.month, born.day)
+
+
+@cache
+def _next_day(iso: str) -> str:
+    return (dt.date.fromisoformat(iso) + dt.timedelta(days=1)).isoformat()
 
 
 @cache
@@ -346,6 +365,7 @@ class IdAllocator:
     at 1 M households, 22 numbers in a home cell)."""
 
     FIRST_DAY = dt.date(1890, 1, 1)
+    FIRST_ORDINAL = FIRST_DAY.toordinal()
     DAYS = (dt.date(2021, 1, 1) - FIRST_DAY).days
     PER_CELL = 500
     HOME_SLOTS = 200
@@ -377,7 +397,7 @@ class IdAllocator:
             a = self.areas[area] = len(self.areas)
             self.counts.extend(array("H", [0]) * (2 * self.DAYS))
             self.parts.append(self._part(area))
-        i = (a * self.DAYS + (born - self.FIRST_DAY).days) * 2 + (sex != "1")
+        i = (a * self.DAYS + born.toordinal() - self.FIRST_ORDINAL) * 2 + (sex != "1")
         n = self.counts[i]
         base, cap = self.parts[a]
         if n >= cap:
@@ -390,12 +410,14 @@ class IdAllocator:
     def max_used(self) -> dict[str, int]:
         """How full the fullest cell is, as a count and as a share of its part, by kind of area
         (to watch the headroom)."""
+        import numpy as np
+
         span = 2 * self.DAYS
         out: dict = {}
         for area, a in self.areas.items():
             base, cap = self.parts[a]
             kind = "home" if self.home is None or area == self.home else "city" if area in COUNTY_POPULATION else "outside"
-            n = max(self.counts[a * span:(a + 1) * span])
+            n = int(np.frombuffer(self.counts, dtype=np.uint16)[a * span:(a + 1) * span].max())
             if n > out.get(kind, (0, cap))[0]:
                 out[kind] = (n, cap)
         return out
@@ -453,7 +475,7 @@ class BatchWriter:
 
     def _open(self, channel: str, upload_date: str) -> dict:
         rng = self.rng
-        rel = f"{self._dir(channel, upload_date)}/{uuid.UUID(int=rng.getrandbits(128))}.jsonl"
+        rel = f"{self._dir(channel, upload_date)}/{uuid_str(rng.getrandbits(128))}.jsonl"
         buf = io.StringIO()
         if rng.random() < 0.05:
             buf.write("\ufeff")  # a byte-order mark some phones write
@@ -574,9 +596,14 @@ class Truth:
 # ----------------------------------------------------------------------------- the generator
 
 
+# _birth's first day for each age: 1 November of the year before (age 0 .. 130)
+_YEAR_START_ORDINAL = tuple(dt.date(2020 - age - 1, 11, 1).toordinal() for age in range(131))
+_DATE_OF_ORDINAL = dt.date.fromordinal
+STANDARD_DAY = dt.date(2020, 11, 1)  # the standard time's day (oracle.STANDARD_DATE)
+
+
 def _ts(rng: random.Random, first: dt.date, last: dt.date) -> dt.datetime:
-    days = (last - first).days
-    d = first + dt.timedelta(days=rng.randint(0, days))
+    d = _DATE_OF_ORDINAL(first.toordinal() + rng.randint(0, (last - first).days))
     return dt.datetime(d.year, d.month, d.day, rng.randint(8, 21), rng.randint(0, 59), rng.randint(0, 59), tzinfo=TZ)
 
 
@@ -588,6 +615,9 @@ _EDU_KEYS = {6: "university", 7: "university", 8: "university", 9: "university",
 YEARS_OF_SCHOOLING = {1: 0, 2: 0, 3: 6, 4: 9, 5: 12, 6: 15, 7: 16, 8: 19, 9: 22}
 FAMILY_SIZES = ((1, 0.28), (2, 0.33), (3, 0.23), (4, 0.10), (5, 0.04), (6, 0.015), (7, 0.005))
 COLLECTIVE_SIZES = ((1, 0.35), (2, 0.25), (3, 0.15), (4, 0.12), (6, 0.08), (8, 0.03), (12, 0.02))
+_FAMILY_SIZE_TABLE = tuple(zip(*FAMILY_SIZES, strict=True))  # (values, weights) for FastRandom.pick
+_COLLECTIVE_SIZE_TABLE = tuple(zip(*COLLECTIVE_SIZES, strict=True))
+_OTHER_PROVINCE_TABLE = tuple(zip(*OTHER_PROVINCE_ORIGINS, strict=True))
 MINORITIES = ("22", "15", "06", "03", "09", "08", "12", "07", "11", "02")
 
 
@@ -632,6 +662,7 @@ class Generator:
         self.person_no = 0
         self.counties = list(COUNTY_POPULATION)
         self.townships_of: dict[str, list[str]] = defaultdict(list)
+        self._other_townships: dict[tuple[str, str], list[str]] = {}  # _set_hukou's choices, by (county, township)
         self.enumerators: dict[str, str] = {}
         self.listed: dict[str, list[Person]] = {}
         self.n_people = 0
@@ -648,8 +679,7 @@ class Generator:
 
     def _birth(self, age: int) -> dt.date:
         """A birth date giving `age` completed years at the standard time."""
-        start = dt.date(2020 - age - 1, 11, 1)
-        return start + dt.timedelta(days=self.rng.randint(0, 364))
+        return _DATE_OF_ORDINAL(_YEAR_START_ORDINAL[age] + self.rng.randint(0, 364))
 
     def _education(self, age: int) -> tuple[str | None, str | None]:
         rng = self.rng
@@ -664,24 +694,24 @@ class Generator:
         if age < 18:
             edu = rng.choice("45")
         elif age < 60:
-            edu = rng.choices("1345678", weights=(1, 8, 28, 20, 14, 22, 4 if age >= 22 else 0))[0]
+            edu = rng.pick("1345678", (1, 8, 28, 20, 14, 22, 4) if age >= 22 else (1, 8, 28, 20, 14, 22, 0))
             if age >= 25 and rng.random() < 0.01:
                 edu = "9"
         else:
-            edu = rng.choices("12345", weights=(12, 40, 28, 14, 6))[0]
+            edu = rng.pick("12345", (12, 40, 28, 14, 6))
         literate = "2" if edu == "1" and rng.random() < 0.7 else "1"
         return edu, literate
 
     def _person(self, rel: str, age: int, sex: str, surname: str | None, area: str) -> Person:
-        born = self._birth(age)
+        rng = self.rng
+        born = _DATE_OF_ORDINAL(_YEAR_START_ORDINAL[age] + rng.randint(0, 364))  # self._birth(age)
         self.n_people += 1
-        p = Person(
-            name=names.full_name(self.rng, sex, surname), sex=sex, born=born, rel=rel, area=area,
-            id_number=self.ids.new(area, born, sex), pid=self.n_people,
-        )
-        p.ethnicity = "01" if self.rng.random() < 0.985 else self.rng.choice(MINORITIES)
+        p = Person(names.full_name(rng, sex, surname), sex, born, rel, area, self.ids.new(area, born, sex),
+                   pid=self.n_people)
+        if rng.random() >= 0.985:
+            p.ethnicity = rng.choice(MINORITIES)
         p.education, p.literate = self._education(age)
-        p.long = self._long(p)  # everyone's answers are known to the truth; only the 10% sample is asked
+        p.long = self._long(p, age)  # everyone's answers are known to the truth; only the 10% sample is asked
         return p
 
     def _origin(self, county: str) -> tuple[str, str, str | None]:
@@ -694,11 +724,11 @@ class Generator:
             return "4", other, other
         if r < 0.50:
             return "4", self.rng.choice(ZHEJIANG_ORIGINS), None
-        return "4", self.rng.choices(*zip(*OTHER_PROVINCE_ORIGINS, strict=True))[0], None
+        return "4", self.rng.pick(*_OTHER_PROVINCE_TABLE), None
 
     def _family(self, ea: EA) -> list[Person]:
         rng = self.rng
-        size = rng.choices(*zip(*FAMILY_SIZES, strict=True))[0]
+        size = rng.pick(*_FAMILY_SIZE_TABLE)
         local = rng.random() < (0.55 if is_district(ea.county) else 0.8)
         if local:
             place, area, hk_county = "1", ea.county, ea.county
@@ -774,13 +804,16 @@ class Generator:
         if p.hukou_place == "4":
             p.hukou_region_code = p.hukou_county or p.area
         if p.hukou_county:
-            towns = self.townships_of[p.hukou_county] or [ea.township]
-            choices = [t for t in towns if t != ea.township] or towns
+            key = (p.hukou_county, ea.township)
+            choices = self._other_townships.get(key)
+            if choices is None:  # townships_of is settled before any household is drawn
+                towns = self.townships_of[p.hukou_county] or [ea.township]
+                choices = self._other_townships[key] = [t for t in towns if t != ea.township] or towns
             p.hukou_township = rng.choice(choices)
 
     def _collective(self, ea: EA) -> list[Person]:
         rng = self.rng
-        size = rng.choices(*zip(*COLLECTIVE_SIZES, strict=True))[0]
+        size = rng.pick(*_COLLECTIVE_SIZE_TABLE)
         kind = rng.random()
         people = []
         for i in range(size):
@@ -837,23 +870,25 @@ class Generator:
             out.append(p)
         return out
 
-    def _long(self, p: Person) -> dict:
+    def _long(self, p: Person, age: int | None = None) -> dict:
         rng = self.rng
-        item: dict = {"marital_status": None, "worked_last_week": None, "industry_section": None,
-                      "occupation_major": None, "children_ever_born": None, "health": None}
-        if p.age >= 15:
-            item["marital_status"] = "1" if p.age < 22 else rng.choices("1234", weights=(10, 80, 5, 5 if p.age < 65 else 30))[0]
-        if p.age >= 16:
-            worked = p.age < 60 and rng.random() < 0.8
-            item["worked_last_week"] = "1" if worked else "2"
+        if age is None:
+            age = p.age
+        marital = worked_last_week = industry = occupation = children = health = None
+        if age >= 15:
+            marital = "1" if age < 22 else rng.pick("1234", (10, 80, 5, 5) if age < 65 else (10, 80, 5, 30))
+        if age >= 16:
+            worked = age < 60 and rng.random() < 0.8
+            worked_last_week = "1" if worked else "2"
             if worked:
-                item["industry_section"] = rng.choices("ACEFGHIKMO", weights=(4, 30, 8, 14, 6, 6, 8, 4, 5, 15))[0]
-                item["occupation_major"] = rng.choice("1234568")
-        if p.sex == "2" and 15 <= p.age <= 64:
-            item["children_ever_born"] = 0 if p.age < 22 else rng.choice((0, 1, 1, 1, 2, 2))
-        if p.age >= 60:
-            item["health"] = rng.choices("1234", weights=(55, 30, 12, 3))[0]
-        return item
+                industry = rng.pick("ACEFGHIKMO", (4, 30, 8, 14, 6, 6, 8, 4, 5, 15))
+                occupation = rng.choice("1234568")
+        if p.sex == "2" and 15 <= age <= 64:
+            children = 0 if age < 22 else rng.choice((0, 1, 1, 1, 2, 2))
+        if age >= 60:
+            health = rng.pick("1234", (55, 30, 12, 3))
+        return {"marital_status": marital, "worked_last_week": worked_last_week, "industry_section": industry,
+                "occupation_major": occupation, "children_ever_born": children, "health": health}
 
     # -- submissions -------------------------------------------------------------------
 
@@ -870,15 +905,16 @@ class Generator:
 
     def _submission(self, hh: dict, persons: list[Person], *, channel: str, form: str, status: str,
                     at: dt.datetime, partial: bool = False) -> dict:
-        resident = sum(1 for p in persons if p.residence == "1") + hh.get("omitted", 0)
-        lines = [self._person_json(p, i + 1, form == "long") for i, p in enumerate(persons)]
+        n_resident = [p.residence for p in persons].count("1")
+        person_json, long_form = self._person_json, form == "long"
+        lines = [person_json(p, i, long_form) for i, p in enumerate(persons, 1)]
         if partial:  # an incomplete self-enumeration: items left blank or missing
             for ln in lines:
                 for k in ("education", "ethnicity", "literate"):
                     if self.rng.random() < 0.5:
                         ln.pop(k, None)
         family = hh["type"] == "1"
-        sid = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        sid = uuid_str(self.rng.getrandbits(128))
         self.listed[sid] = persons  # who this form lists, for the register truth
         return {
             "submission_id": sid, "channel": channel, "form": form,
@@ -886,8 +922,8 @@ class Generator:
             "enumerator_id": None if channel == "self" else hh["enumerator"],
             "device_id": f"PAD-{self.rng.randrange(16**4):04X}" if channel == "pad" else None,
             "household_id": hh["id"], "ea_code": hh["ea"].code, "household_type": hh["type"],
-            "address": hh["address"], "h_resident_count": resident,
-            "h_hukou_absent_count": sum(1 for p in persons if p.residence != "1"),
+            "address": hh["address"], "h_resident_count": n_resident + hh.get("omitted", 0),
+            "h_hukou_absent_count": len(persons) - n_resident,
             "h_births_male": hh["births"][0] if family else None, "h_births_female": hh["births"][1] if family else None,
             "h_deaths_male": hh["deaths_n"][0] if family else None, "h_deaths_female": hh["deaths_n"][1] if family else None,
             "h_floor_area_m2": round(self.rng.uniform(25, 180), 1) if family else None,
@@ -1231,7 +1267,7 @@ class Generator:
             })
         at = _ts(rng, dt.date(2020, 12, 1), dt.date(2020, 12, 10))
         sub = {
-            "submission_id": str(uuid.UUID(int=rng.getrandbits(128))), "channel": "pes", "form": "short",
+            "submission_id": uuid_str(rng.getrandbits(128)), "channel": "pes", "form": "short",
             "status": "final", "submitted_at": at.isoformat(timespec="seconds"),
             "enumerator_id": "Q" + hh["ea"].code[:12] + "001", "device_id": None,
             "household_id": hh["id"], "ea_code": hh["ea"].code, "household_type": hh["type"],
@@ -1330,7 +1366,7 @@ class Generator:
         long_form = rng.random() < rates.long_form
         subs: list[dict] = []
         born_after = hh.get("born_after", False)
-        early = [p for p in persons if p.born < dt.date(2020, 11, 1)]
+        early = [p for p in persons if p.born < STANDARD_DAY]
 
         r = rng.random()
         if r < rates.pre_registration:
@@ -1382,8 +1418,8 @@ class Generator:
 
     def _deliver(self, sub: dict) -> None:
         rng, rates = self.rng, self.rates
-        at = dt.datetime.fromisoformat(sub["submitted_at"])
-        upload = (at.date() + dt.timedelta(days=1 if rng.random() < 0.1 else 0)).isoformat()
+        day = sub["submitted_at"][:10]
+        upload = _next_day(day) if rng.random() < 0.1 else day
         line = _json_line(sub)
         if rng.random() < rates.malformed_line:
             bad, reason = self._corrupt(sub, line)
@@ -1571,6 +1607,8 @@ def _line_counts(ln: dict) -> bool:
 
 
 def _authoritative(subs: list[dict]) -> dict:
+    if len(subs) == 1:
+        return subs[0]
     finals = [s for s in subs if s["status"] == "final"]
     if finals:
         return max(finals, key=lambda s: (s["form"] == "long", dt.datetime.fromisoformat(s["submitted_at"]), s["submission_id"]))
@@ -1622,7 +1660,7 @@ class RegisterWriter:
         return f"{letter}{self.prefix}{n:07d}"
 
     def _row(self, row: list) -> None:
-        f, w, n = self.files[0 if self.rng.random() < 0.8 else 1]
+        f, w, n = self.files[self.rng.random() >= 0.8]
         w.writerow(row)
         n[0] += 1
 
@@ -1695,7 +1733,7 @@ class RegisterWriter:
 def is_true_resident(p: Person) -> bool:
     """Part of the resident population (常住人口): a citizen born before the standard time whom
     the resident rule counts here."""
-    return (p.id_type not in ("2", "3") and p.born < dt.date(2020, 11, 1)
+    return (p.id_type not in ("2", "3") and p.born < STANDARD_DAY
             and counts_here_cached(p.residence, p.hukou_place, p.duration, p.reason)[0])
 
 

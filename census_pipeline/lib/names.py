@@ -35,8 +35,10 @@ def surname(rng: random.Random) -> str:
 
 def given_name(rng: random.Random, sex: str) -> str:
     pool = MALE_CHARS if sex == "1" else FEMALE_CHARS
-    n = 1 if rng.random() < 0.3 else 2
-    return "".join(rng.choice(pool) for _ in range(n))
+    if rng.random() < 0.3:
+        return rng.choice(pool)
+    first = rng.choice(pool)  # drawn in this order: the first character first
+    return first + rng.choice(pool)
 
 
 def full_name(rng: random.Random, sex: str, family_name: str | None = None) -> str:
