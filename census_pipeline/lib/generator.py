@@ -797,8 +797,8 @@ class Generator:
             p.duration, p.reason = ("1", None) if p.hukou_place == "1" else (rng.choice("3456789"), "4")
             p.hukou_township = ea.township
             return
-        p.duration = rng.choices(("2", "3", "4", "5", "6", "7", "8", "9", "10"), weights=(4, 8, 12, 12, 10, 9, 9, 20, 16))[0]
-        p.reason = rng.choices(("1", "2", "3", "4", "6", "7", "8", "10"), weights=(55, 3, 18, 6, 6, 4, 4, 4))[0]
+        p.duration = rng.pick(("2", "3", "4", "5", "6", "7", "8", "9", "10"), (4, 8, 12, 12, 10, 9, 9, 20, 16))
+        p.reason = rng.pick(("1", "2", "3", "4", "6", "7", "8", "10"), (55, 3, 18, 6, 6, 4, 4, 4))
         if p.age < 15:
             p.reason = "3"
         if p.hukou_place == "4":

@@ -30,7 +30,8 @@ _HOMOPHONE_OF = {c: g for g in HOMOPHONES for c in g}
 
 
 def surname(rng: random.Random) -> str:
-    return rng.choices(SURNAMES, weights=SURNAME_WEIGHTS)[0]
+    pick = getattr(rng, "pick", None)  # the generator's FastRandom: the same draw without a list
+    return pick(SURNAMES, SURNAME_WEIGHTS) if pick else rng.choices(SURNAMES, weights=SURNAME_WEIGHTS)[0]
 
 
 def given_name(rng: random.Random, sex: str) -> str:
