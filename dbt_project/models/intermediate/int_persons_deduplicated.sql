@@ -1,67 +1,25 @@
-{#- Duplicates (不重, rules.md): records with the same valid ID number are one person. When
-    the person counts more than once, exactly one record survives: residence 1 first, then a
-    final submission, the later submitted_at, the larger submission_id, the smaller line_no.
-    When a person has two or more records and none counts, the residence-1 record counts,
-    flagged for follow-up. Records without a valid ID are never removed here. -#}
+{{ config(materialized="view") }}
+{#- One row per person line with its counted flag after duplicate removal: the line's own
+    resident-rule decision unless int_duplicate_survivors decided it (rules.md, 不重). A view:
+    the decisions are a small table joined on, and the wide person lines are not copied. -#}
 with persons as (
     select * from {{ ref('int_persons_resident') }}
 ),
 
-{#- Only the records that share a valid ID take part, and only the columns the survivor
-    order reads: the wide rows are not copied or sorted. -#}
-with_valid_id as (
-    select submission_id, person_index, id_number, counts_here, residence, is_born_after_standard_time,
-           submission_status, submitted_at, line_no
-    from {{ ref('int_persons_resident') }}
-    where has_valid_id
-),
-
-id_groups as (
-    select
-        id_number,
-        count(*) as records_with_this_id,
-        sum(case when counts_here then 1 else 0 end) as records_counting
-    from with_valid_id
-    group by id_number
-    having count(*) > 1
-),
-
-candidates as (
-    select
-        p.submission_id,
-        p.person_index,
-        g.records_counting,
-        row_number() over survivor_order as survivor_rank,
-        first_value(p.submission_id || ':' || p.person_index) over survivor_order as survivor_record
-    from with_valid_id as p
-    inner join id_groups as g on g.id_number = p.id_number
-    where (g.records_counting > 1 and p.counts_here)
-       or (g.records_counting = 0 and p.residence = '1' and not p.is_born_after_standard_time)
-    window survivor_order as (
-        partition by p.id_number
-        order by
-            case when p.residence = '1' then 0 else 1 end,
-            case when p.submission_status = 'final' then 0 else 1 end,
-            p.submitted_at desc,
-            p.submission_id desc,
-            p.line_no asc nulls last,
-            p.person_index asc
-    )
+decisions as (
+    select * from {{ ref('int_duplicate_survivors') }}
 ),
 
 final as (
     select
         p.*,
-        case
-            when c.records_counting > 1 and c.survivor_rank > 1 then false
-            when c.records_counting = 0 and c.survivor_rank = 1 then true
-            else p.counts_here
-        end as is_counted,
-        coalesce(c.records_counting > 1 and c.survivor_rank > 1, false) as is_duplicate_removed,
-        coalesce(c.records_counting = 0 and c.survivor_rank = 1, false) as counted_as_only_residence_record,
-        case when c.records_counting > 1 and c.survivor_rank > 1 then c.survivor_record end as lost_to_record
+        coalesce(d.is_counted, p.counts_here) as is_counted,
+        coalesce(d.is_duplicate_removed, false) as is_duplicate_removed,
+        coalesce(d.counted_as_only_residence_record, false) as counted_as_only_residence_record,
+        case when d.is_duplicate_removed then d.lost_to_submission_id || ':' || d.lost_to_person_index end
+            as lost_to_record
     from persons as p
-    left join candidates as c on c.submission_id = p.submission_id and c.person_index = p.person_index
+    left join decisions as d on d.submission_id = p.submission_id and d.person_index = p.person_index
 )
 
 select * from final
