@@ -45,7 +45,10 @@ in_lists as (
 ),
 
 {#- The first name written beside each valid ID number within a submission: a narrow window
-    (not one over whole person rows), joined back. -#}
+    (not one over whole person rows), joined back. It reads the staging view itself, not
+    `in_lists`: a CTE read twice is materialized whole (12 M wide rows), while the view is read
+    here for two columns only. Lines of superseded submissions get names here too and are
+    simply never joined (the window is per submission). -#}
 first_names as (
     select
         submission_id,
@@ -53,7 +56,7 @@ first_names as (
         first_value(person_name) over (
             partition by submission_id, id_number order by person_index
         ) as first_name_with_this_id
-    from in_lists
+    from {{ ref('stg_landing__person_lines') }}
     where id_number is not null
 ),
 

@@ -20,18 +20,19 @@ links as (
     from {{ ref('int_linkage_probabilistic') }}
 ),
 
+{#- possible twins: keys held by two or more records (an aggregate, not a window over 12 M rows) -#}
 register_twins as (
-    select record_id
-    from (select record_id, count(*) over (partition by surname, birth_date, township_code) as n from register)
-    where n > 1
+    select surname, birth_date, township_code, true as is_twin_key
+    from register
+    group by surname, birth_date, township_code
+    having count(*) > 1
 ),
 
 census_twins as (
-    select record_id
-    from (select record_id,
-                 count(*) over (partition by surname, birth_ym, township_code) as n
-          from census)
-    where n > 1
+    select surname, birth_ym, township_code, true as is_twin_key
+    from census
+    group by surname, birth_ym, township_code
+    having count(*) > 1
 ),
 
 final as (
@@ -45,15 +46,21 @@ final as (
         c.ea_code,
         l.match_probability,
         case when l.link_method is not null then {{ name_agreement('r', 'c') }} end as name_agreement,
-        rt.record_id is not null or ct.record_id is not null as has_possible_twin,
+        rt.is_twin_key is not null or ct.is_twin_key is not null as has_possible_twin,
         coalesce(l.needs_clerical_review, false)
             or coalesce(l.link_method = 'probabilistic' and r.name <> c.name
-                        and (rt.record_id is not null or ct.record_id is not null), false) as needs_clerical_review
+                        and (rt.is_twin_key is not null or ct.is_twin_key is not null), false)
+                as needs_clerical_review
     from register as r
     left join links as l on l.person_no = r.record_id
     left join census as c on c.record_id = l.census_record_id
-    left join register_twins as rt on rt.record_id = r.record_id
-    left join census_twins as ct on ct.record_id = l.census_record_id
+    left join register_twins as rt
+        on rt.surname is not distinct from r.surname and rt.birth_date is not distinct from r.birth_date
+       and rt.township_code is not distinct from r.township_code
+    left join census_twins as ct
+        on c.record_id is not null
+       and ct.surname is not distinct from c.surname and ct.birth_ym is not distinct from c.birth_ym
+       and ct.township_code is not distinct from c.township_code
 )
 
 select * from final
