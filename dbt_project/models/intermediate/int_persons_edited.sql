@@ -2,94 +2,24 @@
     few fields as possible: a relationship edit changes only the relationship; nothing changes
     a sex or birth date taken from a valid ID; residence and hukou items are never imputed.
     Every changed value keeps its original next to it and the rule that changed it. Order:
-    birth, then sex (their cells need them), then education, literacy and ethnicity (cells by
-    township, sex and age band), then relationships (they need the final ages).
+    birth, then sex (their cells need them; in int_person_edit_items), then education,
+    literacy and ethnicity (cells by township, sex and age band), then relationships (they
+    need the final ages).
 
     The rules run on a narrow projection of the items they read; the wide person rows are
     joined back once at the end, so no step sorts or copies names and long-form answers
     (at 12 M persons the wide rows are ~20 GB in memory). Household-level facts (heads, the
     head's age) are aggregates joined back by submission, not windows over whole rows. -#}
+{#- int_person_edit_items is read where it is used (a CTE over it read many times would be
+    materialized whole). -#}
+{%- set item_checks = ref('int_person_edit_items') %}
 with persons as (
     select * from {{ ref('int_persons_deduplicated') }}
 ),
 
-{#- Read apart from `persons` (not from it): a CTE read twice is materialized whole. -#}
-items as (
-    select
-        submission_id, person_index, submission_id || ':' || person_index as uid,
-        household_type, is_counted, has_valid_id, township_code, county_code, relationship,
-        sex_before_edits, sex_differs_from_id, birth_year_before_edits, birth_month_before_edits,
-        birth_differs_from_id, education_reported, literate_form, ethnicity_reported
-    from {{ ref('int_persons_deduplicated') }}
-),
-
-birth_donors as (
-    {{ donor_imputation(
-        'items', 'uid', ['birth_year_before_edits', 'birth_month_before_edits'],
-        'birth_year_before_edits is null and not has_valid_id',
-        'is_counted and birth_year_before_edits is not null',
-        [['township_code', 'sex_before_edits', 'relationship'], ['county_code', 'relationship'], ['household_type']],
-        'birth') }}
-),
-
-with_birth as (
-    select
-        i.*,
-        coalesce(i.birth_year_before_edits, b.birth_year_before_edits) as birth_year,
-        coalesce(i.birth_month_before_edits, b.birth_month_before_edits) as birth_month,
-        case when b.uid is not null then 'E15_birth_missing'
-             when i.birth_differs_from_id then 'P02_birth_from_id' end as birth_edit_rule
-    from items as i
-    left join birth_donors as b on b.uid = i.uid
-),
-
-aged as (
-    select
-        *,
-        case when birth_month < 11 then 2020 else 2019 end - birth_year as age,
-        {{ age_band('(case when birth_month < 11 then 2020 else 2019 end - birth_year)') }} as age_band
-    from with_birth
-),
-
-sex_donors as (
-    {{ donor_imputation(
-        'aged', 'uid', ['sex_before_edits'],
-        'sex_before_edits is null',
-        'is_counted and sex_before_edits is not null',
-        [['township_code', 'age_band'], ['county_code', 'age_band'], ['age_band']],
-        'sex') }}
-),
-
-with_sex as (
-    select
-        a.*,
-        coalesce(a.sex_before_edits, s.sex_before_edits) as sex,
-        case when s.uid is not null then 'E14_sex_missing'
-             when a.sex_differs_from_id then 'P01_sex_from_id' end as sex_edit_rule
-    from aged as a
-    left join sex_donors as s on s.uid = a.uid
-),
-
-item_checks as (
-    select
-        *,
-        case
-            when age < 3 and education_reported is not null then 'E07_education_under_3'
-            when age >= 3 and cast(education_reported as integer) > {{ max_education_for_age('age') }}
-                then 'E08_education_above_age'
-            when age >= 3 and education_reported is null then 'E09_education_missing'
-        end as education_edit_rule,
-        case
-            when age < 15 and literate_form is not null then 'E10_literacy_under_15'
-            when age >= 15 and literate_form is null then 'E11_literacy_missing'
-        end as literate_rule_before_education,
-        case when ethnicity_reported is null then 'E13_ethnicity_missing' end as ethnicity_edit_rule
-    from with_sex
-),
-
 education_donors as (
     {{ donor_imputation(
-        'item_checks', 'uid', ['education_reported'],
+        item_checks | string, 'uid', ['education_reported'],
         "education_edit_rule in ('E08_education_above_age', 'E09_education_missing')",
         'is_counted and education_edit_rule is null and education_reported is not null and age >= 3',
         [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band'], ['age_band']],
@@ -98,7 +28,7 @@ education_donors as (
 
 literacy_donors as (
     {{ donor_imputation(
-        'item_checks', 'uid', ['literate_form'],
+        item_checks | string, 'uid', ['literate_form'],
         "literate_rule_before_education = 'E11_literacy_missing'",
         'is_counted and literate_rule_before_education is null and literate_form is not null and age >= 15',
         [['township_code', 'sex', 'age_band'], ['county_code', 'sex', 'age_band'], ['sex', 'age_band'], ['age_band']],
@@ -107,14 +37,14 @@ literacy_donors as (
 
 heads_ethnicity as (
     select submission_id, min(ethnicity_reported) as head_ethnicity
-    from item_checks
+    from {{ item_checks }}
     where relationship = '0' and ethnicity_reported is not null
     group by submission_id
 ),
 
 ethnicity_donors as (
     {{ donor_imputation(
-        'item_checks', 'uid', ['ethnicity_reported'],
+        item_checks | string, 'uid', ['ethnicity_reported'],
         "ethnicity_edit_rule is not null",
         'is_counted and ethnicity_reported is not null',
         [['township_code'], ['county_code'], ['household_type']],
@@ -135,7 +65,7 @@ items_imputed as (
              when i.literate_rule_before_education = 'E11_literacy_missing' then coalesce(ld.literate_form, '1')
              else i.literate_form end as literate_after_imputation,
         coalesce(i.ethnicity_reported, h.head_ethnicity, et.ethnicity_reported, '01') as ethnicity
-    from item_checks as i
+    from {{ item_checks }} as i
     left join education_donors as ed on ed.uid = i.uid
     left join literacy_donors as ld on ld.uid = i.uid
     left join heads_ethnicity as h on h.submission_id = i.submission_id
@@ -160,7 +90,7 @@ literacy_consistent as (
 first_lines as (
     select submission_id, min(person_index) as first_index,
            min(case when is_counted then person_index end) as first_counted_index
-    from items
+    from {{ item_checks }}
     group by submission_id
 ),
 
