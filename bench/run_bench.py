@@ -116,6 +116,48 @@ def dbt_node_timings(run_id: str) -> dict[str, dict[str, float]]:
     return nodes
 
 
+def against_truth(work: Path, truth: dict) -> dict:
+    """The run's results against the generator's truth: every cell of the published b1-b8 (the
+    expectation computed from the truth counts as the test suite computes it), the linkage
+    precision and recall, and whether the coverage survey's interval covers the planted rate."""
+    import csv
+    from decimal import Decimal
+
+    import duckdb
+
+    sys.path.insert(0, str(HERE.parent))
+    from tests.bulletin_truth import expected_tables
+
+    expected, cells, differing = expected_tables(truth), 0, []
+    for i, path in enumerate(sorted((work / "output" / "bulletin").glob("b[1-8]_*.csv")), start=1):
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = {r["region_code"]: r for r in csv.DictReader(f)}
+        want = expected[f"b{i}"]
+        for code in sorted(set(rows) | set(want)):
+            for col, value in want.get(code, {}).items():
+                got = rows.get(code, {}).get(col)
+                same = (got == "" if value is None else
+                        got is not None and got != "" and Decimal(got) == value if isinstance(value, Decimal) else
+                        got == str(value))
+                cells += 1
+                if not same:
+                    differing.append([path.stem, code, col, got, None if value is None else str(value)])
+            if code not in want:
+                differing.append([path.stem, code, "(row)", "published", "not in the truth"])
+    out = {"bulletin_cells": cells, "bulletin_cells_differing": len(differing), "differing": differing[:50]}
+    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
+        out["linkage"] = [dict(zip(("scope", "precision_pct", "recall_pct", "false_links"), r)) for r in con.execute(
+            "select scope, precision_pct, recall_pct, false_links from linkage.linkage_quality order by scope_order"
+        ).fetchall()]
+        cur = con.execute("select * from quality.pes_estimates where level = 'city'")
+        pes = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+    planted = truth["pes"]["net_omission_rate_pct"]
+    out["pes"] = {"planted_net_omission_pct": planted,
+                  **{k: float(pes[k]) for k in ("net_omission_pct", "ci_low_pct", "ci_high_pct")},
+                  "interval_covers_planted": float(pes["ci_low_pct"]) <= planted <= float(pes["ci_high_pct"])}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--persons", type=int, default=1_000_000, help="counted residents wanted (default 1,000,000)")
@@ -165,6 +207,7 @@ def main() -> None:
     truth = json.loads(Path(str(landing) + ".truth.json").read_text())
     results["resident_population_truth"] = truth["city"]["population"]
     results["lines_received"] = truth["totals"]["lines_received"]
+    results["against_truth"] = against_truth(work, truth)
     run = results["census_run"]
     if "reference_python" in results:
         results["ratio_run_to_python_reference"] = round(run["wall_s"] / results["reference_python"]["wall_s"], 2)
@@ -195,6 +238,13 @@ def summary(r: dict) -> str:
     for link in r.get("linkage", []):
         lines.append(f"linkage of {link['tables']}: {link.get('seconds')} s, by part {link.get('seconds_by_part')}, "
                      f"comparisons by rule {link.get('comparisons_by_rule')}, candidates {link.get('candidate_pairs')}")
+    t = r.get("against_truth")
+    if t:
+        lines.append(f"bulletin b1-b8 against the truth: {t['bulletin_cells_differing']} of {t['bulletin_cells']:,} "
+                     f"cells differ {t['differing'][:5] if t['differing'] else ''}")
+        lines += [f"linkage {x['scope']}: precision {x['precision_pct']} %, recall {x['recall_pct']} %, "
+                  f"false links {x['false_links']}" for x in t["linkage"]]
+        lines.append(f"coverage survey (city): {t['pes']}")
     for k in ("ratio_run_to_python_reference", "bulletin_path_s", "ratio_bulletin_path_to_duckdb_floor"):
         if k in r:
             lines.append(f"{k}: {r[k]}")
