@@ -44,35 +44,42 @@ in_lists as (
     inner join households as h on h.submission_id = l.submission_id
 ),
 
-{#- The first name written beside each valid ID number within a submission: a narrow window
-    (not one over whole person rows), joined back. It reads the staging view itself, not
-    `in_lists`: a CTE read twice is materialized whole (12 M wide rows), while the view is read
-    here for two columns only. Lines of superseded submissions get names here too and are
-    simply never joined (the window is per submission). -#}
-first_names as (
-    select
-        submission_id,
-        person_index,
-        first_value(person_name) over (
-            partition by submission_id, id_number order by person_index
-        ) as first_name_with_this_id
+{#- An ID number written on two or more lines of one submission, and the name on the first of
+    them; on any other line with an ID number that line's own name is the first. An aggregate
+    and a join of the few such lines, not a window over every line. They read the staging view
+    itself, not `in_lists`: a CTE read twice is materialized whole (12 M wide rows), while the
+    view is read here for three columns. Lines of superseded submissions take part and are
+    simply never joined (it is all per submission). -#}
+repeated_ids as (
+    select submission_id, id_number, min(person_index) as first_index
     from {{ ref('stg_landing__person_lines') }}
     where id_number is not null
+    group by submission_id, id_number
+    having count(*) > 1
+),
+
+first_names as (
+    select r.submission_id, r.id_number, s.person_name as first_name_with_this_id
+    from repeated_ids as r
+    inner join {{ ref('stg_landing__person_lines') }} as s
+        on s.submission_id = r.submission_id and s.person_index = r.first_index
 ),
 
 precedence as (
     select
         l.*,
-        f.first_name_with_this_id,
         l.id_number_is_valid
-            and (l.person_name is not distinct from f.first_name_with_this_id) as has_valid_id
+            and (l.person_name is not distinct from
+                 case when l.id_number is null then null
+                      when f.submission_id is null then l.person_name
+                      else f.first_name_with_this_id end) as has_valid_id
     from in_lists as l
-    left join first_names as f on f.submission_id = l.submission_id and f.person_index = l.person_index
+    left join first_names as f on f.submission_id = l.submission_id and f.id_number = l.id_number
 ),
 
 dated as (
     select
-        * exclude (first_name_with_this_id, id_number_is_valid),
+        * exclude (id_number_is_valid),
         id_number_is_valid and not has_valid_id as id_invalid_by_name_clash,
         case when has_valid_id then {{ id_sex('id_number') }} else sex_form end as sex_before_edits,
         case when has_valid_id then {{ id_birth_date('id_number') }} end as birth_date_from_id,
