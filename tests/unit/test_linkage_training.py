@@ -73,10 +73,22 @@ def test_u_is_each_levels_share_of_all_pairs(con):
         expected = _shares_by_enumeration(con, comparison)
         for level in comparison["comparison_levels"]:
             label = level["label_for_charts"]
-            if level.get("is_null_level") or (comparison["output_column_name"], label) == ("id_number", "one edit apart"):
+            if level.get("is_null_level") or (comparison["output_column_name"], label) in {
+                    ("birth", "same month, a date unknown"), ("id_number", "one edit apart")}:
                 continue
             assert level["u_probability"] == pytest.approx(expected.get(label, 0.0) or 1 / 35, abs=1e-12), \
                 (comparison["output_column_name"], label)
+
+
+def test_a_date_unknown_counts_as_the_chance_of_the_same_birth_month(con):
+    model = settings()
+    estimate_u(con, model, "register", "census", 1)
+    birth = {lv["label_for_charts"]: lv for lv in model["comparisons"][2]["comparison_levels"]}
+    # 5 x 7 pairs with a month on both sides; same month: r1-c1, r2-c2, r3-c3/c4/c6, r4-c5, r5-c7
+    assert birth["same month, a date unknown"]["u_probability"] == pytest.approx(7 / 35)
+    # so knowing only the month weighs less than knowing the same date (1 + 1 + 1 of 35 pairs)
+    bayes_factor = {k: lv["m_probability"] / lv["u_probability"] for k, lv in birth.items() if "m_probability" in lv}
+    assert bayes_factor["same month, a date unknown"] < bayes_factor["same date"]
 
 
 def test_m_is_each_levels_share_of_the_labelled_pairs_and_unseen_levels_keep_their_prior(con):
