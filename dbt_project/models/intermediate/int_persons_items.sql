@@ -17,15 +17,23 @@ lines as (
     'left_hukou_reason': 'left_hukou_reason', 'education_reported': 'education',
     'ethnicity_reported': 'ethnicity', 'marital_status': 'marital_status', 'health': 'health'} %}
 
+{#- Each code looked up in its list once (the value and the out-of-list flag both read it). -#}
+listed as (
+    select
+        l.*,
+        {% for col, seed in code_lists.items() -%}
+        l.{{ col }} in (select {{ "cast(cast(code as integer) as varchar)" if seed != 'ethnicity' else "code" }}
+                        from {{ ref(seed) }}) as {{ col }}_listed{{ "," if not loop.last }}
+        {% endfor %}
+    from lines as l
+),
+
 in_lists as (
     select
-        l.* exclude ({{ code_lists.keys() | join(', ') }}),
-        {% for col, seed in code_lists.items() -%}
-        case when l.{{ col }} in (select {{ "cast(cast(code as integer) as varchar)" if seed != 'ethnicity' else "code" }}
-                                  from {{ ref(seed) }}) then l.{{ col }} end as {{ col }},
-        l.{{ col }} is not null
-            and l.{{ col }} not in (select {{ "cast(cast(code as integer) as varchar)" if seed != 'ethnicity' else "code" }}
-                                    from {{ ref(seed) }}) as {{ col }}_out_of_list,
+        l.* exclude ({{ code_lists.keys() | join(', ') }}{% for col in code_lists %}, {{ col }}_listed{% endfor %}),
+        {% for col in code_lists -%}
+        case when l.{{ col }}_listed then l.{{ col }} end as {{ col }},
+        l.{{ col }} is not null and not l.{{ col }}_listed as {{ col }}_out_of_list,
         {% endfor -%}
         case when l.sex_reported in ('1', '2') then l.sex_reported end as sex_form,
         case when l.literate_reported in ('1', '2') then l.literate_reported end as literate_form,
@@ -40,7 +48,7 @@ in_lists as (
         h.form as submission_form,
         h.submitted_at,
         h.enumerator_id
-    from lines as l
+    from listed as l
     inner join households as h on h.submission_id = l.submission_id
 ),
 
