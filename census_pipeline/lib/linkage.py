@@ -340,9 +340,11 @@ def estimate_u(con, model: dict, register: str, census: str, id_linked: int) -> 
     groups = {"names": (f"name, {name_columns}", "name"), "births": ("birth_date, birth_ym", "all"),
               "sexes": ("sex", "all"), "places": ("township_code, county_code", "all"),
               "ids": ("id_number is not null as present, coalesce(id_valid, false) as valid", "all")}
+    # in the current database: during a linkage the scratch one, detached afterwards with the
+    # names these tables hold (a temp table would outlive the linkage in the dbt session)
     for side, table in (("r", register), ("c", census)):
         for kind, (columns, by) in groups.items():
-            con.execute(f"create or replace temp table _u_{kind}_{side} as "
+            con.execute(f"create or replace table _u_{kind}_{side} as "
                         f"select {columns}, count(*) as n from {table} group by {by}")
 
     def pairs(kind: str, key: str, where: str = "true") -> int:  # pairs whose `key` is equal, not null
