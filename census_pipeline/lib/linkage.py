@@ -24,6 +24,11 @@ import os
 import time
 
 MATCH_THRESHOLD = 0.99  # documented in docs/linkage.md: accept a pair at P(match) >= 0.99
+# The coverage survey's matching takes a pair that is more likely a match than not: in the
+# dual-system estimate a missed match and a false one bias the omission rate in opposite
+# directions, so the PES wants as few errors as possible, not a precision of its own
+# (docs/linkage.md). The register comparison keeps 0.99: a false link there hides an omission.
+PES_MATCH_THRESHOLD = 0.5
 TRAINING_PAIRS = 200_000  # ID-linked pairs used to estimate m (a sample when there are more)
 MAX_COMPARISONS = 500_000_000  # blocked pairs: above this, stop and say which rule explodes
 MIN_TRAINING = 1_000  # fewer ID-linked pairs or records than this: keep the priors
@@ -118,11 +123,12 @@ def settings(name_frequencies: bool = True) -> dict:
     }
 
 
-def link_residue(con, tables: dict[str, str]) -> tuple[str, dict]:
+def link_residue(con, tables: dict[str, str], threshold: float = MATCH_THRESHOLD) -> tuple[str, dict]:
     """Link the register records and census records no ID links. Returns the name of a temp
     table of accepted one-to-one pairs (person_no, census_record_id, match_probability,
     match_weight) and figures of the run. `tables` names, in `con`: register, census (all
-    records), register_residue, census_residue, id_links."""
+    records), register_residue, census_residue, id_links. `threshold`: the match probability a
+    pair needs."""
     con = getattr(con, "_cursor", con)  # dbt-duckdb hands Python models a wrapper of the cursor
     started = time.monotonic()
     database, schema = con.execute("select current_database(), current_schema()").fetchall()[0]
@@ -136,7 +142,7 @@ def link_residue(con, tables: dict[str, str]) -> tuple[str, dict]:
     tables = {k: f'"{database}".{v}' if v.count(".") == 1 else v for k, v in tables.items()}
     result = "linkage_probabilistic_pairs"
     try:
-        stats = _link(con, tables, result)
+        stats = _link(con, tables, result, threshold)
     finally:
         con.execute(f'use "{database}"."{schema}"')
         con.execute(f"detach database if exists {SCRATCH}")
@@ -148,7 +154,7 @@ def link_residue(con, tables: dict[str, str]) -> tuple[str, dict]:
     return result, stats
 
 
-def _link(con, tables: dict[str, str], result: str) -> dict:
+def _link(con, tables: dict[str, str], result: str, threshold: float) -> dict:
     from splink import DuckDBAPI, Linker
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
@@ -249,20 +255,20 @@ def _link(con, tables: dict[str, str], result: str) -> dict:
                match_probability, match_weight
         from {predictions.physical_name}
     """)
-    stats["clustering_rounds"] = one_to_one(con, "candidate_pairs", result)
+    stats["clustering_rounds"] = one_to_one(con, "candidate_pairs", result, threshold)
     lap("cluster")
     return stats
 
 
-def one_to_one(con, pairs: str, result: str) -> int:
+def one_to_one(con, pairs: str, result: str, threshold: float = MATCH_THRESHOLD) -> int:
     """Splink's single-best-links clustering of register x census pairs (both sides free of
     duplicates, ties to the lowest id), written for pairs: in each round, a pair of two records
     still unlinked is accepted when it is the best (highest probability, then lowest id) of each
     of its two records among their pairs with records still unlinked; rounds repeat until none is
-    accepted. Inserts the accepted pairs at MATCH_THRESHOLD or above into `result`; returns the
+    accepted. Inserts the accepted pairs at `threshold` or above into `result`; returns the
     rounds. (Splink's own SQL for this was planned by DuckDB as a nested-loop join of every
     record with every other: 12 s for 7 k records at 1 M persons, 238 s at 12 M; same links.)"""
-    con.execute(f"create temp table _open as select * from {pairs} where match_probability >= {MATCH_THRESHOLD}")
+    con.execute(f"create temp table _open as select * from {pairs} where match_probability >= {threshold}")
     rounds = 0
     while True:
         rounds += 1
