@@ -13,7 +13,8 @@ and census (chance agreement in the population), counted exactly from value freq
 sampled; the prior match probability from a strict deterministic rule on the residue (same
 name, sex and birth month). Both are computed here in SQL (`estimate_m`, `estimate_u`), not by
 Splink's trainers (33 s of a 79 s linkage at 12 M persons); Splink predicts. One-to-one: `cluster_using_single_best_links` with
-ties broken by the lowest id. A pair is accepted at a match probability of MATCH_THRESHOLD.
+ties broken by the lowest id. A register pair is accepted at a match probability of MATCH_THRESHOLD,
+a coverage-survey pair at PES_MATCH_THRESHOLD (link_residue's `threshold`).
 """
 
 from __future__ import annotations
