@@ -32,3 +32,12 @@ def test_dbt_column_descriptions_reach_dagster():
     node = defs.resolve_asset_graph().get(dg.AssetKey(["microdata", "persons"]))
     described = {c.name: c.description for c in node.metadata["dagster/column_schema"].columns}
     assert "keyed pseudonym" in described["person_key"] and "HMAC" in described["person_key"]
+
+
+def test_the_linkage_audit_sits_with_linkage_in_the_restricted_zone():
+    import dagster as dg
+
+    node = defs.resolve_asset_graph().get(dg.AssetKey(["linkage_audit", "register_links"]))
+    assert node.group_name == "linkage"
+    assert node.tags["zone"] == "restricted"  # it holds register keys beside census lines (outputs.md)
+    assert defs.resolve_asset_graph().get(dg.AssetKey(["linkage", "linkage_quality"])).tags["zone"] == "analysis"

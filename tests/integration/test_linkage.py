@@ -6,6 +6,8 @@ test looks at how one registrant was linked.
 """
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -165,6 +167,62 @@ def test_registrants_left_unlinked_are_exactly_the_planted_omissions(built):
             where h.record_type = 'hukou' and h.record_key = r.record_id)
     """).fetchall())
     assert planted and unlinked == planted
+
+
+def test_linkage_audit_lists_every_active_record_and_its_true_census_line(built):
+    """linkage_audit.register_links (outputs.md) against the raw register, the raw person lines
+    and the generator's truth: every active record once, no inactive one, each link naming the
+    person entry (submission_id, the entry's own line_no) that is the same person."""
+    _, con, _ = built
+    audit = {r[0]: r[1:] for r in con.execute(
+        "select person_no, submission_id, line_no, method, match_probability, clerical_review, person_index "
+        "from linkage_audit.register_links").fetchall()}
+    status = dict(con.execute("select person_no, trim(status) from raw.hukou_register").fetchall())
+    active = {p for p, s in status.items() if s == "1"}
+    assert active and len(active) < len(status)  # moved-out and deceased records are planted too
+    assert con.execute("select count(*) from linkage_audit.register_links").fetchone()[0] == len(active)
+    assert set(audit) == active
+    linked = {p: row for p, row in audit.items() if row[2] != "none"}
+    assert linked and all(row[0] is not None and row[1] is not None for row in linked.values())
+    assert all(row[0] is None and row[1] is None and row[5] is None for p, row in audit.items() if p not in linked)
+    assert all(row[3] >= 0.99 for row in linked.values() if row[2] == "probabilistic")  # docs/linkage.md
+    # the line_no is the entry's own key in the uploaded persons[] array, at the linked position
+    raw_line_no = dict(((s, i), n) for s, i, n in con.execute(
+        "select submission_id, person_index, cast(line_no as bigint) from raw.person_lines").fetchall())
+    assert all(raw_line_no.get((row[0], row[5]), "absent") == row[1] for row in linked.values())
+    # the linked line is the registrant's own census line, as often as linkage_quality says
+    truth = con.execute("select record_type, record_key, person from raw.linkage_truth").fetchall()
+    person_of_record = {key: who for kind, key, who in truth if kind == "hukou"}
+    lines_of_person = {}
+    for kind, key, who in truth:
+        if kind == "census":
+            lines_of_person.setdefault(who, set()).add(key)
+    true_links = sum(f"{row[0]}:{row[5]}" in lines_of_person.get(person_of_record.get(p), ())
+                     for p, row in linked.items())
+    q = quality(con)
+    methods = [row[2] for row in audit.values()]
+    assert methods.count("id") == q["deterministic (valid ID)"]["links"] > 0
+    assert methods.count("probabilistic") == q["probabilistic (residue)"]["links"] > 0
+    assert len(linked) == q["whole census"]["links"] and true_links == q["whole census"]["true_links"]
+    assert true_links >= 0.999 * len(linked)
+    reviews = con.execute("select count(*) from quality.follow_up where case_type = 'linkage_clerical_review'"
+                          ).fetchone()[0]
+    assert sum(row[4] for row in audit.values()) == reviews
+
+
+def test_linkage_audit_is_never_published(built):
+    _, con, _ = built
+    warehouse = con.execute("select path from duckdb_databases() where database_name = current_database()"
+                            ).fetchone()[0]
+    published = [p for p in (Path(warehouse).parent / "out").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".csv" for p in published)
+    register_key = re.compile(r"P\d{9}")  # the generator's person_no: P<county><7 digits>
+    assert register_key.fullmatch(con.execute("select min(person_no) from linkage_audit.register_links"
+                                              ).fetchone()[0])
+    for path in published:
+        assert "register_links" not in path.name and "linkage_audit" not in str(path), path
+        if path.suffix in (".csv", ".html", ".json", ".md", ".txt", ".log"):
+            assert not register_key.search(path.read_text(encoding="utf-8", errors="replace")), path
 
 
 def test_linkage_outputs_hold_no_names_or_ids(built):

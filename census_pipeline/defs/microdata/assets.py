@@ -19,8 +19,8 @@ from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import PseudonymKey, Warehouse
 
 GROUP_BY_SCHEMA = {"staging": "microdata", "codes": "microdata", "intermediate": "microdata", "microdata": "microdata",
-                   "quality": "quality", "linkage": "linkage", "bulletin": "publication"}
-RESTRICTED_SCHEMAS = {"raw", "staging", "intermediate"}
+                   "quality": "quality", "linkage": "linkage", "linkage_audit": "linkage", "bulletin": "publication"}
+RESTRICTED_SCHEMAS = {"raw", "staging", "intermediate", "linkage_audit"}  # names, ID numbers or person_no
 LINKAGE_MODELS = ("int_linkage_", "int_register_links", "int_name_pinyin", "int_registrants_matched")
 PES_MODELS = ("int_pes_", "stg_landing__pes_", "pes_")
 
