@@ -1,3 +1,7 @@
+{% macro long_form_jackknife_group(ea_code) -%}
+    1 + {{ stable_hash(ea_code ~ " || 'jackknife'") }} % {{ var('jackknife_groups', 20) }}
+{%- endmacro %}
+
 {% macro lf_age_group(age) -%}
     case when {{ age }} < 15 then '0-14' when {{ age }} < 60 then '15-59' else '60+' end
 {%- endmacro %}
@@ -11,23 +15,36 @@
     (seen: one cell of lf_employment one person apart between two runs of the same census). -#}
 {% macro long_form_estimates(universe, category, category_label_relation=none) %}
 {%- set groups = var('jackknife_groups', 20) -%}
-with weights as (
-    select * from {{ ref('int_long_form_weights') }}
-    where {{ universe }}
+with sampled as (  -- sampled counted persons of the universe, per weighting group and category
+    select
+        county_code, sex, {{ lf_age_group('age') }} as age_group,
+        {{ long_form_jackknife_group('ea_code') }} as jackknife_group,
+        {{ category }} as category,
+        count(*) as n_persons
+    from {{ ref('persons') }}
+    where is_counted and is_long_form and ({{ universe }})
+    group by 1, 2, 3, 4, 5
+),
+
+weighted as (  -- each replicate's weight times its persons: the same decimal sum as person by person
+    select w.replicate, s.county_code, s.category, cast(w.weight as decimal(38, 12)) * s.n_persons as weight
+    from sampled as s
+    inner join {{ ref('int_long_form_weights') }} as w
+        on w.county_code = s.county_code and w.sex = s.sex and w.age_group = s.age_group
+       and (w.replicate = 0 or w.replicate <> s.jackknife_group)
 ),
 
 by_region as (
-    select replicate, county_code as region_code, {{ category }} as category, weight from weights
+    select replicate, county_code as region_code, category, weight from weighted
     union all
-    select replicate, '330100', {{ category }}, weight from weights
+    select replicate, '330100', category, weight from weighted
 ),
 
 replicate_estimates as (
     select
         replicate, region_code, category,
-        sum(cast(weight as decimal(38, 12))) as estimate,
-        sum(cast(weight as decimal(38, 12))) * 100.0
-            / sum(sum(cast(weight as decimal(38, 12)))) over (partition by replicate, region_code) as pct
+        sum(weight) as estimate,
+        sum(weight) * 100.0 / sum(sum(weight)) over (partition by replicate, region_code) as pct
     from by_region
     where category is not null
     group by 1, 2, 3

@@ -144,7 +144,8 @@ def test_long_form_intervals_cover_the_full_count(built):
                 total += 1
                 covered += lo <= rows[region].get(prefix + category, 0) <= hi
     assert total >= 50 and covered / total >= 0.85, (covered, total)
-    weights = con.execute("select sum(weight) from intermediate.int_long_form_weights where replicate = 0").fetchone()[0]
+    weights = con.execute("select sum(weight * n_sampled_persons) from intermediate.int_long_form_weights "
+                          "where replicate = 0").fetchone()[0]
     assert round(weights) == truth["city"]["population"]  # calibrated to the full count
 
 

@@ -4,7 +4,10 @@
     than 5 sampled persons is collapsed (county x age group, then county, then the city).
     Replicate 0 is the full sample; replicates 1..G drop one group of EAs each (delete-a-group
     jackknife, groups by a hash of the EA code) and are re-calibrated the same way.
-    One row per sampled counted person and replicate. -#}
+    One row per replicate and county x sex x age group with sampled persons: the weight each of
+    its sampled persons carries. Every sampled person of a group carries the same weight, so the
+    estimates (macro long_form_estimates) count persons per group and multiply, exactly, instead
+    of carrying one row per person and replicate (24 M rows at Hangzhou's size). -#}
 {%- set groups = var('jackknife_groups', 20) -%}
 with population as (
     select county_code, sex, {{ lf_age_group('age') }} as age_group, count(*) as n_population
@@ -12,25 +15,26 @@ with population as (
     group by 1, 2, 3
 ),
 
-sample as (
+sample_groups as (  -- sampled counted persons per county x sex x age group and jackknife group
     select
-        p.person_key, p.county_code, p.sex, p.age, {{ lf_age_group('p.age') }} as age_group, p.ea_code,
-        p.marital_status, p.worked_last_week, p.industry_section,
-        1 + {{ stable_hash("p.ea_code || 'jackknife'") }} % {{ groups }} as jackknife_group
+        p.county_code, p.sex, {{ lf_age_group('p.age') }} as age_group,
+        {{ long_form_jackknife_group('p.ea_code') }} as jackknife_group,
+        count(*) as n_sampled
     from {{ ref('persons') }} as p
     where p.is_counted and p.is_long_form
+    group by 1, 2, 3, 4
 ),
 
 sample_cells as (
-    select county_code, sex, age_group, count(*) as n_fine from sample group by 1, 2, 3
+    select county_code, sex, age_group, sum(n_sampled) as n_fine from sample_groups group by 1, 2, 3
 ),
 
 sample_county_age as (
-    select county_code, age_group, count(*) as n_county_age from sample group by 1, 2
+    select county_code, age_group, sum(n_sampled) as n_county_age from sample_groups group by 1, 2
 ),
 
 sample_county as (
-    select county_code, count(*) as n_county from sample group by 1
+    select county_code, sum(n_sampled) as n_county from sample_groups group by 1
 ),
 
 cell_of as (
@@ -50,25 +54,31 @@ cell_totals as (
     select cell, sum(n_population) as n_population from cell_of group by cell
 ),
 
-replicates as (
-    select s.*, c.cell, r.replicate
-    from sample as s
+replicate_groups as (  -- replicate r keeps every jackknife group but r (replicate 0 keeps all)
+    select s.county_code, s.sex, s.age_group, c.cell, r.replicate, sum(s.n_sampled) as n_sampled
+    from sample_groups as s
     inner join cell_of as c on c.county_code = s.county_code and c.sex = s.sex and c.age_group = s.age_group
     cross join (select unnest(range(0, {{ groups + 1 }})) as replicate) as r
     where r.replicate = 0 or s.jackknife_group <> r.replicate
+    group by 1, 2, 3, 4, 5
 ),
 
 replicate_cells as (
-    select replicate, cell, count(*) as n_sample from replicates group by 1, 2
+    select replicate, cell, sum(n_sampled) as n_sample from replicate_groups group by 1, 2
 ),
 
 final as (
     select
-        r.*,
+        g.replicate,
+        g.county_code,
+        g.sex,
+        g.age_group,
+        g.cell,
+        g.n_sampled as n_sampled_persons,
         cast(t.n_population as double) / rc.n_sample as weight
-    from replicates as r
-    inner join replicate_cells as rc on rc.replicate = r.replicate and rc.cell = r.cell
-    inner join cell_totals as t on t.cell = r.cell
+    from replicate_groups as g
+    inner join replicate_cells as rc on rc.replicate = g.replicate and rc.cell = g.cell
+    inner join cell_totals as t on t.cell = g.cell
 )
 
 select * from final
