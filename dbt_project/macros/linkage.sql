@@ -43,3 +43,10 @@
         else 'different'
     end
 {%- endmacro %}
+
+{#- A census record key, submission_id || ':' || person_index: its submission id (part 1) or its
+    person index as text (part 2); null for a null key. The split is at the last ':' (a hostile
+    submission id may hold one). Same function and arguments on DuckDB and Spark. -#}
+{% macro record_id_part(record_id, part) -%}
+    nullif(regexp_extract({{ record_id }}, '^(.*):([0-9]+)$', {{ part }}), '')
+{%- endmacro %}

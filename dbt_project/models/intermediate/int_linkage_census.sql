@@ -10,6 +10,7 @@ with persons as (
 final as (
     select
         p.submission_id || ':' || p.person_index as record_id,
+        p.line_no,
         p.household_id,
         p.ea_code,
         p.is_counted,

@@ -42,6 +42,7 @@ final as (
         r.county_code as hukou_county_code,
         coalesce(l.link_method, 'none') as link_method,
         l.census_record_id,
+        c.line_no as census_line_no,
         c.household_id,
         c.ea_code,
         l.match_probability,
