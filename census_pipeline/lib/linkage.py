@@ -31,6 +31,7 @@ MATCH_THRESHOLD = 0.99  # documented in docs/linkage.md: accept a pair at P(matc
 # (docs/linkage.md). The register comparison keeps 0.99: a false link there hides an omission.
 PES_MATCH_THRESHOLD = 0.5
 TRAINING_PAIRS = 200_000  # ID-linked pairs used to estimate m (a sample when there are more)
+TRAINING_SEED = 20201101  # which pairs the sample takes
 MAX_COMPARISONS = 500_000_000  # blocked pairs: above this, stop and say which rule explodes
 MIN_TRAINING = 1_000  # fewer ID-linked pairs or records than this: keep the priors
 SCRATCH = "linkage_work"  # Splink's work tables (restricted; dropped after each run)
@@ -172,8 +173,12 @@ def _link(con, tables: dict[str, str], result: str, threshold: float) -> dict:
         create table train_labels as
         select 'register' as source_dataset_l, person_no as record_id_l,
                'census' as source_dataset_r, census_record_id as record_id_r
-        from (select * from {tables['id_links']} where not needs_clerical_review)
-        using sample reservoir({TRAINING_PAIRS} rows) repeatable (20201101)
+        from {tables['id_links']}
+        where not needs_clerical_review
+        -- the same sample on every run and engine: chosen by a hash of the key, not by the table's
+        -- physical order (a reservoir sample follows it, and it changes from one build to the next)
+        order by md5(person_no || ':{TRAINING_SEED}'), person_no
+        limit {TRAINING_PAIRS}
     """)
     count = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
              for t in ("register", "census", "register_residue", "census_residue", "train_labels")}
