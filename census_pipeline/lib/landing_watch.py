@@ -3,14 +3,21 @@
 Files are written whole and renamed into place (landing_zone.md); a rename updates the
 file's change time (ctime), so (ctime, path) orders files by when they became complete, and
 a cursor on it sees each file exactly once. In-flight names (.part, .tmp, dot files) are
-never listed. Only file names and times are read: the sensor never opens the warehouse.
+never listed. Only file names and times are read, except on the sensor's first tick (no cursor
+yet): then the ledger's file names are read once (`ingested_files`), under the runs' own lock, so
+a sensor switched on beside a warehouse that already holds the landing zone does not start a
+run for files already ingested.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
+
+import duckdb
 
 from census_pipeline.lib.ingest import is_in_flight
 
@@ -40,3 +47,27 @@ def new_since(root: Path, cursor: str | None) -> tuple[list[str], str | None]:
     if not new:
         return [], cursor
     return [p for _, p in new], json.dumps(list(new[-1]))
+
+
+def ingested_files(warehouse: Path) -> set[str] | None:
+    """The landing files the warehouse's ingest ledger holds (relative paths); an empty set when
+    there is no warehouse or no ledger yet; None when a run is writing the warehouse (it holds
+    `<warehouse>.lock`, resources/warehouse.py): the caller looks again on its next tick. The lock
+    is taken without waiting and held only while the names are read, so a run that starts then
+    waits milliseconds, and DuckDB's one-writer lock is never contended."""
+    if not warehouse.exists():
+        return set()
+    with open(str(warehouse) + ".lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        try:
+            with contextlib.closing(duckdb.connect(str(warehouse), read_only=True)) as con:
+                has_ledger = con.execute("select count(*) from information_schema.tables "
+                                         "where table_schema = 'raw' and table_name = 'ingest_files'").fetchall()[0][0]
+                if not has_ledger:
+                    return set()
+                return {r[0] for r in con.execute("select source_file from raw.ingest_files").fetchall()}
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,9 +1,11 @@
 """Nightly schedule and landing-zone sensor."""
 
+import fcntl
 import os
 import time
 
 import dagster as dg
+import duckdb
 
 from census_pipeline.defs.automation.automation import landing_zone_sensor, nightly_census_run
 
@@ -14,8 +16,9 @@ def test_nightly_at_two_in_china_standard_time():
     assert nightly_census_run.job_name == "census_all"
 
 
-def _tick(cursor, monkeypatch, root):
+def _tick(cursor, monkeypatch, root, warehouse=None):
     monkeypatch.setenv("CENSUS_LANDING_DIR", str(root))
+    monkeypatch.setenv("CENSUS_WAREHOUSE", str(warehouse or root.parent / "no-warehouse-yet.duckdb"))
     ctx = dg.build_sensor_context(cursor=cursor, instance=dg.DagsterInstance.ephemeral())
     result = landing_zone_sensor(ctx)
     return result, ctx.cursor
@@ -54,3 +57,70 @@ def test_a_burst_of_hundreds_of_files_is_one_run(tmp_path, monkeypatch):
     request2, _ = _tick(None, monkeypatch, tmp_path)  # the same tick replayed: the same run key
     assert request2.run_key == request.run_key
     assert isinstance(_tick(cursor, monkeypatch, tmp_path)[0], dg.SkipReason)
+
+
+def test_the_first_tick_leaves_out_files_the_warehouse_has_already_ingested(tmp_path, monkeypatch):
+    """A sensor switched on beside a warehouse that has read the landing zone (say, after `census
+    run`) must not start a whole run for files already in its ledger; a file that lands later does."""
+    from census_pipeline.lib import ingest
+    from census_pipeline.lib.generator import generate
+
+    root = tmp_path / "landing"
+    generate(root, households=40, seed=3)
+    warehouse = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(warehouse))
+    ingest.ingest_submissions(con, root, "uploads", ("pad", "self"))
+    con.close()
+    # the uploads are in the ledger; the frame, registers and PES files are not (never ingested)
+    not_ingested = sum(1 for sub in ("frame", "admin", "pes") for p in (root / sub).rglob("*") if p.is_file())
+    assert not_ingested > 0
+
+    # a run is writing the warehouse (it holds the runs' lock): the first look waits, cursor unset
+    with open(str(warehouse) + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy, cursor = _tick(None, monkeypatch, root, warehouse)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert isinstance(busy, dg.SkipReason) and "writing the warehouse" in busy.skip_message and cursor is None
+
+    first, cursor = _tick(None, monkeypatch, root, warehouse)
+    assert isinstance(first, dg.RunRequest)
+    assert first.tags["census/new_files"] == str(not_ingested)  # only what the ledger lacks
+
+    # once everything is ingested, a first tick starts nothing, and says why
+    con = duckdb.connect(str(warehouse))
+    ingest.ingest_submissions(con, root, "pes", ("pes",))
+    for table, (folder, columns, key) in ingest.REGISTERS.items():
+        ingest.ingest_csv_files(con, root, folder, table, columns, key)
+    ingest.ingest_csv_files(con, root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
+    con.close()
+    idle, cursor = _tick(None, monkeypatch, root, warehouse)
+    assert isinstance(idle, dg.SkipReason) and "already ingested" in idle.skip_message, idle
+    assert cursor is not None
+
+    time.sleep(0.01)
+    day = root / "uploads/pad/2020-11-06"
+    day.mkdir(parents=True, exist_ok=True)
+    (day / "late.jsonl").write_text("{}\n")
+    late, _ = _tick(cursor, monkeypatch, root, warehouse)
+    assert isinstance(late, dg.RunRequest) and late.tags["census/new_files"] == "1"
+
+
+def test_the_bulletin_turns_stale_only_when_a_nightly_run_was_missed():
+    """The published bulletin's freshness policy (Dagster UI, asset health) and the nightly
+    schedule must agree: between two nightly runs, plus the longest run measured (12 M persons,
+    ~18 min: bench/README.md), the bulletin is fresh; one missed night warns, two fail. A schedule
+    moved to weekly without the policy, or a tighter policy, fails here."""
+    from datetime import timedelta
+
+    from dagster._utils.schedules import cron_string_iterator
+
+    from census_pipeline.defs.publication.assets import published_files
+
+    policy = published_files.get_asset_spec(dg.AssetKey(["bulletin", "published_files"])).freshness_policy
+    ticks = cron_string_iterator(time.time(), nightly_census_run.cron_schedule, nightly_census_run.execution_timezone)
+    first = next(ticks)
+    gaps = [(t - first) for t in (next(ticks), next(ticks))]
+    longest_run = timedelta(minutes=30)
+    warn, fail = policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta()
+    assert gaps[0] + longest_run <= warn < gaps[1]
+    assert gaps[1] + longest_run <= fail < gaps[1] + gaps[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from census_pipeline.defs.automation.dead_runs import fail_dead_runs
-from census_pipeline.lib.landing_watch import new_since
+from census_pipeline.lib.landing_watch import ingested_files, new_since
 
 census_all = dg.define_asset_job(
     "census_all", selection=dg.AssetSelection.all(),
@@ -23,7 +23,8 @@ nightly_census_run = dg.ScheduleDefinition(
 
 @dg.sensor(job=census_all, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Requests one run for each set of new complete files in the landing zone (uploads, PES, "
-                       "registers, frame), exactly once; in-flight .part/.tmp/dot files are ignored.")
+                       "registers, frame), exactly once; in-flight .part/.tmp/dot files are ignored. Its first "
+                       "tick leaves out the files the warehouse has already ingested.")
 def landing_zone_sensor(context: dg.SensorEvaluationContext):
     # a run whose process was killed would hold the one-run queue for ever (docs/adr/0001)
     for dead in fail_dead_runs(context.instance):
@@ -31,7 +32,20 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext):
     root = Path(os.environ.get("CENSUS_LANDING_DIR", ""))
     if not root.is_dir():
         return dg.SkipReason(f"landing zone {root} does not exist (CENSUS_LANDING_DIR)")
+    first_tick = context.cursor is None
+    if first_tick:  # files already in the warehouse's ledger are not new to it
+        warehouse = os.environ.get("CENSUS_WAREHOUSE")
+        ingested = ingested_files(Path(warehouse)) if warehouse else set()
+        if ingested is None:
+            return dg.SkipReason("a run is writing the warehouse: the first look at the landing zone waits "
+                                 "for the next tick")
     files, cursor = new_since(root, context.cursor)
+    if first_tick:
+        already = len(files)
+        files = [f for f in files if f not in ingested]
+        if not files and cursor is not None:
+            context.update_cursor(cursor)
+            return dg.SkipReason(f"all {already} complete files in the landing zone are already ingested")
     if not files:
         return dg.SkipReason("no new complete files")
     context.update_cursor(cursor)
