@@ -13,6 +13,7 @@ stamped through manifest.json, which lists every file with its size and sha256 (
 """
 
 import dataclasses
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -35,6 +36,8 @@ LEDGER = dg.AssetKey(["quality", "ingest_ledger"])  # lines received, ingested, 
 # malformed lines); a fifth or more means a systemic fault (a wrong export, a changed format),
 # and a bulletin from what is left would silently undercount.
 MAX_QUARANTINED_PCT = 20.0
+BULLETIN_WARN_AFTER = timedelta(hours=26)  # one nightly run missed
+BULLETIN_FAIL_AFTER = timedelta(hours=50)  # two missed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +102,9 @@ def census_plausible_enough_to_publish(warehouse: Warehouse):
     deps=[["bulletin", t] for t in PUBLISHED_TABLES] + [["bulletin", "chart_age_pyramid"], ["quality", "pes_estimates"]],
     group_name="publication", owners=["team:census-data"], kinds={"html", "csv", "xlsx"}, code_version="3",
     tags={"zone": "published"},
+    # the nightly run (02:00) publishes each day: a bulletin older than a day and a bit means a night
+    # was missed (warn), older than two days that two were (fail); shown on the asset's health in the UI
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=BULLETIN_FAIL_AFTER, warn_window=BULLETIN_WARN_AFTER),
 )
 def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:
     """The published bulletin (主要数据公报): b1-b8, the protected township table and the long-form
