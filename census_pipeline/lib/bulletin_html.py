@@ -7,6 +7,7 @@ Input: the published tables as {name: (columns, rows)}; output: an HTML string.
 from __future__ import annotations
 
 import html
+import math
 from decimal import Decimal
 
 CENSUS_2010_POPULATION = 8_700_373  # Hangzhou, sixth census (published_figures.md)
@@ -113,18 +114,54 @@ def table_html(name: str, columns: list[str], rows: list[tuple], title: str | No
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
+def nice_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
+    """Round tick values covering [lo, hi] (steps of 1, 2 or 5 times a power of ten), at most `most`."""
+    span = (hi - lo) or abs(hi) or 1.0
+    step = 10 ** math.floor(math.log10(span / most))
+    for factor in (1, 2, 5, 10):
+        if span / (step * factor) <= most:
+            step *= factor
+            break
+    ticks = [round(math.floor(lo / step) * step, 10)]
+    while ticks[-1] < hi:  # the last tick at or beyond the largest value: every bar ends inside the axis
+        ticks.append(round(ticks[-1] + step, 10))
+    return ticks
+
+
+def _tick_label(v: float, unit: str) -> str:
+    text = f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}".rstrip("0").rstrip(".")
+    return text + unit
+
+
+def _x_axis(x, ticks: list[float], y: float, top: float, unit: str) -> str:
+    """A value axis under a chart: the line, a tick and its label per value, faint grid lines up to `top`."""
+    parts = [f'<line x1="{x(ticks[0]):.1f}" y1="{y:.1f}" x2="{x(ticks[-1]):.1f}" y2="{y:.1f}" stroke="#555"/>']
+    for t in ticks:
+        parts.append(f'<line x1="{x(t):.1f}" y1="{top:.1f}" x2="{x(t):.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        parts.append(f'<line x1="{x(t):.1f}" y1="{y:.1f}" x2="{x(t):.1f}" y2="{y + 4:.1f}" stroke="#555"/>')
+        parts.append(f'<text x="{x(t):.1f}" y="{y + 16:.1f}" text-anchor="middle" font-size="10">'
+                     f'{html.escape(_tick_label(t, unit))}</text>')
+    return "".join(parts)
+
+
 def hbar_svg(chart_id: str, labels: list[str], values: list[float], unit: str = "", color: str = "#b22222") -> str:
-    """A horizontal bar chart."""
-    width, bar_h, left = 760, 22, 150
-    top = 10
-    height = top * 2 + bar_h * len(values)
+    """A horizontal bar chart, with a value axis."""
+    width, bar_h, left, right = 760, 19, 150, 110
+    top, axis_h = 10, 24
+    height = top * 2 + bar_h * len(values) + axis_h
     # a zero denominator gives an empty cell (rules.md, Rounding): no bar, no figure
-    vmax = max([float(v) for v in values if v is not None] + [1e-9])
+    ticks = nice_ticks(0.0, max([float(v) for v in values if v is not None], default=0.0) or 1.0)
+    vmax = ticks[-1]
+
+    def x(v: float) -> float:
+        return left + (width - left - right) * float(v) / vmax
+
+    bottom = top + bar_h * len(values)
     parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img">']
+             f'viewBox="0 0 {width} {height}" role="img">', _x_axis(x, ticks, bottom + 2, top, unit)]
     for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
         y = top + i * bar_h
-        w = (width - left - 110) * float(v or 0) / vmax
+        w = x(v or 0) - left
         parts.append(f'<text x="{left - 8}" y="{y + bar_h * .7}" text-anchor="end" font-size="13">{html.escape(lab)}</text>')
         parts.append(f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{bar_h - 6}" fill="{color}"/>')
         parts.append(f'<text x="{left + w + 6:.1f}" y="{y + bar_h * .7}" font-size="12">{_fmt(v)}{unit if v is not None else ""}</text>')
@@ -133,20 +170,24 @@ def hbar_svg(chart_id: str, labels: list[str], values: list[float], unit: str = 
 
 
 def pyramid_svg(chart_id: str, groups: list[tuple[int, int, int]]) -> str:
-    """Population pyramid: (age group start, male, female), youngest at the bottom."""
-    width, bar_h, mid = 760, 18, 380
-    height = 40 + bar_h * len(groups)
-    vmax = max([max(m, f) for _, m, f in groups] + [1])
-    scale = (mid - 60) / vmax
+    """Population pyramid: (age group start, male, female), youngest at the bottom, with a
+    persons axis under each side."""
+    width, bar_h, mid, gap = 760, 18, 380, 30
+    height = 40 + bar_h * len(groups) + 24
+    ticks = nice_ticks(0.0, max([max(m, f) for _, m, f in groups] + [1]), most=4)
+    scale = (mid - gap - 30) / ticks[-1]
     parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img">',
              f'<text x="{mid - 60}" y="16" text-anchor="end" font-size="13">男</text>',
              f'<text x="{mid + 60}" y="16" font-size="13">女</text>']
+    bottom = 24 + bar_h * len(groups) + 2
+    parts.append(_x_axis(lambda v: mid - gap - v * scale, ticks, bottom, 24, "人"))
+    parts.append(_x_axis(lambda v: mid + gap + v * scale, ticks, bottom, 24, "人"))
     for i, (start, m, f) in enumerate(sorted(groups, reverse=True)):
         y = 24 + i * bar_h
         label = f"{start}+" if start >= 85 else f"{start}—{start + 4}"
-        parts.append(f'<rect x="{mid - 30 - m * scale:.1f}" y="{y}" width="{m * scale:.1f}" height="{bar_h - 3}" fill="#2b5d9b"/>')
-        parts.append(f'<rect x="{mid + 30}" y="{y}" width="{f * scale:.1f}" height="{bar_h - 3}" fill="#c0392b"/>')
+        parts.append(f'<rect x="{mid - gap - m * scale:.1f}" y="{y}" width="{m * scale:.1f}" height="{bar_h - 3}" fill="#2b5d9b"/>')
+        parts.append(f'<rect x="{mid + gap}" y="{y}" width="{f * scale:.1f}" height="{bar_h - 3}" fill="#c0392b"/>')
         parts.append(f'<text x="{mid}" y="{y + bar_h * .7}" text-anchor="middle" font-size="11">{label}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -258,30 +299,43 @@ def _pct(num: int, den: int) -> str:
     return _fmt((Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), "ROUND_HALF_UP")) if den else ""
 
 
-def interval_svg(chart_id: str, labels: list[str], estimates: list[float], lows: list[float], highs: list[float],
-                 unit: str = "%") -> str:
-    """Estimates with their 95% intervals (a dot and a whisker per row), zero marked."""
-    width, row_h, left, right = 760, 20, 230, 90
-    top = 12
-    height = top * 2 + row_h * len(labels)
-    lo_all = min([0.0, *(float(v) for v in lows)])
-    hi_all = max([0.0, *(float(v) for v in highs)]) or 1.0
-    span = (hi_all - lo_all) or 1.0
+def interval_svg(chart_id: str, labels: list[str],
+                 series: list[tuple[str, str, list[tuple[float, float, float] | None]]], unit: str = "%") -> str:
+    """Estimates with their 95% intervals: per row, a dot and a whisker for each series (name,
+    colour, one (estimate, low, high) or None per row), side by side; zero marked, a legend above
+    and a value axis below."""
+    width, row_h, left, right = 760, 14, 150, 20
+    top, legend_h, axis_h = 8, 18, 26
+    body_top = top + legend_h
+    height = body_top + row_h * len(labels) + axis_h
+    values = [v for _, _, vals in series for t in vals if t is not None for v in t]
+    ticks = nice_ticks(min([0.0, *values]), max([0.0, *values]) or 1.0)
+    lo_all, span = ticks[0], (ticks[-1] - ticks[0]) or 1.0
 
     def x(v: float) -> float:
         return left + (width - left - right) * (float(v) - lo_all) / span
 
+    bottom = body_top + row_h * len(labels)
     parts = [f'<svg id="{chart_id}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img">',
-             f'<line x1="{x(0):.1f}" y1="{top - 6}" x2="{x(0):.1f}" y2="{height - top + 6}" stroke="#999" '
+             f'viewBox="0 0 {width} {height}" role="img">', _x_axis(x, ticks, bottom + 2, body_top, unit),
+             f'<line x1="{x(0):.1f}" y1="{body_top - 2}" x2="{x(0):.1f}" y2="{bottom + 2}" stroke="#999" '
              'stroke-dasharray="3,3"/>']
-    for i, (lab, est, lo, hi) in enumerate(zip(labels, estimates, lows, highs, strict=True)):
-        y = top + i * row_h + row_h / 2
-        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">{html.escape(lab)}</text>')
-        parts.append(f'<line x1="{x(lo):.1f}" y1="{y:.1f}" x2="{x(hi):.1f}" y2="{y:.1f}" stroke="#2b5d9b" '
-                     'stroke-width="2"/>')
-        parts.append(f'<circle cx="{x(est):.1f}" cy="{y:.1f}" r="4" fill="#b22222"/>')
-        parts.append(f'<text x="{width - right + 8}" y="{y + 4:.1f}" font-size="11">{_fmt(est)}{unit}</text>')
+    for k, (name, color, _) in enumerate(series):  # legend
+        lx = left + k * 110
+        parts.append(f'<circle cx="{lx + 5}" cy="{top + 5}" r="4" fill="{color}"/>'
+                     f'<text x="{lx + 14}" y="{top + 9}" font-size="11">{html.escape(name)}</text>')
+    offsets = [(k - (len(series) - 1) / 2) * 6 for k in range(len(series))]
+    for i, lab in enumerate(labels):
+        y = body_top + i * row_h + row_h / 2
+        parts.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{html.escape(lab)}</text>')
+        for (name, color, vals), dy in zip(series, offsets, strict=True):
+            if vals[i] is None:
+                continue
+            est, lo, hi = vals[i]
+            parts.append(f'<line x1="{x(lo):.1f}" y1="{y + dy:.1f}" x2="{x(hi):.1f}" y2="{y + dy:.1f}" '
+                         f'stroke="{color}" stroke-width="2"><title>{html.escape(lab)} {html.escape(name)}: '
+                         f'{_fmt(est)}{unit} ({_fmt(lo)}—{_fmt(hi)})</title></line>')
+            parts.append(f'<circle cx="{x(est):.1f}" cy="{y + dy:.1f}" r="3" fill="{color}"/>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -291,7 +345,7 @@ POST_STRATUM_LABELS = {"330100": "杭州市", "core": "主城区", "outer": "新
 
 
 def pes_section(city: dict, groups: list[dict], strata: list[dict]) -> str:
-    """The bulletin's coverage section: the PES headline, an interval chart per post-stratum and
+    """The bulletin's coverage section: the PES headline, an interval chart of the post-strata and
     the county-group table. `city`, `groups`, `strata`: rows of quality.pes_estimates."""
     head = (f"<p>普查登记结束后，在全市按区、县（市）和城乡分层抽取{city['eas']:,}个普查小区，由另行选调的普查员"
             f"独立复查登记{city['households']:,}户、{city['p_sample_persons']:,}人（事后质量抽查），与普查登记逐人比对。"
@@ -302,16 +356,26 @@ def pes_section(city: dict, groups: list[dict], strata: list[dict]) -> str:
             + f"</strong>（抽查人口比对匹配率{_fmt(city['match_rate_pct'])}%，普查登记正确率"
             f"{_fmt(city['correct_enumeration_pct'])}%；标准误按普查小区删除一组刀切法计算）。</p>")
 
-    def label(ps: str) -> str:
-        return "·".join(POST_STRATUM_LABELS.get(part, part) for part in ps.split("|"))
+    def label(parts: list[str]) -> str:
+        return "·".join(POST_STRATUM_LABELS.get(part, part) for part in parts)
 
     shown = [r for r in strata if r["estimation_cell"] == r["region_or_stratum"] and r["net_omission_pct"] is not None
              and r["ci_low_pct"] is not None]
-    chart = ("<figure>" + interval_svg("chart_pes_post_strata", [label(r["region_or_stratum"]) for r in shown],
-                                       [r["net_omission_pct"] for r in shown], [r["ci_low_pct"] for r in shown],
-                                       [r["ci_high_pct"] for r in shown])
-             + "<figcaption>图6 各事后分层净漏登率及95%置信区间（样本过少的分层并入所在区域组，未单列；"
-               "抽查中未发现漏登的分层，刀切法区间宽度为0，不表示没有漏登）</figcaption></figure>"
+    # one row per region group x sex x age group, local and migrant persons side by side: half the
+    # rows of one per post-stratum, so the chart fits the section's page
+    origins = ["local", "migrant"]
+    rows: dict[str, dict[str, tuple]] = {}
+    for r in shown:
+        parts = r["region_or_stratum"].split("|")
+        origin = parts[-1] if parts[-1] in origins else ""
+        key = label(parts[:-1] if origin else parts)
+        rows.setdefault(key, {})[origin] = (r["net_omission_pct"], r["ci_low_pct"], r["ci_high_pct"])
+    series = [(POST_STRATUM_LABELS.get(o, "") or "各层", color, [rows[k].get(o) for k in rows])
+              for o, color in (("local", "#2b5d9b"), ("migrant", "#b22222"), ("", "#555"))
+              if any(o in v for v in rows.values())]
+    chart = ("<figure>" + interval_svg("chart_pes_post_strata", list(rows), series)
+             + "<figcaption>图6 各事后分层净漏登率及95%置信区间（按区域组·性别·年龄组，本地与外来人口并列；样本过少的分层"
+               "并入所在区域组，未单列；抽查中未发现漏登的分层，刀切法区间宽度为0，不表示没有漏登）</figcaption></figure>"
              if shown else "")
     cols = ["region_or_stratum", "census_count", "dse", "net_omission_pct", "ci_low_pct", "ci_high_pct",
             "match_rate_pct", "correct_enumeration_pct"]
