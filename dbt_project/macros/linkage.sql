@@ -21,10 +21,11 @@
 {%- endmacro %}
 
 {% macro name_pinyin(alias, name, positions=4) -%}
-    case when length({{ alias }}.{{ name }}) <= {{ positions }} then
+    {#- typed: on a census with no names the character table is empty and its column untyped -#}
+    cast(case when length({{ alias }}.{{ name }}) <= {{ positions }} then
         py1.pinyin
         {%- for i in range(2, positions + 1) %} || coalesce(' ' || py{{ i }}.pinyin, ''){% endfor %}
-    end
+    end as {{ dbt.type_string() }})
 {%- endmacro %}
 
 {#- Two names agree up to one character of the given name (same length, one mask equal). -#}
