@@ -166,6 +166,7 @@ def _truth_net_omission(landing: str) -> float | None:
 
 
 def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
+    from census_pipeline.lib.alerts import ALERTS_FILE, COMMAND_VARIABLE, alert
     from census_pipeline.lib.publish import mark_stale
 
     started = time.perf_counter()
@@ -223,10 +224,14 @@ def materialize_all(locations: dict[str, str], selection: str = "*") -> int:
     print(f"  warehouse:    {locations['CENSUS_WAREHOUSE']}")
     print(f"  outputs:      {locations['CENSUS_OUTPUT_DIR']}")
     bulletin = Path(locations["CENSUS_OUTPUT_DIR"], "bulletin")
-    if not summary["ok"] and not summary["published"]:
-        note = mark_stale(bulletin, run_id, failures[0] if failures else "the run failed")
+    if not summary["ok"]:
+        cause = failures[0] if failures else "the run failed"
+        note = None if summary["published"] else mark_stale(bulletin, run_id, cause)
         if note:
             print(f"  bulletin NOT updated; the last published one is marked stale: {note}")
+        if alert(locations["CENSUS_OUTPUT_DIR"], run_id, cause, "census run", stale=note is not None):
+            print(f"  alert raised: {Path(locations['CENSUS_OUTPUT_DIR'], ALERTS_FILE)}"
+                  + (" (and CENSUS_ALERT_COMMAND)" if os.environ.get(COMMAND_VARIABLE) else ""))
     elif (bulletin / "bulletin.html").exists():
         print(f"  bulletin:     {bulletin / 'bulletin.html'} (and b1..b8 .csv, bulletin.xlsx beside it)")
     if os.environ.get("DAGSTER_HOME"):
@@ -269,12 +274,15 @@ def halted(locations: dict[str, str], run_id: str, log_path: Path, published: bo
     own before the interrupt), one line on stderr, exit 130 (128 + SIGINT, what a shell reports for
     a command stopped by Ctrl-C)."""
     from census_pipeline.cli import INTERRUPTED
+    from census_pipeline.lib.alerts import alert
     from census_pipeline.lib.publish import mark_stale
 
     note = None if published else mark_stale(Path(locations["CENSUS_OUTPUT_DIR"], "bulletin"), run_id,
                                                  "the run was halted (interrupted)")
     if note:
         print(f"  bulletin NOT updated; the last published one is marked stale: {note}", flush=True)
+    alert(locations["CENSUS_OUTPUT_DIR"], run_id, "the run was halted (interrupted)", "census run",
+          stale=note is not None)
     print(f"census run {run_id[:8]}: {INTERRUPTED} (full log: {log_path})", file=sys.stderr, flush=True)
     return 130
 

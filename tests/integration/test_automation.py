@@ -124,3 +124,48 @@ def test_the_bulletin_turns_stale_only_when_a_nightly_run_was_missed():
     warn, fail = policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta()
     assert gaps[0] + longest_run <= warn < gaps[1]
     assert gaps[1] + longest_run <= fail < gaps[1] + gaps[0]
+
+
+def test_a_failed_run_raises_one_alert_to_the_log_and_the_configured_command(tmp_path, monkeypatch):
+    """A nightly run someone can leave alone: its failure is written to alerts.log and handed to the
+    office's own command (here a Python one-liner writing a file: no network), once per run, however
+    many places notice it; a failing alert command is recorded, never raised."""
+    import json
+    import sys
+
+    from census_pipeline.defs.publication.assets import bulletin_marked_stale_after_a_failed_run
+    from census_pipeline.lib.alerts import alert
+    from census_pipeline.lib.generator import generate
+    from census_pipeline.resources import OutputDir
+    from census_pipeline.runner import materialize_census
+
+    landing = tmp_path / "landing"
+    generate(landing, households=20, seed=4)
+    (tmp_path / "w.duckdb").mkdir()  # the warehouse cannot be opened: the first step fails
+    received = tmp_path / "received.txt"
+    for k, v in {"CENSUS_LANDING_DIR": landing, "CENSUS_WAREHOUSE": tmp_path / "w.duckdb",
+                 "CENSUS_OUTPUT_DIR": tmp_path / "out", "CENSUS_PSEUDONYM_KEY": "k",
+                 "CENSUS_ALERT_COMMAND": f"{sys.executable} -c \"import os, sys; open({str(received)!r}, 'a')"
+                                         ".write(os.environ['CENSUS_ALERT_RUN_ID'] + ' ' + sys.stdin.read())\""}.items():
+        monkeypatch.setenv(k, str(v))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize_census(instance, selection="raw/listing_frame")
+        assert not result.success
+        failure = next(e.dagster_event for e in instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE))
+        for _ in range(2):  # the sensor evaluated twice (a retried tick): one alert
+            context = dg.build_run_status_sensor_context(
+                sensor_name="bulletin_marked_stale_after_a_failed_run", dagster_event=failure,
+                dagster_instance=instance, dagster_run=instance.get_run_by_id(result.run_id),
+                resources={"output": OutputDir(path=str(tmp_path / "out"))}).for_run_failure()
+            bulletin_marked_stale_after_a_failed_run(context)
+    assert alert(tmp_path / "out", result.run_id, "again", "census run", stale=False) is None  # census run too
+    lines = [json.loads(x) for x in (tmp_path / "out" / "alerts.log").read_text(encoding="utf-8").splitlines()]
+    assert [x["run_id"] for x in lines] == [result.run_id]
+    assert lines[0]["cause"] and "\n" not in lines[0]["cause"] and lines[0]["bulletin_marked_stale"] is False
+    text = received.read_text(encoding="utf-8")
+    assert text.count(result.run_id) == 2 and "failed" in text  # the variable and the text, once
+
+    monkeypatch.setenv("CENSUS_ALERT_COMMAND", f"{sys.executable} -c \"raise SystemExit(3)\"")
+    assert alert(tmp_path / "out", "another-run", "the run failed", "census run", stale=True)["command"] == "exit 3"
+    last = json.loads((tmp_path / "out" / "alerts.log").read_text(encoding="utf-8").splitlines()[-1])
+    assert last == {"run_id": "another-run", "alert_command": "exit 3"}
