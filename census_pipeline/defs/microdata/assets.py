@@ -7,6 +7,7 @@ so the metadata read from the warehouse (row counts, column schemas, imputation 
 once the build has finished.
 """
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from census_pipeline.defs.metadata import table_metadata
-from census_pipeline.defs.microdata.project import dbt_project
+from census_pipeline.defs.microdata.project import DBT_DIR, dbt_project
+from census_pipeline.lib.lineage import cached_column_lineage, read_cache, sql_hazards, write_cache
 from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import PseudonymKey, Warehouse
 
@@ -148,7 +150,68 @@ EXTRA_METADATA = {("microdata", "persons"): persons_quality_metadata,
                   ("quality", "pes_estimates"): pes_metadata}
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+def _relations(manifest: Mapping[str, Any], con) -> tuple[dict, dict]:
+    """Every table and view dbt knows, by (schema, name): its asset key and its columns in the
+    warehouse (one catalog query, once dbt has finished: no second connection while it runs)."""
+    keys = {}
+    for props in [*manifest["nodes"].values(), *manifest["sources"].values()]:
+        if props["resource_type"] in ("model", "seed", "snapshot", "source"):
+            name = props.get("alias") or props.get("identifier") or props["name"]
+            keys[(props["schema"].lower(), name.lower())] = TRANSLATOR.get_asset_key(props)
+    columns: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_catalog = current_database() order by table_schema, table_name, ordinal_position"
+    ).fetchall():
+        if (schema.lower(), table.lower()) in keys:
+            columns.setdefault((schema.lower(), table.lower()), []).append(column)
+    return keys, columns
+
+
+LINEAGE_CACHE = DBT_DIR / "target" / "column_lineage_cache.json"  # beside dbt's artifacts, gitignored
+
+
+def model_sql_metadata(context: dg.AssetExecutionContext, invocation, held: list[dg.Output], con,
+                       secret: str) -> dict[str, dict]:
+    """By output name: `dagster/column_lineage` (from the compiled SQL: census_pipeline/lib/lineage.py)
+    and `compiled_sql`, the SQL dbt ran, for each SQL model this build wrote. Column names and SQL
+    only, never data values; SQL holding a secret or an ID-number-like literal is withheld.
+
+    Not dagster-dbt's `fetch_column_metadata()`: it opens an adapter connection per model from this
+    process while dbt still runs, and DuckDB lets one process write (or, with a writer, none read)."""
+    started = time.perf_counter()
+    compiled = {r["unique_id"]: r.get("compiled_code")
+                for r in invocation.get_artifact("run_results.json")["results"]}
+    keys, columns = _relations(invocation.manifest, con)
+    cache = read_cache(LINEAGE_CACHE)
+    cached = len(cache)
+    out, n_columns, n_resolved = {}, 0, 0
+    for event in held:
+        uid = getattr(event.metadata.get("unique_id"), "text", None)
+        node, code = invocation.manifest["nodes"].get(uid, {}), compiled.get(uid)
+        if node.get("resource_type") != "model" or node.get("language") != "sql" or not code:
+            continue  # seeds read no table; Python models are not SQL: neither gets lineage
+        own = columns.get((node["schema"].lower(), (node.get("alias") or node["name"]).lower()), [])
+        found = cached_column_lineage(code, columns, own, cache)
+        if found.reason:
+            context.log.warning(f"No column lineage for {node['name']}: {found.reason}")
+        n_columns, n_resolved = n_columns + len(own), n_resolved + len(found.deps)
+        hazards = sql_hazards(code, [secret])
+        out[event.output_name] = {
+            "dagster/column_lineage": dg.TableColumnLineage(deps_by_column={
+                column: [dg.TableColumnDep(asset_key=keys[(s, t)], column_name=c) for s, t, c in deps]
+                for column, deps in found.deps.items()}),
+            "compiled_sql": dg.MetadataValue.text(f"withheld: {'; '.join(hazards)}") if hazards
+            else dg.MetadataValue.md(f"```sql\n{code.strip()}\n```"),
+        }
+    if len(cache) != cached:
+        write_cache(LINEAGE_CACHE, cache)
+    context.log.info(f"Column lineage of {len(out)} dbt models ({len(cache) - cached} parsed, the rest cached): "
+                     f"{n_resolved} of {n_columns} columns traced, in {time.perf_counter() - started:.2f} s")
+    return out
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, secret: str):
     invocation = dbt.cli(["build"], context=context, raise_on_error=False)
     held = []
     for event in invocation.stream():
@@ -157,11 +220,17 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
         else:
             yield event
     with warehouse.connect(read_only=True) as con:
+        try:
+            models = model_sql_metadata(context, invocation, held, con, secret) if held else {}
+        except Exception as e:  # a reader's aid: never lose the build's outputs over it
+            context.log.warning(f"No column lineage or compiled SQL this run: {type(e).__name__}: {e}")
+            models = {}
         for event in held:
             key = context.asset_key_for_output(event.output_name)
             table = ".".join(key.path)
             spec = context.assets_def.specs_by_key[key]
             extra = table_metadata(con, table, spec.metadata.get("dagster/column_schema"))
+            extra.update(models.get(event.output_name, {}))
             if tuple(key.path) in EXTRA_METADATA:
                 extra.update(EXTRA_METADATA[tuple(key.path)](con))
             yield event.with_metadata({**event.metadata, **extra})
@@ -179,11 +248,12 @@ def census_microdata_models(context: dg.AssetExecutionContext, dbt: DbtCliResour
                             pseudonym_key: PseudonymKey):
     """The dbt models up to cleaned microdata, follow-up and coverage, in one `dbt build`."""
     pseudonym_key.announce(context.log)
-    yield from _build(context, dbt, warehouse)
+    yield from _build(context, dbt, warehouse, pseudonym_key.key)
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TRANSLATOR,
             select=BULLETIN, name="census_bulletin_models")
-def census_bulletin_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+def census_bulletin_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
+                           pseudonym_key: PseudonymKey):
     """The bulletin tables, in a second `dbt build`: they run only once the microdata gates pass."""
-    yield from _build(context, dbt, warehouse)
+    yield from _build(context, dbt, warehouse, pseudonym_key.key)  # the key: to keep it out of metadata
