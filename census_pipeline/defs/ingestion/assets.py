@@ -4,6 +4,7 @@
 import dagster as dg
 
 from census_pipeline.defs.metadata import table_metadata
+from census_pipeline.defs.retries import retried_on_transient_io
 from census_pipeline.lib import ingest
 from census_pipeline.lib.generator import truth_links_path_for
 from census_pipeline.lib.metadata import markdown_table
@@ -31,6 +32,7 @@ COMMON = dict(group_name="ingestion", owners=["team:census-data"], kinds={"duckd
     ],
     can_subset=False,
 )
+@retried_on_transient_io
 def upload_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
     """Read new batch files from uploads/pad and uploads/self (in-flight .part/.tmp/dot files are left alone)."""
     root = landing.root
@@ -74,6 +76,7 @@ def upload_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, land
     ],
     can_subset=False,
 )
+@retried_on_transient_io
 def pes_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
     """Read new PES batch files from pes/ (same line format, ledger, quarantine and exactly-once
     rules as the uploads)."""
@@ -89,6 +92,7 @@ def pes_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, landing
 
 
 @dg.asset(key=["raw", "listing_frame"], tags=RESTRICTED, **COMMON)
+@retried_on_transient_io
 def listing_frame(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
     """The pre-enumeration listing (摸底底册). One row per listed household; a later file wins."""
     with warehouse.connect() as con:
@@ -112,6 +116,7 @@ def _register_spec(table: str, text: str) -> dg.AssetSpec:
     ],
     can_subset=False,
 )
+@retried_on_transient_io
 def register_extracts(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
     """Read new register extracts (UTF-8, or GB18030 when the first line says so)."""
     with warehouse.connect() as con:
@@ -127,6 +132,7 @@ def register_extracts(context: dg.AssetExecutionContext, warehouse: Warehouse, l
 
 
 @dg.asset(key=["raw", "linkage_truth"], tags=RESTRICTED, **COMMON)
+@retried_on_transient_io
 def linkage_truth(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dg.MaterializeResult:
     """Demo censuses only: which census lines and register records are the same person.
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from census_pipeline.defs.retries import retried_on_transient_io
 from census_pipeline.lib.alerts import alert, text_of
 from census_pipeline.lib.bulletin_html import pes_section, render
 from census_pipeline.lib.metadata import markdown_table
@@ -107,6 +108,7 @@ def census_plausible_enough_to_publish(warehouse: Warehouse):
     # was missed (warn), older than two days that two were (fail); shown on the asset's health in the UI
     freshness_policy=dg.FreshnessPolicy.time_window(fail_window=BULLETIN_FAIL_AFTER, warn_window=BULLETIN_WARN_AFTER),
 )
+@retried_on_transient_io
 def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, output: OutputDir) -> dg.MaterializeResult:
     """The published bulletin (主要数据公报): b1-b8, the protected township table and the long-form
     estimates as CSV, one XLSX workbook, bulletin.html and manifest.json.
