@@ -15,7 +15,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from census_pipeline.defs.metadata import table_metadata
-from census_pipeline.defs.microdata.project import DBT_DIR, dbt_project
+from census_pipeline.defs.microdata.project import DBT_DIR, dbt_project, prune_invocation_folders
 from census_pipeline.lib.lineage import cached_column_lineage, read_cache, sql_hazards, write_cache
 from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import PseudonymKey, Warehouse
@@ -234,6 +234,9 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
             if tuple(key.path) in EXTRA_METADATA:
                 extra.update(EXTRA_METADATA[tuple(key.path)](con))
             yield event.with_metadata({**event.metadata, **extra})
+    removed = prune_invocation_folders(DBT_DIR / "target")
+    if removed:
+        context.log.info(f"removed {removed} old dbt invocation folders from {DBT_DIR / 'target'}")
     if not invocation.is_successful():
         raise dg.Failure("dbt build failed: see the dbt log above for the failing model or test")
 

@@ -1,0 +1,34 @@
+"""dbt's per-invocation folders are pruned: the newest of each build kept, none a build may still write."""
+
+import os
+import time
+
+from census_pipeline.defs.microdata.project import prune_invocation_folders
+
+
+def _folder(target, name, age_s, now):
+    p = target / name
+    p.mkdir()
+    (p / "manifest.json").write_text("{}")
+    os.utime(p, (now - age_s, now - age_s))
+    return p
+
+
+def test_old_invocation_folders_go_and_the_newest_stay(tmp_path):
+    now = time.time()
+    micro = [_folder(tmp_path, f"census_microdata_models-{i:07x}-abc1234", 7200 + i * 60, now) for i in range(14)]
+    bulletin = [_folder(tmp_path, f"census_bulletin_models-{i:07x}-def5678", 7200 + i * 60, now) for i in range(3)]
+    young = _folder(tmp_path, "census_microdata_models-fffffff-0000000", 7200 * 2, now)
+    os.utime(young, (now - 60, now - 60))  # a build still running in another process
+    (tmp_path / "compiled").mkdir()  # dbt's own folders are never touched
+    (tmp_path / "manifest.json").write_text("{}")
+
+    removed = prune_invocation_folders(tmp_path, keep=10, older_than_s=3600, now=now)
+
+    assert removed == 5  # 15 microdata folders, 10 kept; the young one is among the newest
+    kept = sorted(p.name for p in tmp_path.glob("census_microdata_models-*"))
+    assert len(kept) == 10 and young.name in kept
+    assert [p.exists() for p in micro] == [True] * 9 + [False] * 5
+    assert all(p.exists() for p in bulletin)
+    assert (tmp_path / "compiled").is_dir() and (tmp_path / "manifest.json").exists()
+    assert prune_invocation_folders(tmp_path, keep=10, older_than_s=3600, now=now) == 0
