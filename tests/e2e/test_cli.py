@@ -3,8 +3,6 @@
 import os
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -28,22 +26,14 @@ def files_holding(needles: list[bytes], folders: list[Path], since: float = 0.0)
 
 
 @pytest.mark.slow
-def test_generate_then_run_through_the_three_variables(tmp_path):
+def test_generate_then_run_through_the_three_variables(cli_run):
     from census_pipeline.dbt_plugin import hmac_pads
     from census_pipeline.lib.codes import PROJECT_ROOT
 
-    landing = tmp_path / "landing"
-    gen = subprocess.run([CENSUS, "generate", "--households", "300", "--seed", "4", "--out", str(landing), "--quiet"],
-                         capture_output=True, text=True)
+    # `census generate` then `census run`, with a key of the run's own: the session's one run (conftest.py)
+    tmp_path, landing, key, gen, run = cli_run.folder, cli_run.landing, cli_run.key, cli_run.gen, cli_run.run
     assert gen.returncode == 0, gen.stderr
     assert Path(str(landing) + ".truth.json").exists()
-    key = f"e2e-secret-{uuid.uuid4().hex}"  # distinctive: found anywhere only if leaked
-    env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
-               CENSUS_OUTPUT_DIR=str(tmp_path / "out"), DAGSTER_HOME=str(tmp_path / "dagster_home"),
-               CENSUS_PSEUDONYM_KEY=key, CENSUS_LOG_LEVEL="DEBUG",
-               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    started = time.time() - 1
-    run = subprocess.run([CENSUS, "run"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "census run succeeded" in run.stdout and str(tmp_path / "w.duckdb") in run.stdout
     assert "DEVELOPMENT" not in run.stdout + run.stderr  # a key of one's own: no demo warning
@@ -60,7 +50,7 @@ def test_generate_then_run_through_the_three_variables(tmp_path):
     # log, Dagster's event log and run config, dbt's logs and artifacts
     needles = [key.encode(), *(p.hex().encode() for p in hmac_pads(key))]
     dbt_dirs = [PROJECT_ROOT / "dbt_project" / d for d in ("target", "logs") if (PROJECT_ROOT / "dbt_project" / d).exists()]
-    assert files_holding(needles, [tmp_path], 0.0) + files_holding(needles, dbt_dirs, started) == []
+    assert files_holding(needles, [tmp_path], 0.0) + files_holding(needles, dbt_dirs, cli_run.started) == []
     assert key not in run.stdout + run.stderr
     again = subprocess.run([CENSUS, "generate", "--households", "10", "--out", str(landing), "--quiet"],
                            capture_output=True, text=True)
@@ -99,10 +89,8 @@ def test_a_failing_step_is_one_line_with_its_cause_and_the_trace_goes_to_the_log
 
 
 @pytest.mark.slow
-def test_two_runs_started_together_both_finish_one_waits(tmp_path):
-    landing = tmp_path / "landing"
-    subprocess.run([CENSUS, "generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"],
-                   check=True, capture_output=True)
+def test_two_runs_started_together_both_finish_one_waits(generated, tmp_path):
+    landing, _ = generated(150, 5)
     env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
                CENSUS_OUTPUT_DIR=str(tmp_path / "out"), CENSUS_LOG_LEVEL="INFO",
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])

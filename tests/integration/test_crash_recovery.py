@@ -16,17 +16,15 @@ _spec.loader.exec_module(fi)
 
 
 @pytest.mark.slow
-def test_a_run_killed_during_dbt_then_rerun_publishes_the_same_bulletin(tmp_path):
-    # a census of its own, small: three runs of it (the reference, the killed one, the last).
-    # The reference is a `census run` too: the shared in-process materialization differs from a
-    # CLI run in one long-form cell (lf_employment), killed or not, which is not what this tests
-    landing = tmp_path / "landing"
-    subprocess.run([fi.CENSUS, "generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"],
-                   check=True, capture_output=True)
-    fi.finish(fi.census_env(landing, tmp_path / "reference"))
-    reference = fi.bulletin_csvs(tmp_path / "reference" / "out")
+def test_a_run_killed_during_dbt_then_rerun_publishes_the_same_bulletin(cli_run, tmp_path):
+    # the reference: the session's undisturbed `census run` of a small census (150 households,
+    # tests/conftest.py); the killed run and the last one run over the same landing zone with the
+    # same key. The reference is a `census run` too: the shared in-process materialization differs
+    # from a CLI run in one long-form cell (lf_employment), killed or not, which is not what this tests
+    assert cli_run.run is not None and cli_run.run.returncode == 0, "the reference run failed: see test_cli.py"
+    reference = fi.bulletin_csvs(cli_run.folder / "out")
     assert len(reference) >= 8, "the undisturbed run published its bulletin"
-    env = fi.census_env(landing, tmp_path / "killed")
+    env = fi.census_env(cli_run.landing, tmp_path / "killed", CENSUS_PSEUDONYM_KEY=cli_run.key)
 
     during_dbt = fi.kill_at(env, fi.dbt_holds_warehouse("--exclude"))  # the microdata build writing
     assert any(" build " in c for c in during_dbt["children"]), during_dbt

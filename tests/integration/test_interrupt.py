@@ -19,10 +19,8 @@ from tests.integration.test_crash_recovery import fi  # bench/fault_injection.py
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_the_microdata_build_exits_130_and_a_rerun_finishes(tmp_path):
-    landing = tmp_path / "landing"
-    subprocess.run([fi.CENSUS, "generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"],
-                   check=True, capture_output=True)
+def test_ctrl_c_during_the_microdata_build_exits_130_and_a_rerun_finishes(generated, tmp_path):
+    landing, _ = generated(150, 5)
     env = fi.census_env(landing, tmp_path)
     proc = subprocess.Popen(["env", "--default-signal=INT,TERM", fi.CENSUS, "run", "--demo"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
