@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +24,84 @@ CENSUS = str(Path(sys.executable).with_name("census"))
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing-sample"
 if not SAMPLE.exists():  # CI lays shared/ beside the clone
     SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "landing-sample"
+
+
+# Work units of `make test` (pytest -n 2 --dist loadgroup --no-loadscope-reorder): a test file is
+# one unit, as with --dist loadfile, so a module's fixtures are made once; but the tests of a
+# shared run (`built`, `cli_run` below) are one unit, so that run is made once in the session
+# rather than once per worker, and a slow test may be a unit of its own (`xdist_group` mark) so
+# that it runs beside the rest of its file. Units are handed out in this order, the longest first,
+# so that the two workers finish together; the rest follow in collection order. (pytest 9 ignores
+# the test ids xdist's own loadgroup rewrites, so the workers hand their units to the scheduler
+# below through a folder named in CENSUS_TEST_UNITS.)
+LONGEST_FIRST = (  # seconds measured in one `make test` on the two cores, 2026-12-03
+    "cli_run",  # 167: one `census run`, then a run killed during dbt and the run that finishes it
+    "built",  # ~130: the shared materialization and the tests reading it
+    "two_runs",  # 112: tests/e2e/test_cli.py, two whole `census run`s, one waiting for the other
+    "tests/integration/test_interrupt.py",  # 102
+    "tests/coverage_survey/test_interval_coverage.py",  # 89: 20 PES replications
+    "tests/integration/test_fail_closed.py",  # 64
+    "tests/integration/test_bulletin.py",  # 56
+    "tests/integration/test_publication_safety.py",  # 53: an in-process run of a hand-written census
+    "tests/integration/test_materialize.py",  # 52
+    "tests/integration/test_rules.py",  # 51
+    "malformed_census",  # 38: tests/integration/test_publication_safety.py, a run stopped by a gate
+    "tests/integration/test_linkage.py",  # 35
+)
+SHARED_RUNS = ("built", "cli_run")
+# Fixtures that materialize a whole census (a module's own by "file::name"): the tests using one
+# are marked slow, as the tests doing a run themselves are, and `make test-fast` leaves them out.
+WHOLE_RUNS = {*SHARED_RUNS, "tests/integration/test_rules.py::warehouse", "tests/integration/test_linkage.py::links",
+              "tests/integration/test_bulletin.py::tiny_townships",
+              "tests/integration/test_publication_safety.py::published"}
+
+
+def _unit(item: pytest.Item) -> str:
+    return item.get_closest_marker("xdist_group").args[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by the slow mark
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if any(f in WHOLE_RUNS or f"{module}::{f}" in WHOLE_RUNS for f in item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("xdist_group") is None:
+            unit = next((f for f in SHARED_RUNS if f in item.fixturenames), module)
+            item.add_marker(pytest.mark.xdist_group(unit))
+    rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+    first = {}
+    for i, item in enumerate(items):
+        first.setdefault(_unit(item), i)
+    items.sort(key=lambda item: (rank.get(_unit(item), len(rank)), first[_unit(item)]))
+    worker, units = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("CENSUS_TEST_UNITS")
+    if worker and units:
+        Path(units, f"{worker}.json").write_text(json.dumps({item.nodeid: _unit(item) for item in items}))
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput") and config.getvalue("dist") == "loadgroup":
+        os.environ["CENSUS_TEST_UNITS"] = tempfile.mkdtemp(prefix="census-test-units-")  # the workers inherit it
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("CENSUS_TEST_UNITS"), ignore_errors=True))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load-scope scheduling over the units of pytest_collection_modifyitems."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        units: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.units is None:  # read once every worker has collected (and so written its units)
+                self.units = {}
+                for path in Path(os.environ["CENSUS_TEST_UNITS"]).glob("*.json"):
+                    self.units.update(json.loads(path.read_text()))
+            return self.units.get(nodeid, nodeid.split("::")[0])
+
+    return UnitScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)

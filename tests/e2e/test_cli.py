@@ -89,6 +89,7 @@ def test_a_failing_step_is_one_line_with_its_cause_and_the_trace_goes_to_the_log
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("two_runs")  # two whole runs one after the other: beside the rest of this file
 def test_two_runs_started_together_both_finish_one_waits(generated, tmp_path):
     landing, _ = generated(150, 5)
     env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),

@@ -100,6 +100,8 @@ def test_workbook_neutralises_text_and_keeps_negative_numbers(tmp_path):
     assert all(c.data_type != "f" for r in ws.iter_rows() for c in r)
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("malformed_census")  # a run of its own: beside the one of `published`
 def test_a_census_of_mostly_malformed_lines_publishes_nothing(tmp_path):
     root = tmp_path / "landing"
     day = root / "uploads/pad/2020-11-20"
