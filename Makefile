@@ -51,8 +51,8 @@ run: generate materialize ## install, generate the demo census, materialize ever
 test: install ## run the whole test suite (~9 minutes on two cores)
 	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder -q
 
-test-fast: install ## the quick tier while you work: every test not marked slow (no whole census run), ~1 minute
-	$(BIN)/pytest -n 2 -q -m "not slow"
+test-fast: install ## the quick tier while you work: every test not marked slow (no whole census run), about a minute
+	$(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
 
 ui: install ## the Dagster UI on http://127.0.0.1:3000 (runs from `make run` show in it)
 	mkdir -p "$(DAGSTER_HOME)"
