@@ -23,10 +23,11 @@
 {%- endmacro %}
 
 {#- A code from the text of a string: digits only; "1" and "01" are the same code, compared as
-    integers. -#}
+    integers. With a width, zero-padded to it, never cut: lpad would cut "100" to "10", a valid
+    ethnicity code, where "100" is no code at all (a property test found it). -#}
 {% macro code_value(text, width=none) -%}
-    {%- set digits = "case when " ~ regex_full_match("trim(" ~ text ~ ")", "[0-9]{1,3}") ~ " then cast(cast(trim(" ~ text ~ ") as integer) as varchar) end" -%}
-    {%- if width -%} lpad({{ digits }}, {{ width }}, '0') {%- else -%} {{ digits }} {%- endif -%}
+    {%- set number = "case when " ~ regex_full_match("trim(" ~ text ~ ")", "[0-9]{1,3}") ~ " then cast(trim(" ~ text ~ ") as integer) end" -%}
+    {%- if width -%} printf('%0{{ width }}d', {{ number }}) {%- else -%} cast({{ number }} as varchar) {%- endif -%}
 {%- endmacro %}
 
 {% macro json_code(col, width=none) -%}

@@ -5,7 +5,7 @@ read exactly what a JSON parser reads: the string's value, the integer, or missi
 import json
 
 import duckdb
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.dbt_helpers import compile_inline
@@ -34,6 +34,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(values, st.booleans()), min_size=1, max_size=40))
+@example([("100", False), ("7", False), (" 058 ", False)])  # a code wider than its width: "100", never "10"
 def test_item_values_read_as_a_json_parser_reads_them(tmp_path_factory, items):
     sql = _compiled(tmp_path_factory)
     con = duckdb.connect()
