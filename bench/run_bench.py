@@ -147,7 +147,7 @@ def against_truth(work: Path, truth: dict) -> dict:
     out = {"bulletin_cells": cells, "bulletin_cells_differing": len(differing), "differing": differing[:50]}
     with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as con:
         out["linkage"] = [dict(zip(("scope", "precision_pct", "recall_pct", "false_links"),
-                                   (r[0], *(None if v is None else float(v) for v in r[1:])))) for r in con.execute(
+                                   (r[0], *(None if v is None else float(v) for v in r[1:])), strict=True)) for r in con.execute(
             "select scope, precision_pct, recall_pct, false_links from linkage.linkage_quality order by scope_order"
         ).fetchall()]
         cur = con.execute("select * from quality.pes_estimates where level = 'city'")

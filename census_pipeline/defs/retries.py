@@ -33,7 +33,7 @@ def retried_on_transient_io(fn):
     """Wrap an asset's compute function (plain or generator): a transient I/O error becomes a
     Dagster retry request; every other error passes unchanged."""
 
-    def request(context, error: OSError) -> dg.RetryRequested:
+    def request(context) -> dg.RetryRequested:
         attempt = getattr(context, "retry_number", 0) if context is not None else 0
         return dg.RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=FIRST_WAIT_S * 2 ** attempt)
 
@@ -47,7 +47,7 @@ def retried_on_transient_io(fn):
                 yield from fn(*args, **kwargs)
             except OSError as e:
                 if is_transient(e):
-                    raise request(context_of(args, kwargs), e) from e
+                    raise request(context_of(args, kwargs)) from e
                 raise
         return generator
 
@@ -57,6 +57,6 @@ def retried_on_transient_io(fn):
             return fn(*args, **kwargs)
         except OSError as e:
             if is_transient(e):
-                raise request(context_of(args, kwargs), e) from e
+                raise request(context_of(args, kwargs)) from e
             raise
     return plain

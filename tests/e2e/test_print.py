@@ -3,42 +3,28 @@ the page's own print styles), read back page by page with pdftotext."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+
+from tests.conftest import debian_tool, warehouse_path
 
 SECTIONS = ["一、常住人口", "二、户别人口", "三、性别构成", "四、年龄构成", "五、受教育程度", "六、民族构成",
             "七、人户分离与流动人口", "八、城乡人口", "九、港澳台居民和外籍人员", "十、乡镇街道人口",
             "十一、长表抽样数据", "十二、普查登记质量"]
 
 
-def _tool(command: str, package: str) -> str:
-    """A Debian tool, installed by the test set-up when missing (CI runs as root)."""
-    found = shutil.which(command)
-    if not found:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", package, "fonts-noto-cjk"], check=True, capture_output=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        found = shutil.which(command)
-    assert found, f"{command} could not be installed"
-    return found
-
-
 @pytest.fixture(scope="module")
 def pages(built, tmp_path_factory) -> list[list[str]]:
     """The printed bulletin: per page, its non-blank lines."""
     _, con, _ = built
-    warehouse = Path(next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2]))
-    html = warehouse.parent / "out" / "bulletin" / "bulletin.html"
+    html = warehouse_path(con).parent / "out" / "bulletin" / "bulletin.html"
     pdf = tmp_path_factory.mktemp("print") / "bulletin.pdf"
-    subprocess.run([_tool("chromium", "chromium"), "--headless", "--no-sandbox", "--disable-gpu",
+    subprocess.run([debian_tool("chromium", "chromium", "fonts-noto-cjk"), "--headless", "--no-sandbox", "--disable-gpu",
                     "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.as_uri()],
                    check=True, capture_output=True, timeout=120)
-    text = subprocess.run([_tool("pdftotext", "poppler-utils"), "-layout", str(pdf), "-"], check=True,
+    text = subprocess.run([debian_tool("pdftotext", "poppler-utils"), "-layout", str(pdf), "-"], check=True,
                           capture_output=True, text=True).stdout
     return [[line.strip() for line in page.splitlines() if line.strip()] for page in text.split("\f")
             if page.strip()]

@@ -15,21 +15,10 @@ from pathlib import Path
 import pytest
 
 from census_pipeline.lib.codes import PROJECT_ROOT
+from tests.conftest import debian_tool
 
 BULLETIN = ["b1_population", "b2_sex", "b3_age", "b4_education", "b5_ethnicity", "b6_migration", "b7_urban_rural",
             "b8_hk_macao_taiwan_foreign"]
-
-
-def _chromium() -> str:
-    """Debian's chromium, installed by the test set-up when missing (CI runs as root)."""
-    found = shutil.which("chromium")
-    if not found:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-noto-cjk"], check=True,
-                       capture_output=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        found = shutil.which("chromium")
-    assert found, "chromium could not be installed"
-    return found
 
 
 def _free_port() -> int:
@@ -103,7 +92,7 @@ def test_lineage_from_raw_uploads_to_every_bulletin_table_and_the_graph_renders(
     assert all(n["description"] for n in nodes if n["groupName"])
 
     assert _graphql(ui, "mutation { setNuxSeen }")["data"]["setNuxSeen"] is True  # no first-visit dialog
-    chromium = _chromium()
+    chromium = debian_tool("chromium", "chromium", "fonts-noto-cjk")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              "--virtual-time-budget=15000"]

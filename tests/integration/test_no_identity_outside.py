@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import warehouse_path
+
 ID_SHAPED = re.compile(r"[0-9]{15,17}[0-9Xx]")
 CJK_RUN = re.compile(r"[\u3400-\u9fff·]{2,}")
 
@@ -74,8 +76,7 @@ def identities(built):
 
 def test_no_identity_in_any_file_the_run_wrote(built, identities):
     _, con, _ = built
-    warehouse = Path(next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2]))
-    out = warehouse.parent / "out"
+    out = warehouse_path(con).parent / "out"
     texts = list(_texts(out))
     assert any(w.endswith("bulletin.html") for w, _ in texts) and any("bulletin.xlsx!" in w for w, _ in texts)
     assert len(texts) > 20, [w for w, _ in texts]

@@ -14,18 +14,15 @@ import pytest
 
 from census_pipeline.defs.quality.gates import GATES
 from census_pipeline.resources.expectations import GreatExpectations, suite_expectation_count
+from tests.conftest import warehouse_path
 
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//|url\(\s*['\"]?(?:https?:)?//",
                       re.I)
 LOCAL_TARGET = re.compile(r"<(?:a|link|script|img)\b[^>]*\b(?:href|src)=\"([^\"#]+)\"", re.I)
 
 
-def _warehouse(con) -> Path:
-    return Path(next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2]))
-
-
 def _site(con) -> Path:
-    return _warehouse(con).parent / "out" / "quality" / "data_docs"
+    return warehouse_path(con).parent / "out" / "quality" / "data_docs"
 
 
 def _checks(result):
@@ -102,7 +99,7 @@ def names_in_a_code_column(built, tmp_path):
     _, con, _ = built
     secrets = _secrets(con, 5)[:3]
     copy = tmp_path / "w.duckdb"
-    shutil.copy(_warehouse(con), copy)
+    shutil.copy(warehouse_path(con), copy)
     w = duckdb.connect(str(copy))
     ids = [r[0] for r in w.execute("select submission_id from raw.household_submissions order by 1 limit 3").fetchall()]
     for submission, secret in zip(ids, secrets, strict=True):

@@ -46,7 +46,7 @@ def test_item_values_read_as_a_json_parser_reads_them(tmp_path_factory, items):
                    select n, json_transform(line, '{"v": "JSON"}').v as v from lines""")
     rows = con.execute(sql + " order by n").fetchall()
     assert len(rows) == len(items)
-    for (n, text, as_int, code, code2, parsed_code), (v, _) in zip(rows, items):
+    for (_n, text, as_int, code, code2, parsed_code), (v, _) in zip(rows, items, strict=True):
         assert text == (v if isinstance(v, str) else None), (v, text)
         whole = isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**63
         assert as_int == (v if whole else None), (v, as_int)
