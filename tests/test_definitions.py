@@ -41,3 +41,22 @@ def test_the_linkage_audit_sits_with_linkage_in_the_restricted_zone():
     assert node.group_name == "linkage"
     assert node.tags["zone"] == "restricted"  # it holds register keys beside census lines (outputs.md)
     assert defs.resolve_asset_graph().get(dg.AssetKey(["linkage", "linkage_quality"])).tags["zone"] == "analysis"
+
+
+def test_definitions_match_their_snapshot():
+    """A move of code keeps every asset key, group, dependency, check, kind and owner, unless the
+    snapshot is rewritten with it (`python -m tests.definitions_snapshot > tests/definitions_snapshot.json`)
+    and the diff says what was meant."""
+    import json
+    from pathlib import Path
+
+    from tests.definitions_snapshot import snapshot
+
+    expected = json.loads((Path(__file__).parent / "definitions_snapshot.json").read_text())
+    got = snapshot(defs)
+    for part in ("jobs", "schedules", "sensors"):
+        assert got[part] == expected[part], part
+    assert sorted(got["assets"]) == sorted(expected["assets"]), "asset keys changed"
+    changed = {k: {f: (expected["assets"][k][f], v[f]) for f in v if v[f] != expected["assets"][k][f]}
+               for k, v in got["assets"].items()}
+    assert not {k: d for k, d in changed.items() if d}
