@@ -113,7 +113,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from census_pipeline.defs.microdata.project import prepare_manifest
+    from census_pipeline.defs.dbt import prepare_manifest
 
     path = prepare_manifest(force=args.force)
     print(f"dbt manifest ready: {path}")
@@ -168,7 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     locations, code = check_can_start(args)
     if locations is None:
         return code
-    from census_pipeline.defs.microdata.project import prepare_manifest
+    from census_pipeline.defs.dbt import prepare_manifest
 
     with _children_quiet_if_interrupted():
         prepare_manifest()
@@ -181,7 +181,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     locations, code = check_can_start(args, "ui")
     if locations is None:
         return code
-    from census_pipeline.defs.microdata.project import dbt_executable, prepare_manifest
+    from census_pipeline.defs.dbt import dbt_executable, prepare_manifest
     from census_pipeline.runner import ensure_instance_config
 
     prepare_manifest()

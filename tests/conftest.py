@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
-from census_pipeline.defs.microdata.project import prepare_manifest
+from census_pipeline.defs.dbt import prepare_manifest
 from census_pipeline.lib.generator import generate
 
 CENSUS = str(Path(sys.executable).with_name("census"))

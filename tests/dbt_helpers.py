@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from census_pipeline.defs.microdata.project import DBT_DIR
+from census_pipeline.defs.dbt import DBT_DIR
 
 
 def compile_inline(sql: str, warehouse: str) -> str:

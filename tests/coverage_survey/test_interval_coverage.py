@@ -19,7 +19,7 @@ import statistics
 import duckdb
 import pytest
 
-from census_pipeline.defs.microdata.project import DBT_DIR
+from census_pipeline.defs.dbt import DBT_DIR
 from census_pipeline.lib import ingest
 from census_pipeline.lib.generator import Rates, generate
 from tests.integration.test_ingestion import run_ingest

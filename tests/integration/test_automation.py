@@ -7,7 +7,8 @@ import time
 import dagster as dg
 import duckdb
 
-from census_pipeline.defs.automation.automation import landing_zone_sensor, nightly_census_run
+from census_pipeline.defs.automation.schedules import nightly_census_run
+from census_pipeline.defs.automation.sensors import landing_zone_sensor
 
 
 def test_nightly_at_two_in_china_standard_time():
@@ -133,7 +134,7 @@ def test_a_failed_run_raises_one_alert_to_the_log_and_the_configured_command(tmp
     import json
     import sys
 
-    from census_pipeline.defs.publication.assets import bulletin_marked_stale_after_a_failed_run
+    from census_pipeline.defs.automation.sensors import bulletin_marked_stale_after_a_failed_run
     from census_pipeline.lib.alerts import alert
     from census_pipeline.lib.generator import generate
     from census_pipeline.resources import OutputDir

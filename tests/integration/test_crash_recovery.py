@@ -58,8 +58,8 @@ def test_a_run_whose_process_died_is_marked_failed_and_a_live_one_is_not(tmp_pat
 
     import dagster as dg
 
-    from census_pipeline.defs.automation.automation import landing_zone_sensor
     from census_pipeline.defs.automation.dead_runs import fail_dead_runs
+    from census_pipeline.defs.automation.sensors import landing_zone_sensor
 
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -141,7 +141,7 @@ def test_a_failed_run_from_the_ui_or_a_schedule_marks_the_bulletin_stale(tmp_pat
     """The run-failure sensor does for runs started by Dagster what `census run` does for its own."""
     import dagster as dg
 
-    from census_pipeline.defs.publication.assets import bulletin_marked_stale_after_a_failed_run
+    from census_pipeline.defs.automation.sensors import bulletin_marked_stale_after_a_failed_run
     from census_pipeline.resources import OutputDir
     from census_pipeline.runner import materialize_census
 

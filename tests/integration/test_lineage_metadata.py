@@ -16,7 +16,7 @@ import pytest
 
 from census_pipeline.dbt_plugin import hmac_pads
 from census_pipeline.definitions import defs
-from census_pipeline.defs.microdata.project import DBT_DIR
+from census_pipeline.defs.dbt import DBT_DIR
 
 LINEAGE = "dagster/column_lineage"
 

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from census_pipeline.defs.microdata.project import dbt_project, prepare_manifest
+from census_pipeline.defs.dbt import dbt_project, prepare_manifest
 
 MAX_NAME = 60  # Dagster lists check names beside the asset; the old generated ones ran to ~350 characters
 SNAKE = re.compile(r"[a-z][a-z0-9_]*")

@@ -3,7 +3,7 @@
 import os
 import time
 
-from census_pipeline.defs.microdata.project import prune_invocation_folders
+from census_pipeline.defs.dbt import prune_invocation_folders
 
 
 def _folder(target, name, age_s, now):

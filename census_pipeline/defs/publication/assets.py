@@ -19,10 +19,9 @@ from pathlib import Path
 import dagster as dg
 
 from census_pipeline.defs.retries import retried_on_transient_io
-from census_pipeline.lib.alerts import alert, text_of
 from census_pipeline.lib.bulletin_html import pes_section, render
 from census_pipeline.lib.metadata import markdown_table
-from census_pipeline.lib.publish import make_stamp, mark_stale, staged_folder, write_manifest
+from census_pipeline.lib.publish import make_stamp, staged_folder, write_manifest
 from census_pipeline.lib.safe_cells import copy_csv
 from census_pipeline.lib.workbook import pes_sheet, table_sheet, write_workbook
 from census_pipeline.resources import OutputDir, Warehouse
@@ -144,28 +143,6 @@ def published_files(context: dg.AssetExecutionContext, warehouse: Warehouse, out
         "resident_population": dg.MetadataValue.int(int(rows[0][cols.index("population")])),
         "b1_population": dg.MetadataValue.md(markdown_table(cols, rows)),
     })
-
-
-@dg.run_failure_sensor(
-    name="bulletin_marked_stale_after_a_failed_run", default_status=dg.DefaultSensorStatus.RUNNING,
-    description="When a run started from the UI, a schedule or a sensor fails: marks the bulletin published "
-                "earlier as stale unless the run published its own first (STALE.txt: the run, the time, the "
-                "cause), and raises one alert (alerts.log beside the outputs, and CENSUS_ALERT_COMMAND when set). "
-                "`census run` does the same itself; a run is alerted once.")
-def bulletin_marked_stale_after_a_failed_run(context: dg.RunFailureSensorContext, output: OutputDir):
-    run_id = context.dagster_run.run_id
-    published = any(
-        r.dagster_event is not None and r.dagster_event.asset_key == dg.AssetKey(["bulletin", "published_files"])
-        for r in context.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION))
-    cause = (context.failure_event.message or "the run failed").strip().splitlines()[0]
-    note = None if published else mark_stale(Path(output.path) / "bulletin", run_id, cause)
-    trigger = context.dagster_run.tags.get("census/trigger") or context.dagster_run.tags.get("dagster/schedule_name") \
-        or "the Dagster UI"
-    raised = alert(output.path, run_id, cause, trigger, stale=note is not None)
-    if raised is not None:
-        context.log.error(text_of(raised))
-    return dg.SkipReason(f"run {run_id}: " + ("alert raised" if raised else "already alerted")
-                         + ("; the bulletin is marked stale" if note else ""))
 
 
 def pes_estimates(con) -> list[dict]:

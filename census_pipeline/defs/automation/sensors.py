@@ -1,4 +1,5 @@
-"""Automation: a job for the whole census, the nightly run, and the landing-zone sensor."""
+"""Sensors: a run for new files in the landing zone, and what follows a failed run (the
+bulletin marked stale, one alert)."""
 
 import os
 from pathlib import Path
@@ -6,22 +7,14 @@ from pathlib import Path
 import dagster as dg
 
 from census_pipeline.defs.automation.dead_runs import fail_dead_runs
+from census_pipeline.defs.automation import jobs
+from census_pipeline.lib.alerts import alert, text_of
 from census_pipeline.lib.landing_watch import ingested_files, new_since
-
-census_all = dg.define_asset_job(
-    "census_all", selection=dg.AssetSelection.all(),
-    description="Every asset of the census, from the landing zone to the published bulletin, with its checks.",
-    tags={"census/trigger": "job"},
-)
-
-nightly_census_run = dg.ScheduleDefinition(
-    name="nightly_census_run", job=census_all, cron_schedule="0 2 * * *", execution_timezone="Asia/Shanghai",
-    description="02:00 China Standard Time: refresh every output with the batches that arrived during the day.",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
+from census_pipeline.lib.publish import mark_stale
+from census_pipeline.resources import OutputDir
 
 
-@dg.sensor(job=census_all, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
+@dg.sensor(job=jobs.census_all, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Requests one run for each set of new complete files in the landing zone (uploads, PES, "
                        "registers, frame), exactly once; in-flight .part/.tmp/dot files are ignored. Its first "
                        "tick leaves out the files the warehouse has already ingested.")
@@ -52,3 +45,25 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext):
     # one run for the whole burst; the run key is the last file's position, stable across ticks
     return dg.RunRequest(run_key=f"landing:{cursor}", tags={"census/trigger": "landing sensor",
                                                             "census/new_files": str(len(files))})
+
+
+@dg.run_failure_sensor(
+    name="bulletin_marked_stale_after_a_failed_run", default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When a run started from the UI, a schedule or a sensor fails: marks the bulletin published "
+                "earlier as stale unless the run published its own first (STALE.txt: the run, the time, the "
+                "cause), and raises one alert (alerts.log beside the outputs, and CENSUS_ALERT_COMMAND when set). "
+                "`census run` does the same itself; a run is alerted once.")
+def bulletin_marked_stale_after_a_failed_run(context: dg.RunFailureSensorContext, output: OutputDir):
+    run_id = context.dagster_run.run_id
+    published = any(
+        r.dagster_event is not None and r.dagster_event.asset_key == dg.AssetKey(["bulletin", "published_files"])
+        for r in context.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION))
+    cause = (context.failure_event.message or "the run failed").strip().splitlines()[0]
+    note = None if published else mark_stale(Path(output.path) / "bulletin", run_id, cause)
+    trigger = context.dagster_run.tags.get("census/trigger") or context.dagster_run.tags.get("dagster/schedule_name") \
+        or "the Dagster UI"
+    raised = alert(output.path, run_id, cause, trigger, stale=note is not None)
+    if raised is not None:
+        context.log.error(text_of(raised))
+    return dg.SkipReason(f"run {run_id}: " + ("alert raised" if raised else "already alerted")
+                         + ("; the bulletin is marked stale" if note else ""))

@@ -1,0 +1,228 @@
+"""The dbt project shared by the stages: the project and its manifest, the translator that names
+dbt's models as census assets, and the one way a stage runs `dbt build`.
+
+Each stage's models live in a folder of their own (dbt_project/models/<layer>/<stage>/) and get
+their Dagster group from that folder's `+meta: {dagster: {group: ...}}` in dbt_project.yml. The
+models still run in two `dbt build`s per run, not one per stage: the microdata gates (Great
+Expectations) sit between the microdata and the bulletin, and every dbt invocation costs 4-6 s
+of start-up here, so staging, microdata, linkage and the coverage survey build together
+(defs/microdata/dbt_models.py) and the bulletin after the gates (defs/publication/dbt_models.py).
+While dbt runs it holds the warehouse's write lock, so the metadata read from the warehouse (row
+counts, column schemas, column lineage, each stage's figures) is added once the build has finished.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
+
+from census_pipeline.defs.metadata import table_metadata
+from census_pipeline.lib.codes import PROJECT_ROOT
+from census_pipeline.lib.lineage import cached_column_lineage, read_cache, sql_hazards, write_cache
+from census_pipeline.resources import Warehouse
+
+DBT_DIR = PROJECT_ROOT / "dbt_project"
+dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+
+
+def dbt_executable() -> str:
+    """The dbt beside this interpreter (dagster-dbt needs it; the venv may not be on PATH)."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for sub in ("models", "macros", "seeds", "tests"):
+        for p in (DBT_DIR / sub).rglob("*"):
+            if p.is_file():
+                newest = max(newest, p.stat().st_mtime)
+    for name in ("dbt_project.yml", "profiles.yml", "packages.yml"):
+        p = DBT_DIR / name
+        if p.exists():
+            newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """`dbt parse` when the manifest is missing or older than the project's files."""
+    manifest = dbt_project.manifest_path
+    if force or not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
+        env = dict(os.environ)
+        env.setdefault("CENSUS_WAREHOUSE", str(PROJECT_ROOT / "data" / "warehouse.duckdb"))
+        subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir",
+                        str(DBT_DIR)], check=True, env=env, cwd=DBT_DIR)
+    return manifest
+
+
+KEEP_INVOCATION_FOLDERS = 10  # dbt's artifacts of the last builds, for whoever debugs a run
+PRUNE_AFTER_S = 3600  # never a folder a build (another test worker, say) may still be writing
+
+
+def prune_invocation_folders(target: Path, keep: int = KEEP_INVOCATION_FOLDERS, older_than_s: float = PRUNE_AFTER_S,
+                             now: float | None = None) -> int:
+    """dagster-dbt gives every dbt invocation a folder of its own under dbt_project/target
+    (<asset>-<run>-<hash>: a manifest, run results, compiled SQL, ~7 MB); nothing removes them, so
+    a nightly run grows the project by ~5 GB a year. Keep the newest `keep` of each asset's
+    folders, and any younger than `older_than_s`; remove the rest. Returns how many went."""
+    import shutil
+    import time
+
+    now = time.time() if now is None else now
+    folders: dict[str, list[tuple[float, Path]]] = {}
+    for p in target.glob("*-*-*"):
+        if p.is_dir() and (p / "manifest.json").exists():
+            folders.setdefault(p.name.split("-")[0], []).append((p.stat().st_mtime, p))
+    removed = 0
+    for entries in folders.values():
+        for mtime, p in sorted(entries, reverse=True)[keep:]:
+            if now - mtime > older_than_s:
+                shutil.rmtree(p, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+GROUP_BY_SCHEMA = {"staging": "microdata", "codes": "microdata", "intermediate": "microdata", "microdata": "microdata",
+                   "quality": "quality", "linkage": "linkage", "linkage_audit": "linkage", "bulletin": "publication"}
+RESTRICTED_SCHEMAS = {"raw", "staging", "intermediate", "linkage_audit"}  # names, ID numbers or person_no
+LINKAGE_MODELS = ("int_linkage_", "int_register_links", "int_name_pinyin", "int_registrants_matched")
+PES_MODELS = ("int_pes_", "stg_landing__pes_", "pes_")
+
+
+class CensusTranslator(DagsterDbtTranslator):
+    """Asset keys follow the warehouse: [schema, table]; groups are census stages."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
+        return dg.AssetKey([schema, dbt_resource_props.get("alias") or dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["name"].startswith(LINKAGE_MODELS):
+            return "linkage"  # the restricted linkage steps sit with the comparisons they feed
+        if dbt_resource_props["name"].startswith(PES_MODELS):
+            return "coverage_survey"  # the post-enumeration survey and its estimates
+        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
+        return GROUP_BY_SCHEMA.get(schema, "microdata")
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
+        return ["team:census-data"]
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        schema = dbt_resource_props.get("config", {}).get("schema")
+        zone = "restricted" if schema in RESTRICTED_SCHEMAS else "analysis"
+        return {**super().get_tags(dbt_resource_props), "zone": zone}
+
+
+TRANSLATOR = CensusTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
+BULLETIN_BUILD = "path:models/marts/bulletin"  # the second build's selection; the first builds the rest
+
+
+def _relations(manifest: Mapping[str, Any], con) -> tuple[dict, dict]:
+    """Every table and view dbt knows, by (schema, name): its asset key and its columns in the
+    warehouse (one catalog query, once dbt has finished: no second connection while it runs)."""
+    keys = {}
+    for props in [*manifest["nodes"].values(), *manifest["sources"].values()]:
+        if props["resource_type"] in ("model", "seed", "snapshot", "source"):
+            name = props.get("alias") or props.get("identifier") or props["name"]
+            keys[(props["schema"].lower(), name.lower())] = TRANSLATOR.get_asset_key(props)
+    columns: dict[tuple[str, str], list[str]] = {}
+    for schema, table, column in con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_catalog = current_database() order by table_schema, table_name, ordinal_position"
+    ).fetchall():
+        if (schema.lower(), table.lower()) in keys:
+            columns.setdefault((schema.lower(), table.lower()), []).append(column)
+    return keys, columns
+
+
+LINEAGE_CACHE = DBT_DIR / "target" / "column_lineage_cache.json"  # beside dbt's artifacts, gitignored
+
+
+def model_sql_metadata(context: dg.AssetExecutionContext, invocation, held: list[dg.Output], con,
+                       secret: str) -> dict[str, dict]:
+    """By output name: `dagster/column_lineage` (from the compiled SQL: census_pipeline/lib/lineage.py)
+    and `compiled_sql`, the SQL dbt ran, for each SQL model this build wrote. Column names and SQL
+    only, never data values; SQL holding a secret or an ID-number-like literal is withheld.
+
+    Not dagster-dbt's `fetch_column_metadata()`: it opens an adapter connection per model from this
+    process while dbt still runs, and DuckDB lets one process write (or, with a writer, none read)."""
+    started = time.perf_counter()
+    compiled = {r["unique_id"]: r.get("compiled_code")
+                for r in invocation.get_artifact("run_results.json")["results"]}
+    keys, columns = _relations(invocation.manifest, con)
+    cache = read_cache(LINEAGE_CACHE)
+    cached = len(cache)
+    out, n_columns, n_resolved = {}, 0, 0
+    for event in held:
+        uid = getattr(event.metadata.get("unique_id"), "text", None)
+        node, code = invocation.manifest["nodes"].get(uid, {}), compiled.get(uid)
+        if node.get("resource_type") != "model" or node.get("language") != "sql" or not code:
+            continue  # seeds read no table; Python models are not SQL: neither gets lineage
+        own = columns.get((node["schema"].lower(), (node.get("alias") or node["name"]).lower()), [])
+        found = cached_column_lineage(code, columns, own, cache)
+        if found.reason:
+            context.log.warning(f"No column lineage for {node['name']}: {found.reason}")
+        n_columns, n_resolved = n_columns + len(own), n_resolved + len(found.deps)
+        hazards = sql_hazards(code, [secret])
+        out[event.output_name] = {
+            "dagster/column_lineage": dg.TableColumnLineage(deps_by_column={
+                column: [dg.TableColumnDep(asset_key=keys[(s, t)], column_name=c) for s, t, c in deps]
+                for column, deps in found.deps.items()}),
+            "compiled_sql": dg.MetadataValue.text(f"withheld: {'; '.join(hazards)}") if hazards
+            else dg.MetadataValue.md(f"```sql\n{code.strip()}\n```"),
+        }
+    if len(cache) != cached:
+        write_cache(LINEAGE_CACHE, cache)
+    context.log.info(f"Column lineage of {len(out)} dbt models ({len(cache) - cached} parsed, the rest cached): "
+                     f"{n_resolved} of {n_columns} columns traced, in {time.perf_counter() - started:.2f} s")
+    return out
+
+
+StageMetadata = Mapping[tuple[str, ...], Callable[[Any], dict]]  # asset key path -> figures read once built
+
+
+def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, secret: str,
+          stage_metadata: StageMetadata | None = None):
+    """`dbt build` of this asset's selection, streaming its events; every model's output gets, once
+    dbt is done, its row count, column schema, column lineage and compiled SQL, and the figures of
+    `stage_metadata` for the assets named there. `secret` is only used to keep it out of metadata."""
+    stage_metadata = stage_metadata or {}
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    held = []
+    for event in invocation.stream():
+        if isinstance(event, dg.Output):
+            held.append(event)  # metadata is added below, once dbt has let go of the warehouse
+        else:
+            yield event
+    with warehouse.connect(read_only=True) as con:
+        try:
+            models = model_sql_metadata(context, invocation, held, con, secret) if held else {}
+        except Exception as e:  # a reader's aid: never lose the build's outputs over it
+            context.log.warning(f"No column lineage or compiled SQL this run: {type(e).__name__}: {e}")
+            models = {}
+        for event in held:
+            key = context.asset_key_for_output(event.output_name)
+            table = ".".join(key.path)
+            spec = context.assets_def.specs_by_key[key]
+            extra = table_metadata(con, table, spec.metadata.get("dagster/column_schema"))
+            extra.update(models.get(event.output_name, {}))
+            if tuple(key.path) in stage_metadata:
+                extra.update(stage_metadata[tuple(key.path)](con))
+            yield event.with_metadata({**event.metadata, **extra})
+    removed = prune_invocation_folders(DBT_DIR / "target")
+    if removed:
+        context.log.info(f"removed {removed} old dbt invocation folders from {DBT_DIR / 'target'}")
+    if not invocation.is_successful():
+        raise dg.Failure("dbt build failed: see the dbt log above for the failing model or test")
+
+
