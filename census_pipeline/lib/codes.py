@@ -10,9 +10,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SEEDS_DIR = PROJECT_ROOT / "dbt_project" / "seeds"
 
 CITY_CODE = "330100"
-STANDARD_TIME = "2020-11-01 00:00 UTC+8"
 NON_DISTRICT_COUNTIES = frozenset({"330122", "330127", "330182"})
-FORMER_DISTRICTS = frozenset({"330103", "330104"})
 
 
 @cache
@@ -26,11 +24,6 @@ def code_list(name: str) -> tuple[dict[str, str], ...]:
 def counties() -> dict[str, str]:
     """County-level divisions of the city: code -> Chinese name (the city row excluded)."""
     return {r["code"]: r["name_zh"] for r in code_list("regions") if r["level"] != "city"}
-
-
-@cache
-def provinces() -> dict[str, str]:
-    return {r["code"]: r["name_zh"] for r in code_list("provinces")}
 
 
 def is_district(code: str) -> bool:

@@ -25,12 +25,6 @@ def age_at_standard_time(year: int, month: int, day: int | None = None) -> int:
     return 2020 - year if before_birthday else 2019 - year
 
 
-def born_before_standard_time(born: dt.date | tuple[int, int]) -> bool:
-    if isinstance(born, dt.date):
-        return born < STANDARD_DATE
-    return born < (2020, 11)
-
-
 def counts_here(residence, hukou_place, duration, reason) -> tuple[bool, bool]:
     """(counts in the household's township, flagged) for a person line, rules.md 常住人口."""
     res, place, dur, why = code(residence), code(hukou_place), code(duration), code(reason)
