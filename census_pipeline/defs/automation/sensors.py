@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from census_pipeline.defs.automation.dead_runs import fail_dead_runs
 from census_pipeline.defs.automation import jobs
+from census_pipeline.defs.automation.dead_runs import fail_dead_runs
 from census_pipeline.lib.alerts import alert, text_of
 from census_pipeline.lib.landing_watch import ingested_files, new_since
 from census_pipeline.lib.publish import mark_stale
