@@ -6,4 +6,4 @@
 select c.*
 from {{ ref('int_linkage_census') }} as c
 where c.is_counted
-  and substr(c.ea_code, 1, 9) in (select distinct substr(ea_code, 1, 9) from {{ source('raw', 'pes_submissions') }})
+  and substr(c.ea_code, 1, 9) in (select distinct substr(ea_code, 1, 9) from {{ ref('stg_landing__pes_submissions') }})

@@ -7,7 +7,7 @@ with persons as (
 ),
 
 sampled_eas as (
-    select distinct ea_code from {{ source('raw', 'pes_submissions') }}
+    select distinct ea_code from {{ ref('stg_landing__pes_submissions') }}
 ),
 
 final as (

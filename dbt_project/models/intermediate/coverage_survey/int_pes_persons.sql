@@ -7,7 +7,7 @@ with lines as (
 households as (
     select submission_id, household_id, ea_code, substr(ea_code, 1, 9) as township_code,
            substr(ea_code, 1, 6) as county_code
-    from {{ source('raw', 'pes_submissions') }}
+    from {{ ref('stg_landing__pes_submissions') }}
 ),
 
 items as (

@@ -4,7 +4,7 @@
     links, the true pairs there were to find, precision, recall and F1 (percent). A registrant's
     true pair is any census record of the same person. Counts only: analysis zone. -#}
 with truth as (
-    select * from {{ source('raw', 'linkage_truth') }}
+    select * from {{ ref('stg_landing__linkage_truth') }}
 ),
 
 true_pairs as (

@@ -41,7 +41,7 @@ frame_eas as (
 ),
 
 sampled as (
-    select distinct ea_code from {{ source('raw', 'pes_submissions') }}
+    select distinct ea_code from {{ ref('stg_landing__pes_submissions') }}
 ),
 
 eas as (
