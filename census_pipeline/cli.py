@@ -51,7 +51,7 @@ def demo_requested(flag: bool = False) -> bool:
 
 def is_generated_demo(landing: Path) -> bool:
     """A landing zone `census generate` wrote: its truth file lies beside it."""
-    from census_pipeline.lib.generator import truth_path_for
+    from census_pipeline.lib.truth_files import truth_path_for
 
     return truth_path_for(landing).exists()
 

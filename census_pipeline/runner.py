@@ -157,7 +157,7 @@ def _truth_net_omission(landing: str) -> float | None:
     """The planted net omission rate of a generated census (its truth file), else None."""
     import json
 
-    from census_pipeline.lib.generator import truth_path_for
+    from census_pipeline.lib.truth_files import truth_path_for
 
     path = truth_path_for(Path(landing))
     if not path.exists():

@@ -46,6 +46,7 @@ from census_pipeline.lib.geography import (
     ZHEJIANG_ORIGINS,
 )
 from census_pipeline.lib.oracle import STANDARD_DATE, age_at_standard_time, counts_here, migration_class
+from census_pipeline.lib.truth_files import truth_links_path_for, truth_path_for
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 EXTRACTED_ON = "2020-10-20"
@@ -1793,14 +1794,6 @@ def generate(out: Path, households: int, seed: int, truth_path: Path | None = No
     truth = gen.run(progress)
     truth["parameters"] = {"households": households, "seed": seed, "rates": dataclasses.asdict(gen.rates)}
     truth["city_code"] = CITY_CODE
-    path = truth_path or Path(str(out).rstrip("/") + ".truth.json")
+    path = truth_path or truth_path_for(out)
     path.write_text(json.dumps(truth, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     return truth
-
-
-def truth_path_for(landing: Path) -> Path:
-    return Path(str(landing).rstrip("/") + ".truth.json")
-
-
-def truth_links_path_for(landing: Path) -> Path:
-    return Path(str(landing).rstrip("/") + ".truth_links.csv.gz")

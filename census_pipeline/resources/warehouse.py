@@ -17,6 +17,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from census_pipeline.lib.duckdb_settings import duckdb_settings
+from census_pipeline.lib.truth_files import truth_links_path_for
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -71,6 +72,12 @@ class LandingZone(dg.ConfigurableResource):
         if not root.is_dir():
             raise dg.Failure(f"landing zone {root} does not exist (set CENSUS_LANDING_DIR)")
         return root
+
+    @property
+    def truth_links_path(self) -> Path:
+        """Where a generated census's record-to-person truth lies, beside the landing zone
+        (`<landing>.truth_links.csv.gz`); a real census has none, so it may not exist."""
+        return truth_links_path_for(self.root)
 
 
 class OutputDir(dg.ConfigurableResource):

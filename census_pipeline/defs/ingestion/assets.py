@@ -6,7 +6,6 @@ import dagster as dg
 from census_pipeline.defs.metadata import table_metadata
 from census_pipeline.defs.retries import retried_on_transient_io
 from census_pipeline.lib import ingest
-from census_pipeline.lib.generator import truth_links_path_for
 from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import LandingZone, Warehouse
 
@@ -139,7 +138,7 @@ def linkage_truth(context: dg.AssetExecutionContext, warehouse: Warehouse, landi
     Read from the generator's truth file beside the landing zone (`<landing>.truth_links.csv.gz`),
     so that linkage precision and recall are measured on every run of a generated census. A real
     census has no such file: the table is empty and linkage quality reads "not measured"."""
-    path = truth_links_path_for(landing.root)
+    path = landing.truth_links_path
     with warehouse.connect() as con:
         con.execute("create schema if not exists raw")
         if path.exists():
