@@ -40,13 +40,31 @@ def complete_files(root: Path) -> list[tuple[int, str]]:
     return sorted(out)
 
 
+def _read_cursor(cursor: str | None) -> tuple[int, set[str]]:
+    """(the newest change time seen, every path seen with that time). A cursor of an older
+    release held one path, `[time, path]`: other files of that very time look new once more,
+    which costs at most one run that finds nothing to ingest (the ledger reads a file once)."""
+    if not cursor:
+        return -1, set()
+    t, seen = json.loads(cursor)
+    return t, set(seen) if isinstance(seen, list) else {seen}
+
+
 def new_since(root: Path, cursor: str | None) -> tuple[list[str], str | None]:
-    """Files that landed after the cursor, and the cursor after them (unchanged if none)."""
-    last = tuple(json.loads(cursor)) if cursor else (-1, "")
-    new = [(t, p) for t, p in complete_files(root) if (t, p) > last]
+    """Files that landed after the cursor, and the cursor after them (unchanged if none).
+
+    Change times come from a coarse clock (a few milliseconds): two files renamed into place in
+    the same tick share one ctime, and a tick may look between them. So the cursor keeps the
+    newest ctime *and every path seen with it*: a file of that same ctime that was not there at
+    the last look is still new (a cursor of one (time, path) would skip it when its name sorts
+    before the path)."""
+    last_t, seen = _read_cursor(cursor)
+    new = [(t, p) for t, p in complete_files(root) if t > last_t or (t == last_t and p not in seen)]
     if not new:
         return [], cursor
-    return [p for _, p in new], json.dumps(list(new[-1]))
+    newest = new[-1][0]
+    at_newest = sorted({p for t, p in new if t == newest} | (seen if newest == last_t else set()))
+    return [p for _, p in new], json.dumps([newest, at_newest])
 
 
 def ingested_files(warehouse: Path) -> set[str] | None:
