@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from census_pipeline.lib.generator import Generator
+from census_demo import Generator
 
 
 def main() -> None:

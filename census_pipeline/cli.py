@@ -82,7 +82,8 @@ def settle_pseudonym_key(landing: Path, demo: bool) -> str | None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from census_pipeline.lib.generator import Rates, generate, truth_path_for
+    from census_demo import Rates, generate
+    from census_pipeline.lib.truth_files import truth_path_for
 
     out = Path(args.out)
     truth = Path(args.truth) if args.truth else truth_path_for(out)

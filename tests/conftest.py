@@ -17,8 +17,8 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
+from census_demo import generate
 from census_pipeline.defs.dbt import prepare_manifest
-from census_pipeline.lib.generator import generate
 
 CENSUS = str(Path(sys.executable).with_name("census"))
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing-sample"

@@ -19,9 +19,9 @@ import statistics
 import duckdb
 import pytest
 
+from census_demo import Rates, generate
 from census_pipeline.defs.dbt import DBT_DIR
 from census_pipeline.lib import ingest
-from census_pipeline.lib.generator import Rates, generate
 from tests.integration.test_ingestion import run_ingest
 
 CENSUS_SEEDS = (101, 102, 103, 104)

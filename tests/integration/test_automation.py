@@ -63,8 +63,8 @@ def test_a_burst_of_hundreds_of_files_is_one_run(tmp_path, monkeypatch):
 def test_the_first_tick_leaves_out_files_the_warehouse_has_already_ingested(tmp_path, monkeypatch):
     """A sensor switched on beside a warehouse that has read the landing zone (say, after `census
     run`) must not start a whole run for files already in its ledger; a file that lands later does."""
+    from census_demo import generate
     from census_pipeline.lib import ingest
-    from census_pipeline.lib.generator import generate
 
     root = tmp_path / "landing"
     generate(root, households=40, seed=3)
@@ -134,9 +134,9 @@ def test_a_failed_run_raises_one_alert_to_the_log_and_the_configured_command(tmp
     import json
     import sys
 
+    from census_demo import generate
     from census_pipeline.defs.automation.sensors import bulletin_marked_stale_after_a_failed_run
     from census_pipeline.lib.alerts import alert
-    from census_pipeline.lib.generator import generate
     from census_pipeline.resources import OutputDir
     from census_pipeline.runner import materialize_census
 

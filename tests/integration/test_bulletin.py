@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from census_demo import generate
 from census_pipeline.defs.publication.assets import BULLETIN_TABLES, PUBLISHED_TABLES
-from census_pipeline.lib.generator import generate
 from tests.bulletin_truth import expected_tables
 from tests.conftest import materialize_into
 

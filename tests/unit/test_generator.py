@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from census_demo import generate
 from census_pipeline.lib import idnumber
-from census_pipeline.lib.generator import generate
 
 
 def test_same_seed_same_census(tmp_path):
@@ -64,7 +64,7 @@ def test_hangzhou_size_geography_has_unique_codes():
     village the same number, and household IDs repeated. 5.05 M is the Hangzhou benchmark."""
     import random
 
-    from census_pipeline.lib.generator import MAX_DWELLING, build_geography
+    from census_demo.geography import MAX_DWELLING, build_geography
 
     for n in (4_150_000, 5_050_000):
         eas = build_geography(random.Random(1), n)
@@ -85,7 +85,7 @@ def test_hangzhou_size_geography_has_unique_codes():
 def test_geography_check_refuses_repeats_and_overflows():
     import pytest
 
-    from census_pipeline.lib.generator import EA, check_geography
+    from census_demo.geography import EA, check_geography
 
     a = EA("330106001001001", "111", "330106", "330106001")
     b = EA("330106001001002", "111", "330106", "330106001")
@@ -103,7 +103,7 @@ def test_id_allocator_never_repeats_a_number():
 
     import pytest
 
-    from census_pipeline.lib.generator import IdAllocator
+    from census_demo.ids import IdAllocator
 
     ids = IdAllocator()
     born = dt.date(1990, 5, 17)
@@ -172,7 +172,7 @@ def test_county_id_allocators_never_issue_the_same_number():
 
     import pytest
 
-    from census_pipeline.lib.generator import IdAllocator
+    from census_demo.ids import IdAllocator
     from census_pipeline.lib.geography import COUNTY_POPULATION
 
     born = dt.date(1985, 2, 3)
@@ -194,7 +194,8 @@ def _dup_households(other: str):
     generator after both have been counted, and a's and b's townships."""
     import datetime as dt
 
-    from census_pipeline.lib.generator import EA, Generator
+    from census_demo import Generator
+    from census_demo.geography import EA
 
     g = Generator("unused", households=1, seed=1)
     ea_a = EA("330106011021002", "111", "330106", "330106011")
@@ -248,7 +249,8 @@ def test_household_keeps_counting_when_another_person_still_counts():
 def _three_ea_generator():
     """A generator, three EAs of one township's county, and a household maker that counts each
     household as the generator does (the duplicate bookkeeping tests)."""
-    from census_pipeline.lib.generator import EA, Generator
+    from census_demo import Generator
+    from census_demo.geography import EA
 
     g = Generator("unused", households=1, seed=1)
     ea = {k: EA(f"3301060{k}1001001", "111", "330106", f"3301060{k}1") for k in "123"}
