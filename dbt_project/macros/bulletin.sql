@@ -11,7 +11,7 @@
         group by county_code
     ),
     city as (
-        select '330100' as region_code,
+        select '{{ var('city_code') }}' as region_code,
         {%- for name, agg in measures.items() %}
                {{ agg }} as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
@@ -42,5 +42,5 @@
     )
     select * from counties
     union all
-    select '330100', '杭州市'{% for name in counts %}, sum({{ name }}){% endfor %} from counties
+    select '{{ var('city_code') }}', '杭州市'{% for name in counts %}, sum({{ name }}){% endfor %} from counties
 {% endmacro %}

@@ -37,7 +37,7 @@ weighted as (  -- each replicate's weight times its persons: the same decimal su
 by_region as (
     select replicate, county_code as region_code, category, weight from weighted
     union all
-    select replicate, '330100', category, weight from weighted
+    select replicate, '{{ var('city_code') }}', category, weight from weighted
 ),
 
 replicate_estimates as (

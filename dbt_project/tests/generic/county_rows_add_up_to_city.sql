@@ -3,8 +3,8 @@
 with sums as (
     select
         {% for c in columns %}
-        sum(case when region_code <> '330100' then {{ c }} else 0 end) as county_{{ loop.index }},
-        sum(case when region_code = '330100' then {{ c }} else 0 end) as city_{{ loop.index }}{{ "," if not loop.last }}
+        sum(case when region_code <> '{{ var('city_code') }}' then {{ c }} else 0 end) as county_{{ loop.index }},
+        sum(case when region_code = '{{ var('city_code') }}' then {{ c }} else 0 end) as city_{{ loop.index }}{{ "," if not loop.last }}
         {% endfor %}
     from {{ model }}
 )

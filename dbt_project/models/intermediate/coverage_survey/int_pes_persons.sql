@@ -47,7 +47,7 @@ final as (
         i.id_number,
         i.has_valid_id,
         i.has_valid_id as id_valid,
-        {{ pes_post_stratum_columns('i.sex', '(case when i.birth_month < 11 then 2020 else 2019 end - i.birth_year)',
+        {{ pes_post_stratum_columns('i.sex', '(' ~ age_at_standard_time('i.birth_year', 'i.birth_month') ~ ')',
                                     'i.hukou_place') }}
     from items as i
     left join {{ ref('pes_county_groups') }} as g on g.county_code = i.county_code

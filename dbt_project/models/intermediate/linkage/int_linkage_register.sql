@@ -2,7 +2,7 @@
     before the standard time), with the keys that linkage compares. Restricted zone. -#}
 with registrants as (
     select * from {{ ref('stg_registers__hukou_registrants') }}
-    where is_active and birth_date < date '2020-11-01'
+    where is_active and birth_date < date '{{ var("standard_time") }}'
 ),
 
 final as (

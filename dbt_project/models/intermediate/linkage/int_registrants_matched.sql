@@ -4,7 +4,7 @@
     the census line has a valid ID, else its birth month). One row per registrant. -#}
 with registrants as (
     select * from {{ ref('stg_registers__hukou_registrants') }}
-    where is_active and birth_date < date '2020-11-01'
+    where is_active and birth_date < date '{{ var("standard_time") }}'
 ),
 
 census as (

@@ -36,8 +36,8 @@ with_birth as (
 aged as (
     select
         *,
-        case when birth_month < 11 then 2020 else 2019 end - birth_year as age,
-        {{ age_band('(case when birth_month < 11 then 2020 else 2019 end - birth_year)') }} as age_band
+        {{ age_at_standard_time('birth_year', 'birth_month') }} as age,
+        {{ age_band('(' ~ age_at_standard_time('birth_year', 'birth_month') ~ ')') }} as age_band
     from with_birth
 ),
 

@@ -176,12 +176,7 @@ final as (
         p.*,
         e.* exclude (submission_id, person_index),
         case
-            when p.hukou_place = '4' and not coalesce(
-                    {{ regex_full_match('p.hukou_region_code', '[0-9]{6}') }}
-                    and substr(p.hukou_region_code, 1, 2) in (select cast(code as varchar) from {{ ref('provinces') }})
-                    and (substr(p.hukou_region_code, 1, 4) <> '3301'
-                         or p.hukou_region_code in (select cast(code as varchar) from {{ ref('regions') }})
-                         or p.hukou_region_code in ('330103', '330104')), false)
+            when p.hukou_place = '4' and not {{ is_valid_hukou_region('p.hukou_region_code') }}
                 then 'E16_hukou_region_invalid'
             when p.hukou_place in ('3', '4') and p.left_hukou_duration is null then 'E17_hukou_duration_missing'
         end as hukou_flag_rule

@@ -104,11 +104,8 @@ final as (
         has_valid_id and sex_form is distinct from sex_before_edits as sex_differs_from_id,
         has_valid_id and (birth_year_reported is distinct from birth_year_before_edits
                           or birth_month_reported is distinct from birth_month_before_edits) as birth_differs_from_id,
-        {#- born in month M of year Y: the birthday has come by 2020-11-01 00:00 only if M < 11 -#}
-        case when birth_year_before_edits is not null
-             then case when birth_month_before_edits < 11 then 2020 else 2019 end - birth_year_before_edits
-        end as age_before_edits,
-        coalesce(birth_year_before_edits * 100 + birth_month_before_edits >= 202011, false)
+        {{ age_at_standard_time('birth_year_before_edits', 'birth_month_before_edits') }} as age_before_edits,
+        coalesce(birth_year_before_edits * 100 + birth_month_before_edits >= {{ standard_time_ym() }}, false)
             as is_born_after_standard_time
     from dated
 )

@@ -5,10 +5,6 @@ with persons as (
     where is_counted
 ),
 
-regions as (
-    select cast(code as varchar) as code from {{ ref('regions') }}
-),
-
 classified as (
     select
         county_code,
@@ -25,11 +21,7 @@ classified as (
         hukou_region_code,
         left_hukou_duration,
         county_code not in ('330122', '330127', '330182') as lives_in_district,
-        {#- a valid hukou_region_code (rules.md, Codes) -#}
-        coalesce({{ regex_full_match('hukou_region_code', '[0-9]{6}') }}
-            and substr(hukou_region_code, 1, 2) in (select cast(code as varchar) from {{ ref('provinces') }})
-            and (substr(hukou_region_code, 1, 4) <> '3301' or hukou_region_code in (select code from regions)
-                 or hukou_region_code in ('330103', '330104')), false) as hukou_region_is_valid
+        {{ is_valid_hukou_region('hukou_region_code') }} as hukou_region_is_valid
     from persons
 ),
 
@@ -37,8 +29,8 @@ final as (
     select
         *,
         residence = '1' and hukou_place in ('3', '4') and cast(left_hukou_duration as integer) >= 3 as is_hukou_separated,
-        hukou_region_is_valid and substr(hukou_region_code, 1, 4) = '3301'
-            and hukou_region_code not in ('330122', '330127', '330182', '330100') as hukou_in_city_district
+        hukou_region_is_valid and substr(hukou_region_code, 1, 4) = '{{ city_prefix() }}'
+            and hukou_region_code not in ('330122', '330127', '330182', '{{ var('city_code') }}') as hukou_in_city_district
     from classified
 )
 

@@ -11,7 +11,7 @@ with counts as (
 ),
 
 city as (
-    select population as city_population from counts where region_code = '330100'
+    select population as city_population from counts where region_code = '{{ var('city_code') }}'
 ),
 
 final as (

@@ -17,7 +17,7 @@ counts as (
 final as (
     select region_code, region_name, hk_macao_taiwan, foreign_residents as "foreign"
     from counts
-    where region_code = '330100' or hk_macao_taiwan + foreign_residents > 0
+    where region_code = '{{ var('city_code') }}' or hk_macao_taiwan + foreign_residents > 0
 )
 
 select * from final order by region_code

@@ -4,14 +4,14 @@
 with register as (
     select hospital_region_code as county_code, count(*) as n
     from {{ ref('stg_registers__births') }}
-    where birth_date between date '2019-11-01' and date '2020-10-31'
+    where birth_date between date '{{ var("census_year_start") }}' and date '{{ var("census_year_end") }}'
     group by 1
 ),
 
 census as (
     select county_code, count(*) as n
     from {{ ref('persons') }}
-    where is_counted and birth_year * 100 + birth_month between 201911 and 202010
+    where is_counted and {{ born_in_census_year('birth_year', 'birth_month') }}
     group by 1
 ),
 

@@ -4,7 +4,7 @@
 with register as (
     select region_code as county_code, count(*) as n
     from {{ ref('stg_registers__deaths') }}
-    where death_date between date '2019-11-01' and date '2020-10-31'
+    where death_date between date '{{ var("census_year_start") }}' and date '{{ var("census_year_end") }}'
     group by 1
 ),
 
@@ -12,7 +12,7 @@ forms as (
     select h.county_code, count(*) as n
     from {{ ref('stg_landing__death_lines') }} as d
     inner join {{ ref('int_households_resolved') }} as h on h.submission_id = d.submission_id
-    where d.death_ym between '2019-11' and '2020-10'
+    where d.death_ym between '{{ var("census_year_start")[:7] }}' and '{{ var("census_year_end")[:7] }}'
     group by 1
 ),
 

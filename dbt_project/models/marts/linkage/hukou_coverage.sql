@@ -43,7 +43,7 @@ rolled as (
            sum(not_found), sum(linked_probabilistically), sum(not_found_after_linkage), sum(h3_registered_living_elsewhere)
     from with_h3 group by 1
     union all
-    select '330100', 'city', sum(active_registrants), sum(found_counted_here), sum(found_elsewhere), sum(not_found),
+    select '{{ var('city_code') }}', 'city', sum(active_registrants), sum(found_counted_here), sum(found_elsewhere), sum(not_found),
            sum(linked_probabilistically), sum(not_found_after_linkage), sum(h3_registered_living_elsewhere)
     from with_h3
 ),

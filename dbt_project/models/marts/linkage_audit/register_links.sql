@@ -17,7 +17,7 @@ registrants as (
 not_looked_for as (
     select person_no
     from registrants
-    where is_active and not coalesce(birth_date < date '2020-11-01', false)
+    where is_active and not coalesce(birth_date < date '{{ var("standard_time") }}', false)
 ),
 
 outcomes as (

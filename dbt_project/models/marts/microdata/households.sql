@@ -19,9 +19,9 @@ sizes as (
         sum(case when is_counted then 1 else 0 end) as persons_counted,
         sum(case when residence = '1' then 1 else 0 end) as resident_lines,
         sum(case when residence is distinct from '1' then 1 else 0 end) as other_lines,
-        sum(case when birth_year * 100 + birth_month between 201911 and 202010 and sex = '1' then 1 else 0 end)
+        sum(case when {{ born_in_census_year('birth_year', 'birth_month') }} and sex = '1' then 1 else 0 end)
             as births_male_from_lines,
-        sum(case when birth_year * 100 + birth_month between 201911 and 202010 and sex = '2' then 1 else 0 end)
+        sum(case when {{ born_in_census_year('birth_year', 'birth_month') }} and sex = '2' then 1 else 0 end)
             as births_female_from_lines,
         max(case when relationship_edit_rule is not null or education_edit_rule is not null
                       or literate_edit_rule is not null or ethnicity_edit_rule is not null

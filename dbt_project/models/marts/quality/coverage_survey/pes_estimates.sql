@@ -149,7 +149,7 @@ dse_parts as (
 ),
 
 levels as (
-    select replicate, 'city' as level, '330100' as region_or_stratum, sum(counted) as counted, sum(dse) as dse
+    select replicate, 'city' as level, '{{ var('city_code') }}' as region_or_stratum, sum(counted) as counted, sum(dse) as dse
     from dse_parts group by replicate
     union all
     select replicate, 'county_group', county_group, sum(counted), sum(dse) from dse_parts group by replicate, county_group
@@ -177,14 +177,14 @@ jackknife as (
 ),
 
 all_rows as (  -- every level and post-stratum, with or without a PES behind it
-    select 'city' as level, '330100' as region_or_stratum, sum(counted) as counted from census_cells
+    select 'city' as level, '{{ var('city_code') }}' as region_or_stratum, sum(counted) as counted from census_cells
     union all select 'county_group', county_group, sum(counted) from census_cells group by county_group
     union all select 'county', county_code, sum(counted) from census_cells group by county_code
     union all select 'post_stratum', post_stratum, sum(counted) from census_cells group by post_stratum
 ),
 
 sample_rows as (
-    select 'city' as level, '330100' as region_or_stratum, sum(p) as p, sum(m) as m, sum(e) as e, sum(ce) as ce
+    select 'city' as level, '{{ var('city_code') }}' as region_or_stratum, sum(p) as p, sum(m) as m, sum(e) as e, sum(ce) as ce
     from per_ea
     union all select 'county_group', county_group, sum(p), sum(m), sum(e), sum(ce) from per_ea group by county_group
     union all select 'county', substr(ea_code, 1, 6), sum(p), sum(m), sum(e), sum(ce) from per_ea group by substr(ea_code, 1, 6)
