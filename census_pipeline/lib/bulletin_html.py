@@ -122,10 +122,8 @@ def nice_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
         if span / (step * factor) <= most:
             step *= factor
             break
-    ticks = [round(math.floor(lo / step) * step, 10)]
-    while ticks[-1] < hi:  # the last tick at or beyond the largest value: every bar ends inside the axis
-        ticks.append(round(ticks[-1] + step, 10))
-    return ticks
+    first, last = math.floor(lo / step), math.ceil(hi / step)  # the last tick at or beyond the largest value
+    return [round(k * step, 10) for k in range(first, max(last, first) + 1)]  # every bar ends inside the axis
 
 
 def _tick_label(v: float, unit: str) -> str:
