@@ -7,10 +7,10 @@ import datetime as dt
 
 from census_demo.fast import age_on, counts_here_cached, migration_class_cached
 from census_demo.ids import id_birth_date
+from census_demo.oracle import STANDARD_DATE, age_at_standard_time
 from census_demo.population import Person
 from census_pipeline.lib import idnumber
 from census_pipeline.lib.codes import is_district
-from census_pipeline.lib.oracle import STANDARD_DATE, age_at_standard_time
 
 # The age-group keys a counted person adds to (ages 65 and over alike), and the education keys.
 _AGE_KEYS = tuple(tuple(key for lo, hi, key in ((0, 14, "age_0_14"), (15, 59, "age_15_59"), (60, 200, "age_60_plus"),

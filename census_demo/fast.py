@@ -10,7 +10,7 @@ import random
 from functools import cache, lru_cache
 from itertools import accumulate
 
-from census_pipeline.lib.oracle import age_at_standard_time, counts_here, migration_class
+from census_demo.oracle import age_at_standard_time, counts_here, migration_class
 
 
 class FastRandom(random.Random):

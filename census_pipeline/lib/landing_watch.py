@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from census_pipeline.lib.ingest import is_in_flight
+from census_pipeline.lib.landing_files import is_in_flight
 
 WATCHED = ("uploads", "pes", "admin", "frame")
 

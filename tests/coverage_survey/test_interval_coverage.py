@@ -21,7 +21,7 @@ import pytest
 
 from census_demo import Rates, generate
 from census_pipeline.defs.dbt import DBT_DIR
-from census_pipeline.lib import ingest
+from census_pipeline.defs.ingestion import ingest
 from tests.integration.test_ingestion import run_ingest
 
 CENSUS_SEEDS = (101, 102, 103, 104)

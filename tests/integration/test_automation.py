@@ -64,7 +64,7 @@ def test_the_first_tick_leaves_out_files_the_warehouse_has_already_ingested(tmp_
     """A sensor switched on beside a warehouse that has read the landing zone (say, after `census
     run`) must not start a whole run for files already in its ledger; a file that lands later does."""
     from census_demo import generate
-    from census_pipeline.lib import ingest
+    from census_pipeline.defs.ingestion import ingest
 
     root = tmp_path / "landing"
     generate(root, households=40, seed=3)

@@ -9,7 +9,7 @@ import shutil
 import duckdb
 import pytest
 
-from census_pipeline.lib import ingest
+from census_pipeline.defs.ingestion import ingest
 
 
 def run_ingest(root, db):
@@ -190,7 +190,7 @@ def test_a_new_file_is_ingested_on_the_next_run_and_only_it(small_census, tmp_pa
 STEPS = '''
 import sys, duckdb
 from pathlib import Path
-from census_pipeline.lib import ingest
+from census_pipeline.defs.ingestion import ingest
 root, db = Path(sys.argv[1]), sys.argv[2]
 con = duckdb.connect(db)
 ingest.ingest_submissions(con, root, "uploads", ("pad", "self"))
