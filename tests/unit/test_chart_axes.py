@@ -17,7 +17,7 @@ def test_ticks_cover_the_values_in_round_steps(lo, width, most):
     hi = lo + width
     ticks = nice_ticks(lo, hi, most)
     assert ticks[0] <= lo + 1e-9 and ticks[-1] >= hi - 1e-9  # every bar starts and ends inside the axis
-    steps = {round(b - a, 6) for a, b in zip(ticks, ticks[1:])}
+    steps = {round(b - a, 6) for a, b in zip(ticks, ticks[1:], strict=False)}
     assert len(steps) <= 1 or max(steps) - min(steps) <= 1e-6 * max(steps)  # evenly spaced
     if len(ticks) > 1:
         step = ticks[1] - ticks[0]
