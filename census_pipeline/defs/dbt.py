@@ -90,11 +90,7 @@ def prune_invocation_folders(target: Path, keep: int = KEEP_INVOCATION_FOLDERS, 
     return removed
 
 
-GROUP_BY_SCHEMA = {"staging": "microdata", "codes": "microdata", "intermediate": "microdata", "microdata": "microdata",
-                   "quality": "quality", "linkage": "linkage", "linkage_audit": "linkage", "bulletin": "publication"}
 RESTRICTED_SCHEMAS = {"raw", "staging", "intermediate", "linkage_audit"}  # names, ID numbers or person_no
-LINKAGE_MODELS = ("int_linkage_", "int_register_links", "int_name_pinyin", "int_registrants_matched")
-PES_MODELS = ("int_pes_", "stg_landing__pes_", "pes_")
 
 
 class CensusTranslator(DagsterDbtTranslator):
@@ -107,12 +103,12 @@ class CensusTranslator(DagsterDbtTranslator):
         return dg.AssetKey([schema, dbt_resource_props.get("alias") or dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["name"].startswith(LINKAGE_MODELS):
-            return "linkage"  # the restricted linkage steps sit with the comparisons they feed
-        if dbt_resource_props["name"].startswith(PES_MODELS):
-            return "coverage_survey"  # the post-enumeration survey and its estimates
-        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
-        return GROUP_BY_SCHEMA.get(schema, "microdata")
+        """The stage named by the model's folder in dbt_project.yml (`+meta: {dagster: {group: ...}}`)."""
+        group = super().get_group_name(dbt_resource_props)
+        if group is None and dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
+            raise ValueError(f"{dbt_resource_props['unique_id']} has no Dagster group: give its folder one in "
+                             "dbt_project.yml (+meta: {dagster: {group: ...}})")
+        return group
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]):
         return ["team:census-data"]
@@ -124,7 +120,8 @@ class CensusTranslator(DagsterDbtTranslator):
 
 
 TRANSLATOR = CensusTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
-BULLETIN_BUILD = "path:models/marts/bulletin"  # the second build's selection; the first builds the rest
+# the second build's selection (the bulletin and what only it reads); the first builds the rest
+BULLETIN_BUILD = "path:models/marts/bulletin path:models/intermediate/publication"
 
 
 def _relations(manifest: Mapping[str, Any], con) -> tuple[dict, dict]:
