@@ -60,7 +60,7 @@ ui: install ## the Dagster UI on http://127.0.0.1:3000 (runs from `make run` sho
 	$(BIN)/census ui --demo -h 127.0.0.1 -p 3000
 
 lint: install ## ruff over the Python code
-	$(BIN)/ruff check census_pipeline tests bench
+	$(BIN)/ruff check census_pipeline census_demo tests bench
 
 bench: install ## time one whole census run at 1M persons (BENCH_PERSONS=..., BENCH_DIR=... reused; 12M needs ~60 GB free)
 	$(BIN)/python bench/run_bench.py --persons $${BENCH_PERSONS:-1000000} \

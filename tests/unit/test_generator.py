@@ -33,10 +33,13 @@ def test_landing_zone_follows_the_contract(small_census):
     gb = next((landing / "admin/hukou").glob("*part2.csv"))
     assert gb.read_bytes().lower().startswith(b"# encoding: gb18030\n")
     files = [p for p in (landing / "uploads").rglob("*.jsonl") if not p.name.startswith(".")]
-    line = files[0].read_text(encoding="utf-8-sig").splitlines()[0]
-    sub = json.loads(line) if line.startswith("{") and line.endswith("}") else None
-    if sub:
-        assert {"submission_id", "channel", "form", "status", "persons"} <= set(sub)
+    keyed = 0  # most lines are whole submissions with the contract's keys (a few are planted defects)
+    for ln in files[0].read_text(encoding="utf-8-sig", errors="replace").splitlines():
+        try:
+            keyed += {"submission_id", "channel", "form", "status", "persons"} <= set(json.loads(ln))
+        except (ValueError, TypeError):
+            continue
+    assert keyed >= 1
     valid_ids = 0
     for p in files[:20]:
         for ln in p.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -47,7 +50,8 @@ def test_landing_zone_follows_the_contract(small_census):
             if isinstance(s, dict) and isinstance(s.get("persons"), list):
                 valid_ids += sum(idnumber.is_valid(pp.get("id_number")) for pp in s["persons"] if isinstance(pp, dict))
     assert valid_ids > 100
-    assert truth["defects"]["in_flight_files"] == 3
+    in_flight = [p for p in landing.rglob("*") if p.is_file() and (p.name.startswith(".") or p.suffix in (".part", ".tmp"))]
+    assert len(in_flight) == truth["defects"]["in_flight_files"] > 0  # the truth counts the files it left in flight
 
 
 def test_calibrated_to_the_published_figures(tmp_path):
