@@ -23,24 +23,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from census_pipeline.lib.codes import PROJECT_ROOT
+from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
 
-DATA_DIR = PROJECT_ROOT / "data"
 # What Ctrl-C during `census run` prints (exit code 130). True because every stage writes all or
 # nothing (one transaction, or write-then-swap) and the bulletin is published by a swap
 INTERRUPTED = "interrupted: the run was stopped; rerun `census run` to finish — nothing half-written is kept"
-DEFAULTS = {
-    "CENSUS_LANDING_DIR": DATA_DIR / "landing",
-    "CENSUS_WAREHOUSE": DATA_DIR / "warehouse.duckdb",
-    "CENSUS_OUTPUT_DIR": DATA_DIR / "output",
-}
 
 
 def apply_default_locations() -> dict[str, str]:
     """Fill the three location variables with the data-folder defaults where unset."""
-    for name, default in DEFAULTS.items():
+    for name, default in DEFAULT_LOCATIONS.items():
         os.environ.setdefault(name, str(default))
-    return {name: os.environ[name] for name in DEFAULTS}
+    return {name: os.environ[name] for name in DEFAULT_LOCATIONS}
 
 
 def demo_requested(flag: bool = False) -> bool:

@@ -25,7 +25,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
 from census_pipeline.defs.metadata import table_metadata
-from census_pipeline.lib.codes import PROJECT_ROOT
+from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
 from census_pipeline.lib.lineage import cached_column_lineage, read_cache, sql_hazards, write_cache
 from census_pipeline.resources import Warehouse
 
@@ -57,7 +57,7 @@ def prepare_manifest(force: bool = False) -> Path:
     manifest = dbt_project.manifest_path
     if force or not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
         env = dict(os.environ)
-        env.setdefault("CENSUS_WAREHOUSE", str(PROJECT_ROOT / "data" / "warehouse.duckdb"))
+        env.setdefault("CENSUS_WAREHOUSE", str(DEFAULT_LOCATIONS["CENSUS_WAREHOUSE"]))
         subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir",
                         str(DBT_DIR)], check=True, env=env, cwd=DBT_DIR)
     return manifest

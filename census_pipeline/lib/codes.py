@@ -8,6 +8,14 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SEEDS_DIR = PROJECT_ROOT / "dbt_project" / "seeds"
+DATA_DIR = PROJECT_ROOT / "data"
+# Where the census's files are when the environment does not say (the one home of these defaults;
+# the Makefile exports the same three)
+DEFAULT_LOCATIONS = {
+    "CENSUS_LANDING_DIR": DATA_DIR / "landing",
+    "CENSUS_WAREHOUSE": DATA_DIR / "warehouse.duckdb",
+    "CENSUS_OUTPUT_DIR": DATA_DIR / "output",
+}
 
 CITY_CODE = "330100"
 NON_DISTRICT_COUNTIES = frozenset({"330122", "330127", "330182"})
