@@ -19,18 +19,23 @@ from census_pipeline.lib.codes import PROJECT_ROOT
 from census_pipeline.resources import LandingZone, OutputDir, PseudonymKey, Warehouse
 from census_pipeline.resources.expectations import GreatExpectations
 
-shared = dg.Definitions(
-    resources={
-        "warehouse": Warehouse(path=dg.EnvVar("CENSUS_WAREHOUSE")),
-        "landing": LandingZone(path=dg.EnvVar("CENSUS_LANDING_DIR")),
-        "output": OutputDir(path=dg.EnvVar("CENSUS_OUTPUT_DIR")),
-        "pseudonym_key": PseudonymKey(key=dg.EnvVar("CENSUS_PSEUDONYM_KEY")),
-        "great_expectations": GreatExpectations(warehouse_path=dg.EnvVar("CENSUS_WAREHOUSE"),
-                                                output_dir=dg.EnvVar("CENSUS_OUTPUT_DIR")),
-        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                              dbt_executable=dbt_executable()),
-    },
-    executor=dg.in_process_executor,
-)
 
-defs = dg.Definitions.merge(dg.load_from_defs_folder(path_within_project=PROJECT_ROOT), shared)
+def _shared() -> dg.Definitions:
+    """The resources and the executor every stage uses (a function: Dagster's loader refuses a
+    module with two Definitions objects at module scope)."""
+    return dg.Definitions(
+        resources={
+            "warehouse": Warehouse(path=dg.EnvVar("CENSUS_WAREHOUSE")),
+            "landing": LandingZone(path=dg.EnvVar("CENSUS_LANDING_DIR")),
+            "output": OutputDir(path=dg.EnvVar("CENSUS_OUTPUT_DIR")),
+            "pseudonym_key": PseudonymKey(key=dg.EnvVar("CENSUS_PSEUDONYM_KEY")),
+            "great_expectations": GreatExpectations(warehouse_path=dg.EnvVar("CENSUS_WAREHOUSE"),
+                                                    output_dir=dg.EnvVar("CENSUS_OUTPUT_DIR")),
+            "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                                  dbt_executable=dbt_executable()),
+        },
+        executor=dg.in_process_executor,
+    )
+
+
+defs = dg.Definitions.merge(dg.load_from_defs_folder(path_within_project=PROJECT_ROOT), _shared())

@@ -60,3 +60,12 @@ def test_definitions_match_their_snapshot():
     changed = {k: {f: (expected["assets"][k][f], v[f]) for f in v if v[f] != expected["assets"][k][f]}
                for k, v in got["assets"].items()}
     assert not {k: d for k, d in changed.items() if d}
+
+
+def test_the_code_location_module_holds_one_definitions_object():
+    """Dagster's loader (the UI, `dagster dev -w workspace.yaml`) refuses a module with two."""
+    import dagster as dg
+
+    import census_pipeline.definitions as module
+
+    assert [name for name, v in vars(module).items() if isinstance(v, dg.Definitions)] == ["defs"]
