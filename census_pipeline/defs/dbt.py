@@ -6,7 +6,7 @@ their Dagster group from that folder's `+meta: {dagster: {group: ...}}` in dbt_p
 models still run in two `dbt build`s per run, not one per stage: the microdata gates (Great
 Expectations) sit between the microdata and the bulletin, and every dbt invocation costs 4-6 s
 of start-up here, so staging, microdata, linkage and the coverage survey build together
-(defs/microdata/dbt_models.py) and the bulletin after the gates (defs/publication/dbt_models.py).
+(defs/microdata/assets.py) and the bulletin after the gates (defs/publication/bulletin_models.py).
 While dbt runs it holds the warehouse's write lock, so the metadata read from the warehouse (row
 counts, column schemas, column lineage, each stage's figures) is added once the build has finished.
 """

@@ -122,7 +122,8 @@ def nice_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
         if span / (step * factor) <= most:
             step *= factor
             break
-    first, last = math.floor(lo / step), math.ceil(hi / step)  # the last tick at or beyond the largest value
+    # the last tick at or beyond the largest value (rounded first: 0.07 / 0.01 is 7.000000000000001)
+    first, last = math.floor(round(lo / step, 9)), math.ceil(round(hi / step, 9))
     return [round(k * step, 10) for k in range(first, max(last, first) + 1)]  # every bar ends inside the axis
 
 

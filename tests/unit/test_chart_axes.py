@@ -30,4 +30,5 @@ def test_axes_for_the_bulletin():
     assert nice_ticks(0, 1_234_567) == [0, 500_000, 1_000_000, 1_500_000]
     assert nice_ticks(0, 1_234_567, most=10) == [0, 200_000, 400_000, 600_000, 800_000, 1_000_000, 1_200_000, 1_400_000]
     assert nice_ticks(0.2, 0.9) == [0.2, 0.4, 0.6, 0.8, 1.0]
+    assert nice_ticks(0.01, 0.07) == [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07]  # no tick past the float error
     assert nice_ticks(5, 5) == [5]  # one value: one tick, never an endless axis

@@ -1,6 +1,7 @@
 """Sensors: a run for new files in the landing zone, and what follows a failed run (the
 bulletin marked stale, one alert)."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -42,8 +43,10 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext):
     if not files:
         return dg.SkipReason("no new complete files")
     context.update_cursor(cursor)
-    # one run for the whole burst; the run key is the last file's position, stable across ticks
-    return dg.RunRequest(run_key=f"landing:{cursor}", tags={"census/trigger": "landing sensor",
+    # one run for the whole burst; the run key is the cursor after it (hashed: it lists the paths
+    # of its newest change time), stable across ticks
+    key = hashlib.sha256(cursor.encode()).hexdigest()[:20]
+    return dg.RunRequest(run_key=f"landing:{key}", tags={"census/trigger": "landing sensor",
                                                             "census/new_files": str(len(files))})
 
 
