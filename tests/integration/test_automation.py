@@ -9,6 +9,7 @@ import duckdb
 
 from census_pipeline.defs.automation.schedules import nightly_census_run
 from census_pipeline.defs.automation.sensors import landing_zone_sensor
+from census_pipeline.lib import landing_watch
 
 
 def test_nightly_at_two_in_china_standard_time():
@@ -18,6 +19,7 @@ def test_nightly_at_two_in_china_standard_time():
 
 
 def _tick(cursor, monkeypatch, root, warehouse=None):
+    monkeypatch.setattr(landing_watch, "SETTLE_S", 0.0)  # the files here are written a moment before the look
     monkeypatch.setenv("CENSUS_LANDING_DIR", str(root))
     monkeypatch.setenv("CENSUS_WAREHOUSE", str(warehouse or root.parent / "no-warehouse-yet.duckdb"))
     ctx = dg.build_sensor_context(cursor=cursor, instance=dg.DagsterInstance.ephemeral())

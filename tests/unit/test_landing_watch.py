@@ -28,11 +28,12 @@ def test_in_flight_files_are_never_listed_and_a_file_appears_once(tmp_path):
     (tmp_path / "uploads").mkdir()
     (tmp_path / "uploads" / "half.jsonl.part").write_text("{")
     (tmp_path / "uploads" / ".hidden.jsonl").write_text("{}")
-    assert new_since(tmp_path, None) == ([], None)
+    assert new_since(tmp_path, None, settle_s=0) == ([], None)
     _land(tmp_path, "a")
-    files, cursor = new_since(tmp_path, None)
+    assert new_since(tmp_path, None) == ([], None)  # younger than SETTLE_S: the next look takes it
+    files, cursor = new_since(tmp_path, None, settle_s=0)
     assert files == ["uploads/pad/2020-11-02/a.jsonl"]
-    assert new_since(tmp_path, cursor) == ([], cursor)
+    assert new_since(tmp_path, cursor, settle_s=0) == ([], cursor)
 
 
 @settings(max_examples=60, deadline=None)
@@ -58,10 +59,27 @@ def test_every_file_is_seen_exactly_once_whatever_lands_between_looks(tmp_path_f
                 if name not in landed:
                     _land(root, name)
                     landed.add(name)
-            files, cursor = new_since(root, cursor)
+            files, cursor = new_since(root, cursor, settle_s=0)
             seen += files
         assert sorted(seen) == sorted(f"uploads/pad/2020-11-02/{n}.jsonl" for n in landed)
         assert len(seen) == len(set(seen))
-        assert new_since(root, cursor) == ([], cursor)
+        assert new_since(root, cursor, settle_s=0) == ([], cursor)
     finally:
         landing_watch.complete_files = real
+
+
+def test_a_file_landing_behind_the_walk_waits_and_is_not_lost(monkeypatch):
+    """The walk passes folder a/, then file a/1 lands (ctime t) while b/2 lands (t + 1 ns) in a
+    folder not yet walked: the first look sees only b/2. Without a settle time the cursor moves
+    to b/2's time and a/1, older, is never requested; with it, both wait and come together."""
+    t = 10**18
+    looks = iter([[(t + 1, "uploads/b/2.jsonl")], [(t, "uploads/a/1.jsonl"), (t + 1, "uploads/b/2.jsonl")]] * 2)
+    monkeypatch.setattr(landing_watch, "complete_files", lambda root: next(looks))
+    monkeypatch.setattr(landing_watch.time, "time_ns", lambda: t + 1 + 500_000_000)  # half a second later
+
+    first, cursor = new_since(Path("."), None, settle_s=0)
+    assert first == ["uploads/b/2.jsonl"] and new_since(Path("."), cursor, settle_s=0)[0] == []  # a/1 lost
+
+    assert new_since(Path("."), None) == ([], None)  # both younger than SETTLE_S: the next look
+    monkeypatch.setattr(landing_watch.time, "time_ns", lambda: t + 3_000_000_000)
+    assert new_since(Path("."), None)[0] == ["uploads/a/1.jsonl", "uploads/b/2.jsonl"]
