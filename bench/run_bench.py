@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+from census_pipeline.lib.truth_files import truth_path_for
+
 HERE = Path(__file__).resolve().parent
 PERSONS_PER_HOUSEHOLD = 2.38  # counted residents per listed household in the generated census (measured)
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -205,7 +207,7 @@ def main() -> None:
             if script.exists():
                 results[name] = measured([sys.executable, str(script), "--landing", str(landing)], env,
                                          logs / f"{name}.log")
-    truth = json.loads(Path(str(landing) + ".truth.json").read_text())
+    truth = json.loads(truth_path_for(landing).read_text())
     results["resident_population_truth"] = truth["city"]["population"]
     results["lines_received"] = truth["totals"]["lines_received"]
     results["against_truth"] = against_truth(work, truth)

@@ -19,6 +19,7 @@ import pytest
 
 from census_demo import generate
 from census_pipeline.defs.dbt import prepare_manifest
+from census_pipeline.lib.truth_files import truth_path_for
 
 CENSUS = str(Path(sys.executable).with_name("census"))
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing-sample"
@@ -123,7 +124,7 @@ def generated(tmp_path_factory):
         out = folder / "landing"
         with open(shared / f".census-{households}-{seed}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one worker writes it, the other waits for it
-            if not Path(str(out) + ".truth.json").exists():  # the truth is written last
+            if not truth_path_for(out).exists():  # the truth is written last
                 shutil.rmtree(folder, ignore_errors=True)
                 generate(out, households=households, seed=seed)
         return out, load_truth(out)
@@ -214,7 +215,7 @@ def debian_tool(command: str, *packages: str) -> str:
 
 
 def load_truth(landing: Path) -> dict:
-    return json.loads(Path(str(landing) + ".truth.json").read_text(encoding="utf-8"))
+    return json.loads(truth_path_for(landing).read_text(encoding="utf-8"))
 
 
 os.environ.setdefault("CENSUS_LOG_LEVEL", "WARNING")

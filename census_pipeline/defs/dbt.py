@@ -14,6 +14,7 @@ counts, column schemas, column lineage, each stage's figures) is added once the 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -73,9 +74,6 @@ def prune_invocation_folders(target: Path, keep: int = KEEP_INVOCATION_FOLDERS, 
     (<asset>-<run>-<hash>: a manifest, run results, compiled SQL, ~7 MB); nothing removes them, so
     a nightly run grows the project by ~5 GB a year. Keep the newest `keep` of each asset's
     folders, and any younger than `older_than_s`; remove the rest. Returns how many went."""
-    import shutil
-    import time
-
     now = time.time() if now is None else now
     folders: dict[str, list[tuple[float, Path]]] = {}
     for p in target.glob("*-*-*"):

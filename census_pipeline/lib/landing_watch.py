@@ -2,8 +2,8 @@
 
 Files are written whole and renamed into place (landing_zone.md); a rename updates the
 file's change time (ctime), so ctime orders files by when they became complete; the cursor keeps
-the newest ctime and every path seen with it, so a file is requested once (new_since). In-flight names (.part, .tmp, dot files) are
-never listed. Only file names and times are read, except on the sensor's first tick (no cursor
+the newest ctime and every path seen with it, so a file is requested once (new_since). In-flight
+names (.part, .tmp, dot files) are never listed. Only file names and times are read, except on the sensor's first tick (no cursor
 yet): then the ledger's file names are read once (`ingested_files`), under the runs' own lock, so
 a sensor switched on beside a warehouse that already holds the landing zone does not start a
 run for files already ingested.

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from census_pipeline.lib.truth_files import truth_path_for
+
 CENSUS = str(Path(sys.executable).with_name("census"))
 
 
@@ -33,7 +35,7 @@ def test_generate_then_run_through_the_three_variables(cli_run):
     # `census generate` then `census run`, with a key of the run's own: the session's one run (conftest.py)
     tmp_path, landing, key, gen, run = cli_run.folder, cli_run.landing, cli_run.key, cli_run.gen, cli_run.run
     assert gen.returncode == 0, gen.stderr
-    assert Path(str(landing) + ".truth.json").exists()
+    assert truth_path_for(landing).exists()
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "census run succeeded" in run.stdout and str(tmp_path / "w.duckdb") in run.stdout
     assert "DEVELOPMENT" not in run.stdout + run.stderr  # a key of one's own: no demo warning
