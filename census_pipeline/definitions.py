@@ -12,9 +12,8 @@ file (docs/adr/0001).
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
-from census_pipeline.defs.dbt import dbt_executable, dbt_project
+from census_pipeline.defs.dbt import CensusDbtCliResource, dbt_executable, dbt_project
 from census_pipeline.lib.codes import PROJECT_ROOT
 from census_pipeline.resources import LandingZone, OutputDir, PseudonymKey, Warehouse
 from census_pipeline.resources.expectations import GreatExpectations
@@ -31,8 +30,8 @@ def _shared() -> dg.Definitions:
             "pseudonym_key": PseudonymKey(key=dg.EnvVar("CENSUS_PSEUDONYM_KEY")),
             "great_expectations": GreatExpectations(warehouse_path=dg.EnvVar("CENSUS_WAREHOUSE"),
                                                     output_dir=dg.EnvVar("CENSUS_OUTPUT_DIR")),
-            "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                                  dbt_executable=dbt_executable()),
+            "dbt": CensusDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                                        dbt_executable=dbt_executable()),
         },
         executor=dg.in_process_executor,
     )

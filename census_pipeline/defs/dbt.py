@@ -13,17 +13,21 @@ counts, column schemas, column lineage, each stage's figures) is added once the 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
+from packaging import version
 
 from census_pipeline.defs.metadata import table_metadata
 from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
@@ -62,6 +66,54 @@ def prepare_manifest(force: bool = False) -> Path:
         subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir",
                         str(DBT_DIR)], check=True, env=env, cwd=DBT_DIR)
     return manifest
+
+
+class CensusDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two start-up costs it pays in this process before dbt runs:
+
+    - `dbt --version` in a subprocess (a dbt import, ~2 s here) to learn which dbt it runs: the
+      dbt beside this interpreter is the dbt-core package installed with it, so its version is read
+      from the package (any other executable still gets asked);
+    - a dbt adapter opened in this process (all macros parsed, ~0.7 s per build): dagster-dbt needs
+      it only for `fetch_row_counts()` / `fetch_column_metadata()`, which this project never calls
+      (they open a second connection to the DuckDB file while dbt holds it; `build` reads row
+      counts and schemas once dbt has finished)."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            from importlib.metadata import version as installed
+
+            return version.parse(installed("dbt-core"))
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
+PARTIAL_PARSE = DBT_DIR / "target" / "partial_parse"  # dbt's parse state, one file per warehouse
+
+
+def _partial_parse_file(warehouse_path: str) -> Path:
+    """dbt re-parses the whole project (~3-5 s) when the profile differs from the one its saved
+    parse state was made with, and the profile holds the warehouse's path: one state per warehouse,
+    so a run never re-parses for want of the right one (the parse of `census prepare` is made with
+    the default warehouse; tests and benchmarks use others)."""
+    key = hashlib.sha256(str(Path(warehouse_path).absolute()).encode()).hexdigest()[:16]
+    return PARTIAL_PARSE / f"{key}.msgpack"
+
+
+def _keep_parse_state(target_path: Path, warehouse_path: str) -> None:
+    """After a build: its parse state becomes the warehouse's (replaced whole: a reader never sees
+    half a file). dbt checks a state before using it (project files, vars, profile, versions), so a
+    stale one only costs a full parse."""
+    made = target_path / "partial_parse.msgpack"
+    if made.exists():
+        dest = _partial_parse_file(warehouse_path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(made, tmp)
+        os.replace(tmp, dest)
 
 
 KEEP_INVOCATION_FOLDERS = 10  # dbt's artifacts of the last builds, for whoever debugs a run
@@ -192,13 +244,21 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     dbt is done, its row count, column schema, column lineage and compiled SQL, and the figures of
     `stage_metadata` for the assets named there. `secret` is only used to keep it out of metadata."""
     stage_metadata = stage_metadata or {}
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    # the folder dagster-dbt would name (<asset>-<run>-<random>: prune_invocation_folders reads it),
+    # seeded with this warehouse's parse state
+    target_path = DBT_DIR / "target" / f"{context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    state = _partial_parse_file(warehouse.path)
+    if state.exists():
+        target_path.mkdir(parents=True)
+        shutil.copyfile(state, target_path / "partial_parse.msgpack")
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
     held = []
     for event in invocation.stream():
         if isinstance(event, dg.Output):
             held.append(event)  # metadata is added below, once dbt has let go of the warehouse
         else:
             yield event
+    _keep_parse_state(target_path, warehouse.path)
     with warehouse.connect(read_only=True) as con:
         try:
             models = model_sql_metadata(context, invocation, held, con, secret) if held else {}
