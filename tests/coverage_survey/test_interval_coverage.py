@@ -22,7 +22,7 @@ import pytest
 from census_demo import Rates, generate
 from census_pipeline.defs.dbt import DBT_DIR
 from census_pipeline.defs.ingestion import ingest
-from tests.integration.test_ingestion import run_ingest
+from tests.builders import run_ingest
 
 CENSUS_SEEDS = (101, 102, 103, 104)
 PES_SEEDS = (1, 2, 3, 4, 5)

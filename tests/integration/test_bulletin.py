@@ -3,13 +3,13 @@
 import csv
 import html.parser
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from census_demo import generate
 from census_pipeline.defs.publication.assets import BULLETIN_TABLES, PUBLISHED_TABLES
+from tests.builders import bulletin_folder
 from tests.bulletin_truth import expected_tables
 from tests.conftest import materialize_into
 
@@ -28,19 +28,13 @@ COLUMNS = {  # outputs.md, after region_code and region_name
 }
 
 
-def folder(built) -> Path:
-    _, con, _ = built
-    path = next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2])
-    return Path(path).parent / "out" / "bulletin"
-
-
 def test_every_value_of_b1_to_b8_equals_the_truth(built):
     _, con, truth = built
     expected = expected_tables(truth)
     assert expected["b8"], "the census has residents from HK, Macao, Taiwan or abroad"
     for i, name in enumerate(BULLETIN_TABLES, start=1):
-        assert (folder(built) / f"{name}.csv").read_bytes()[:3] == b"\xef\xbb\xbf", name  # BOM, for Excel
-        with open(folder(built) / f"{name}.csv", encoding="utf-8-sig", newline="") as f:
+        assert (bulletin_folder(built) / f"{name}.csv").read_bytes()[:3] == b"\xef\xbb\xbf", name  # BOM, for Excel
+        with open(bulletin_folder(built) / f"{name}.csv", encoding="utf-8-sig", newline="") as f:
             rows = list(csv.DictReader(f))
         assert list(rows[0]) == ["region_code", "region_name", *COLUMNS[name]], name
         want = expected[f"b{i}"]
@@ -57,7 +51,7 @@ def test_every_value_of_b1_to_b8_equals_the_truth(built):
 
 
 def test_workbook_has_a_sheet_per_table_then_coverage_and_notes(built):
-    wb = load_workbook(folder(built) / "bulletin.xlsx", read_only=True)
+    wb = load_workbook(bulletin_folder(built) / "bulletin.xlsx", read_only=True)
     assert wb.sheetnames == ["表1 常住人口", "表2 性别构成", "表3 年龄构成", "表4 受教育程度", "表5 民族构成",
                              "表6 流动人口", "表7 城乡人口", "表8 港澳台和外籍", "附表1 乡镇街道", "附表2 婚姻状况",
                              "附表3 就业状况", "附表4 行业构成", "附表5 登记质量", "说明"]
@@ -82,7 +76,7 @@ class _Ids(html.parser.HTMLParser):
 
 
 def test_html_parses_and_holds_every_table_and_chart_offline(built):
-    text = (folder(built) / "bulletin.html").read_text(encoding="utf-8")
+    text = (bulletin_folder(built) / "bulletin.html").read_text(encoding="utf-8")
     parser = _Ids()
     parser.feed(text)
     assert set(PUBLISHED_TABLES) <= parser.ids
@@ -150,7 +144,7 @@ def test_long_form_intervals_cover_the_full_count(built):
 
 
 def test_html_prints_on_a4_with_each_section_on_a_new_page(built):
-    text = (folder(built) / "bulletin.html").read_text(encoding="utf-8")
+    text = (bulletin_folder(built) / "bulletin.html").read_text(encoding="utf-8")
     css = text[text.index("<style>"):text.index("</style>")]
     assert "@page{size:A4" in css
     assert "h2{break-before:page" in css  # every section starts a page ...
@@ -163,7 +157,7 @@ def test_coverage_section_is_in_chinese_with_labels_and_formatted_numbers(built)
     import re
 
     _, con, _ = built
-    text = (folder(built) / "bulletin.html").read_text(encoding="utf-8")
+    text = (bulletin_folder(built) / "bulletin.html").read_text(encoding="utf-8")
     table = re.search(r'<table id="pes_estimates">(.*?)</table>', text).group(1)
     headers = re.findall(r"<th>(.*?)</th>", table)
     assert headers[0] == "地区" and all(any(ord(ch) > 0x2E80 for ch in h) and "_" not in h for h in headers), headers

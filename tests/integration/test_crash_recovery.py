@@ -1,18 +1,13 @@
 """A `census run` killed with SIGKILL leaves nothing behind: no process, no run stuck STARTED, no
 different bulletin. bench/fault_injection.py does the same at many more kill points."""
 
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
 
-from census_pipeline.lib.codes import PROJECT_ROOT
-
-_spec = importlib.util.spec_from_file_location("fault_injection", PROJECT_ROOT / "bench" / "fault_injection.py")
-fi = sys.modules["fault_injection"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fi)
+from tests.builders import fault_injection as fi
 
 
 @pytest.mark.slow

@@ -9,21 +9,7 @@ import shutil
 import duckdb
 import pytest
 
-from census_pipeline.defs.ingestion import ingest
-
-
-def run_ingest(root, db):
-    con = duckdb.connect(str(db))
-    ingest.ingest_submission_files(con, root, "uploads", ("pad", "self"))
-    ingest.rebuild_submissions(con)
-    ingest.ingest_submission_files(con, root, "pes", ("pes",))
-    ingest.rebuild_submissions(con, "pes")
-    ingest.ingest_csv_files(con, root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
-    ingest.rebuild_frame(con)
-    for table, (folder, cols, key) in ingest.REGISTERS.items():
-        ingest.ingest_csv_files(con, root, folder, table, cols, key)
-        ingest.rebuild_register(con, table, key)
-    return con
+from tests.builders import run_ingest
 
 
 def ledger(con):

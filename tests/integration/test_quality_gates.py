@@ -11,7 +11,7 @@ import pytest
 from census_pipeline.defs.quality.gates import GATES
 from census_pipeline.resources.expectations import SUITES_DIR, GreatExpectations, suite_expectation_count
 from census_pipeline.runner import summarise
-from tests.integration.test_rules import person, submission
+from tests.builders import person, submission
 
 
 def test_every_suite_file_is_complete_and_described():

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 
 from census_pipeline.lib.codes import SEEDS_DIR
 from census_pipeline.lib.publish import verify_manifest
-from tests.integration.test_bulletin import folder
+from tests.builders import bulletin_folder
 
 BOM = b"\xef\xbb\xbf"
 CSVS = ["b1_population", "b2_sex", "b3_age", "b4_education", "b5_ethnicity", "b6_migration", "b7_urban_rural",
@@ -29,12 +29,12 @@ def seed(name: str) -> dict[str, str]:
 
 
 def published_csv(built, name) -> pd.DataFrame:
-    return pd.read_csv(folder(built) / f"{name}.csv", encoding="utf-8-sig", dtype={"region_code": str})
+    return pd.read_csv(bulletin_folder(built) / f"{name}.csv", encoding="utf-8-sig", dtype={"region_code": str})
 
 
 @pytest.fixture(scope="module")
 def wb(built):
-    return load_workbook(folder(built) / "bulletin.xlsx")  # not read-only: print titles, widths, properties
+    return load_workbook(bulletin_folder(built) / "bulletin.xlsx")  # not read-only: print titles, widths, properties
 
 
 def table(ws):
@@ -128,7 +128,7 @@ def ledger_sha256(con) -> str:
 
 def test_every_file_is_stamped_and_the_manifest_verifies(built, wb):
     result, con, _ = built
-    out = folder(built)
+    out = bulletin_folder(built)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     stamp = manifest["stamp"]
     assert stamp["run_id"] == result.run_id
@@ -153,7 +153,7 @@ def test_every_file_is_stamped_and_the_manifest_verifies(built, wb):
 
 
 def test_csvs_start_with_a_bom_and_parse_cleanly_in_pandas_and_duckdb(built):
-    out = folder(built)
+    out = bulletin_folder(built)
     con = duckdb.connect()
     for name in CSVS:
         path = out / f"{name}.csv"
@@ -170,6 +170,6 @@ def test_csvs_start_with_a_bom_and_parse_cleanly_in_pandas_and_duckdb(built):
 
 
 def test_field_reports_start_with_a_bom_too(built):
-    quality = Path(folder(built)).parent / "quality"
+    quality = Path(bulletin_folder(built)).parent / "quality"
     for name in ("follow_up", "coverage", "enumerator_scorecard", "progress"):
         assert (quality / f"{name}.csv").read_bytes()[:3] == BOM, name

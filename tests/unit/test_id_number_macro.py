@@ -3,12 +3,12 @@
 import duckdb
 
 from census_pipeline.lib import idnumber
+from tests.builders import id_number_cases, stdnum_valid
 from tests.dbt_helpers import compile_inline
-from tests.unit.test_idnumber import _cases, _stdnum_valid
 
 
 def test_macro_agrees_with_stdnum_and_python(tmp_path):
-    cases = _cases(5000) + ["11010519491231002x", " 11010519491231002X ", "", "11010518891231002X",
+    cases = id_number_cases(5000) + ["11010519491231002x", " 11010519491231002X ", "", "11010518891231002X",
                             "1101051949123100２X", "abcdefghijklmnopqr", "110105194902290021"]
     sql = compile_inline(
         "select s, {{ is_valid_id_number(normalise_id_number('s')) }} as ok, "
@@ -20,7 +20,7 @@ def test_macro_agrees_with_stdnum_and_python(tmp_path):
     con.executemany("insert into cases values (?)", [(c,) for c in cases])
     rows = con.execute(sql).fetchall()
     assert len(rows) == len(cases)
-    disagree = [(s, ok) for s, ok, _, _ in rows if ok != _stdnum_valid(idnumber.normalise(s) or "")]
+    disagree = [(s, ok) for s, ok, _, _ in rows if ok != stdnum_valid(idnumber.normalise(s) or "")]
     assert not disagree, disagree[:10]
     for s, ok, sex, born in rows:
         assert ok == idnumber.is_valid(s)
