@@ -11,10 +11,18 @@ tests/unit/test_gx_patch.py: it fails when the patch is no longer needed).
 
 from __future__ import annotations
 
+import threading
+
 _applied = False
+_lock = threading.Lock()  # GX may be imported in the background at run start (expectations.py)
 
 
 def apply() -> None:
+    with _lock:
+        _apply()
+
+
+def _apply() -> None:
     global _applied
     if _applied:
         return
