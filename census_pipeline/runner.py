@@ -85,8 +85,33 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
         instance = dg.DagsterInstance.ephemeral()
     if progress is not None:
         instance.add_event_listener(run_id, _ProgressListener(progress, logging.getLevelName(level)))
-    return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                  asset_selection=asset_keys, tags=tags, run_id=run_id)
+    with _runs_from_the_workspace(instance, job.name):
+        return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                      asset_selection=asset_keys, tags=tags, run_id=run_id)
+
+
+@contextlib.contextmanager
+def _runs_from_the_workspace(instance: dg.DagsterInstance, job_name: str):
+    """Runs created on `instance` meanwhile carry the origin of a run launched from the UI: the code
+    location of workspace.yaml (what `census ui` and `make ui` load) and its one repository.
+
+    The UI re-executes a run through that origin (without one, "Re-execute all" on a census run
+    failed with "Expected non-None value", tests/e2e/test_ui.py), and the run-failure sensor takes
+    the run as its code location's (it alerts once: `census run` has alerted already). `execute_in_process` records
+    no origin and takes none, so its one call creating the run is given it here, on this instance
+    object only."""
+    from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
+    from dagster._core.remote_origin import RemoteJobOrigin, RemoteRepositoryOrigin
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    [location] = location_origins_from_yaml_paths([str(PROJECT_ROOT / "workspace.yaml")])
+    origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
+    create = instance.create_run_for_job
+    instance.create_run_for_job = lambda *args, **kwargs: create(*args, **{"remote_job_origin": origin, **kwargs})
+    try:
+        yield
+    finally:
+        del instance.create_run_for_job  # the class's own again
 
 
 # Dagster's and dagster-dbt's routine messages: in the log file, not on the terminal (the summary
