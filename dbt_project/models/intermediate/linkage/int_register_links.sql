@@ -3,11 +3,11 @@
     probability, and whether a clerk must look before the link is used: an ID link whose names
     or sex disagree, or a probabilistic link with a name that is not exact where a possible
     twin (same surname, birth date and township) is on either side. Restricted zone. -#}
-with register as (
+with register as {{ not_materialized() }} (
     select * from {{ ref('int_linkage_register') }}
 ),
 
-census as (
+census as {{ not_materialized() }} (
     select * from {{ ref('int_linkage_census') }}
 ),
 
