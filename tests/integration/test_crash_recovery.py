@@ -47,6 +47,7 @@ dg.GraphDefinition(name="hangs", node_defs=[wait_for_ever]).to_job().execute_in_
 """
 
 
+@pytest.mark.slow  # a Dagster run in a process of its own, killed: ~3 s idle, ~15 s on a busy machine
 def test_a_run_whose_process_died_is_marked_failed_and_a_live_one_is_not(tmp_path, monkeypatch):
     import signal
     import time

@@ -208,6 +208,7 @@ def snapshot(db) -> dict[str, list]:
     return out
 
 
+@pytest.mark.slow  # nine ingestion processes, up to six killed: ~8 s idle, ~30 s on a busy machine
 def test_a_kill_at_any_point_then_a_rerun_gives_the_undisturbed_tables(small_census, tmp_path):
     import subprocess
     import sys

@@ -54,6 +54,7 @@ def test_landing_zone_follows_the_contract(small_census):
     assert len(in_flight) == truth["defects"]["in_flight_files"] > 0  # the truth counts the files it left in flight
 
 
+@pytest.mark.slow  # 8,000 households: ~4 s
 def test_calibrated_to_the_published_figures(tmp_path):
     city = generate(tmp_path / "cal", households=8000, seed=3)["city"]
     pop = city["population"]
@@ -63,6 +64,7 @@ def test_calibrated_to_the_published_figures(tmp_path):
     assert 13 <= 100 * city["age_60_plus"] / pop <= 21  # 16.87%
 
 
+@pytest.mark.slow  # the geography of 4.15 M and 5.05 M households: ~4 s
 def test_hangzhou_size_geography_has_unique_codes():
     """Issue 16: at 4.15 M households, townships of 200+ villages gave an urban and a rural
     village the same number, and household IDs repeated. 5.05 M is the Hangzhou benchmark."""
@@ -120,6 +122,7 @@ def test_id_allocator_never_repeats_a_number():
     assert ids.new("330106", dt.date(1990, 5, 18), "1") not in got
 
 
+@pytest.mark.slow  # 3,000 households: ~3 s
 def test_generated_ids_are_unique(tmp_path):
     """Household IDs in the frame and on the authoritative forms, and citizen ID numbers in the
     register extract, never repeat."""
@@ -141,6 +144,7 @@ def _tree(root):
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # two censuses of 1,500 households, one in three processes: ~3 s
 def test_same_output_whatever_the_number_of_workers(tmp_path):
     """Counties are drawn from their own random streams: 1 or 3 worker processes write the same
     bytes (landing zone, truth, truth links), and leave no parts behind."""
