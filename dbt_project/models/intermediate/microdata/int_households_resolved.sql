@@ -6,7 +6,7 @@ with submissions as (
     select * from {{ ref('stg_landing__household_submissions') }}
 ),
 
-frame as (
+frame as {{ not_materialized() }} (  -- read three times: a copy of the frame would cost more than the reads
     select * from {{ ref('stg_landing__listing_frame') }}
 ),
 
