@@ -18,7 +18,6 @@ import duckdb
 import pytest
 
 from census_demo import generate
-from census_pipeline.defs.dbt import prepare_manifest
 from census_pipeline.lib.truth_files import truth_path_for
 
 CENSUS = str(Path(sys.executable).with_name("census"))
@@ -107,6 +106,10 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_manifest():
+    # imported here, not at the top: the xdist controller loads this file too and needs no
+    # dagster_dbt (~3-5 s before the workers start)
+    from census_pipeline.defs.dbt import prepare_manifest
+
     prepare_manifest()
 
 

@@ -2,14 +2,17 @@
 first test fails: then drop census_pipeline/resources/gx_duckdb_patch.py."""
 
 import duckdb
-import great_expectations as gx
-from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
-from sqlalchemy.pool import NullPool
 
 from census_pipeline.resources import gx_duckdb_patch
 
+# great_expectations is imported in the tests, not here: it takes seconds, and every test worker
+# imports every test module to collect it (`make test-fast`)
+
 
 def _validate(db: str):
+    import great_expectations as gx
+    from sqlalchemy.pool import NullPool
+
     ctx = gx.get_context(mode="ephemeral")
     source = ctx.data_sources.add_sql(name="w", connection_string=f"duckdb:///{db}?access_mode=read_only",
                                       kwargs={"poolclass": NullPool})
@@ -20,6 +23,8 @@ def _validate(db: str):
 
 
 def test_unpatched_gx_cannot_read_duckdb_results_and_the_patch_can(tmp_path):
+    from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
+
     db = str(tmp_path / "t.duckdb")
     con = duckdb.connect(db)
     con.execute("create table t as select range as x from range(20)")
