@@ -58,13 +58,14 @@ def _newest_source_mtime() -> float:
 
 
 def prepare_manifest(force: bool = False) -> Path:
-    """`dbt parse` when the manifest is missing or older than the project's files."""
+    """`dbt parse` when the manifest is missing or older than the project's files: a full parse
+    (~5 s), never a partial one, so the manifest every process reads is what the files say."""
     manifest = dbt_project.manifest_path
     if force or not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime():
         env = dict(os.environ)
         env.setdefault("CENSUS_WAREHOUSE", str(DEFAULT_LOCATIONS["CENSUS_WAREHOUSE"]))
-        subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir",
-                        str(DBT_DIR)], check=True, env=env, cwd=DBT_DIR)
+        subprocess.run([dbt_executable(), "parse", "--quiet", "--no-partial-parse", "--project-dir", str(DBT_DIR),
+                        "--profiles-dir", str(DBT_DIR)], check=True, env=env, cwd=DBT_DIR)
     return manifest
 
 
