@@ -19,6 +19,7 @@ a coverage-survey pair at PES_MATCH_THRESHOLD (link_residue's `threshold`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -142,16 +143,19 @@ def link_residue(con, tables: dict[str, str], threshold: float = MATCH_THRESHOLD
     # database in memory, spilling to DuckDB's temp directory when large, not in the warehouse
     # file: nothing of them is left in the warehouse or its WAL. (No faster at 1 M: measured.)
     # Splink finds its tables by unqualified name: work there.
-    con.execute(f"detach database if exists {SCRATCH}")
-    con.execute(f"attach ':memory:' as {SCRATCH}")
-    con.execute(f"use {SCRATCH}")
+    # One per linkage (dbt builds the register's and the survey's at the same time, and a DuckDB
+    # database attached by one connection is attached for all of them).
+    scratch = f"{SCRATCH}_{hashlib.sha256(tables['register_residue'].encode()).hexdigest()[:8]}"
+    con.execute(f"detach database if exists {scratch}")
+    con.execute(f"attach ':memory:' as {scratch}")
+    con.execute(f"use {scratch}")
     tables = {k: f'"{database}".{v}' if v.count(".") == 1 else v for k, v in tables.items()}
     result = "linkage_probabilistic_pairs"
     try:
         stats = _link(con, tables, result, threshold)
     finally:
         con.execute(f'use "{database}"."{schema}"')
-        con.execute(f"detach database if exists {SCRATCH}")
+        con.execute(f"detach database if exists {scratch}")
     stats["seconds"] = round(time.monotonic() - started, 1)
     log.info("probabilistic linkage: %s", stats)
     if os.environ.get("CENSUS_LINKAGE_STATS"):  # the benchmark's record of where the time went (counts only)
