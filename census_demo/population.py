@@ -13,7 +13,8 @@ from census_pipeline.lib import names
 from census_pipeline.lib.codes import is_district
 from census_pipeline.lib.geography import CITY_BIRTH_AREAS_EXTRA, OTHER_PROVINCE_ORIGINS, ZHEJIANG_ORIGINS
 
-# _birth's first day for each age: 1 November of the year before (age 0 .. 130)
+# for each age (0 .. 130), the first day of the year of birth dates giving that age at the standard time:
+# 1 November of the year before
 _YEAR_START_ORDINAL = tuple(dt.date(2020 - age - 1, 11, 1).toordinal() for age in range(131))
 _DATE_OF_ORDINAL = dt.date.fromordinal
 STANDARD_DAY = dt.date(2020, 11, 1)  # the standard time's day (oracle.STANDARD_DATE)
@@ -71,10 +72,6 @@ class People:
     """The Generator's part that draws persons: one at a time, or a household's members. It uses
     the Generator's random stream (`rng`), ID allocator (`ids`), counties and truth."""
 
-    def _birth(self, age: int) -> dt.date:
-        """A birth date giving `age` completed years at the standard time."""
-        return _DATE_OF_ORDINAL(_YEAR_START_ORDINAL[age] + self.rng.randint(0, 364))
-
     def _education(self, age: int) -> tuple[str | None, str | None]:
         rng = self.rng
         if age < 3:
@@ -98,7 +95,7 @@ class People:
 
     def _person(self, rel: str, age: int, sex: str, surname: str | None, area: str) -> Person:
         rng = self.rng
-        born = _DATE_OF_ORDINAL(_YEAR_START_ORDINAL[age] + rng.randint(0, 364))  # self._birth(age)
+        born = _DATE_OF_ORDINAL(_YEAR_START_ORDINAL[age] + rng.randint(0, 364))  # `age` completed years
         self.n_people += 1
         p = Person(names.full_name(rng, sex, surname), sex, born, rel, area, self.ids.new(area, born, sex),
                    pid=self.n_people)
