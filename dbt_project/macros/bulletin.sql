@@ -42,5 +42,7 @@
     )
     select * from counties
     union all
-    select '{{ var('city_code') }}', '杭州市'{% for name in counts %}, sum({{ name }}){% endfor %} from counties
+    select cast(city.code as varchar), city.name_zh{% for name in counts %}, (select sum({{ name }}) from counties){% endfor %}
+    from {{ ref('regions') }} as city
+    where cast(city.code as varchar) = '{{ var('city_code') }}'
 {% endmacro %}
