@@ -94,30 +94,32 @@ def test_no_name_or_id_number_in_any_page_or_check(built):
 
 @pytest.fixture()
 def names_in_a_code_column(built, tmp_path):
-    """A copy of the warehouse in which three submissions carry a name or an ID number where a
-    channel code belongs: a column map expectation fails on them, and GX samples their values."""
+    """A copy of the warehouse in which three counted persons carry a name or an ID number where an
+    ethnicity code belongs: a column map expectation fails on them, and GX samples their values
+    (the raw suite has no code list of its own left: ingestion quarantines a line with a wrong code)."""
     _, con, _ = built
     secrets = _secrets(con, 5)[:3]
     copy = tmp_path / "w.duckdb"
     shutil.copy(warehouse_path(con), copy)
     w = duckdb.connect(str(copy))
-    ids = [r[0] for r in w.execute("select submission_id from raw.household_submissions order by 1 limit 3").fetchall()]
-    for submission, secret in zip(ids, secrets, strict=True):
-        w.execute("update raw.household_submissions set channel = ? where submission_id = ?", [secret, submission])
+    keys = [r[0] for r in w.execute("select person_key from microdata.persons where is_counted "
+                                    "order by 1 limit 3").fetchall()]
+    for key, secret in zip(keys, secrets, strict=True):
+        w.execute("update microdata.persons set ethnicity = ? where person_key = ?", [secret, key])
     w.close()
-    return copy, secrets, ids
+    return copy, secrets, keys
 
 
-def test_a_restricted_suite_never_writes_the_values_it_found(names_in_a_code_column, tmp_path):
+def test_a_suite_never_writes_the_values_it_found(names_in_a_code_column, tmp_path):
     warehouse, secrets, ids = names_in_a_code_column
     out = tmp_path / "out"
     runner = GreatExpectations(warehouse_path=str(warehouse), output_dir=str(out))
-    gate = next(g for g in GATES if g.suite == "raw__household_submissions")
+    gate = next(g for g in GATES if g.suite == "microdata__persons")
     result = runner.validate(gate.suite, gate.query, gate.key_column)
-    channel = next(o for o in result.outcomes if o.rule == "channel in pad/self")
-    assert not channel.success and channel.unexpected_count == 3
-    assert set(channel.sample) == set(ids)  # failing rows named by their submission id only
-    assert channel.observed.startswith("3 unexpected")
+    found = next(o for o in result.outcomes if o.rule == "ethnicity code list")
+    assert not found.success and found.unexpected_count == 3
+    assert set(found.sample) == set(ids)  # failing rows named by their pseudonym only
+    assert found.observed.startswith("3 unexpected")
     files = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".html", ".json")]
     assert any(p.suffix == ".json" for p in files) and any("reports" in p.parts for p in files)
     for path in files:

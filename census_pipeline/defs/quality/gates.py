@@ -30,7 +30,9 @@ class Gate:
 
 GATES = [
     Gate(("raw", "household_submissions"), "raw__household_submissions", "select * from raw.household_submissions",
-         "submission_id", "Raw submissions: keys, code formats, timestamps inside the census windows."),
+         "submission_id", "Raw submissions: timestamps inside the census windows, household sizes, ID "
+                          "formats, one EA per household. (Keys and code lists are ingestion's own "
+                          "checks: a line failing them is quarantined, never in this table.)"),
     Gate(("microdata", "persons"), "microdata__persons", "select * from microdata.persons where is_counted",
          "person_key", "Counted persons: code lists, ages, one head per family household, unique pseudonyms, "
                        "EAs of the frame, imputation rates."),
