@@ -104,6 +104,24 @@ def _partial_parse_file(warehouse_path: str) -> Path:
     return PARTIAL_PARSE / f"{key}.msgpack"
 
 
+KEEP_PARSE_STATES = 10  # warehouses whose parse state is kept (~1.5 MB each)
+
+
+def prune_parse_states(folder: Path = PARTIAL_PARSE, keep: int = KEEP_PARSE_STATES, older_than_s: float = 3600,
+                       now: float | None = None) -> int:
+    """Every warehouse a build ran on leaves a parse state (a test suite: ~30); keep the `keep`
+    last used (a build touches the state it reads) and any used within `older_than_s`. Returns
+    how many went."""
+    now = time.time() if now is None else now
+    states = sorted(((p.stat().st_mtime, p) for p in folder.glob("*.msgpack")), reverse=True)
+    removed = 0
+    for mtime, p in states[keep:]:
+        if now - mtime > older_than_s:
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def _keep_parse_state(target_path: Path, warehouse_path: str) -> None:
     """After a build: its parse state becomes the warehouse's (replaced whole: a reader never sees
     half a file). dbt checks a state before using it (project files, vars, profile, versions), so a
@@ -252,6 +270,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     if state.exists():
         target_path.mkdir(parents=True)
         shutil.copyfile(state, target_path / "partial_parse.msgpack")
+        os.utime(state)  # in use: the last to be pruned
     invocation = dbt.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
     held = []
     for event in invocation.stream():
@@ -276,6 +295,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
                 extra.update(stage_metadata[tuple(key.path)](con))
             yield event.with_metadata({**event.metadata, **extra})
     removed = prune_invocation_folders(DBT_DIR / "target")
+    prune_parse_states()
     if removed:
         context.log.info(f"removed {removed} old dbt invocation folders from {DBT_DIR / 'target'}")
     if not invocation.is_successful():

@@ -1,9 +1,10 @@
-"""dbt's per-invocation folders are pruned: the newest of each build kept, none a build may still write."""
+"""dbt's per-invocation folders and per-warehouse parse states are pruned: the newest kept, none a
+build may still use."""
 
 import os
 import time
 
-from census_pipeline.defs.dbt import prune_invocation_folders
+from census_pipeline.defs.dbt import prune_invocation_folders, prune_parse_states
 
 
 def _folder(target, name, age_s, now):
@@ -32,3 +33,21 @@ def test_old_invocation_folders_go_and_the_newest_stay(tmp_path):
     assert all(p.exists() for p in bulletin)
     assert (tmp_path / "compiled").is_dir() and (tmp_path / "manifest.json").exists()
     assert prune_invocation_folders(tmp_path, keep=10, older_than_s=3600, now=now) == 0
+
+
+def test_parse_states_of_warehouses_no_longer_built_go(tmp_path):
+    now = time.time()
+    states = []
+    for i in range(14):
+        p = tmp_path / f"{i:016x}.msgpack"
+        p.write_bytes(b"state")
+        os.utime(p, (now - 7200 - i * 60, now - 7200 - i * 60))
+        states.append(p)
+    os.utime(states[-1], (now - 30, now - 30))  # the oldest, read by a build just now
+    (tmp_path / "x.123.tmp").write_bytes(b"being written")  # not a state yet: never touched
+
+    assert prune_parse_states(tmp_path, keep=10, older_than_s=3600, now=now) == 4
+
+    assert [p.exists() for p in states] == [True] * 9 + [False] * 4 + [True]
+    assert (tmp_path / "x.123.tmp").exists()
+    assert prune_parse_states(tmp_path, keep=10, older_than_s=3600, now=now) == 0
