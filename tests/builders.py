@@ -187,9 +187,9 @@ def run_ingest(root, db):
 
 def bulletin_folder(built) -> Path:
     """The bulletin folder of the shared `built` run (its outputs are in `out/` beside the warehouse)."""
-    _, con, _ = built
-    path = next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2])
-    return Path(path).parent / "out" / "bulletin"
+    from tests.conftest import warehouse_path
+
+    return warehouse_path(built[1]).parent / "out" / "bulletin"
 
 
 def stdnum_valid(s: str) -> bool:

@@ -13,6 +13,7 @@ counts, column schemas, column lineage, each stage's figures) is added once the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -122,17 +123,24 @@ def prune_parse_states(folder: Path = PARTIAL_PARSE, keep: int = KEEP_PARSE_STAT
     return removed
 
 
-def _keep_parse_state(target_path: Path, warehouse_path: str) -> None:
-    """After a build: its parse state becomes the warehouse's (replaced whole: a reader never sees
-    half a file). dbt checks a state before using it (project files, vars, profile, versions), so a
-    stale one only costs a full parse."""
+@contextlib.contextmanager
+def parse_state(target_path: Path, warehouse_path: str):
+    """Around a build in `target_path`: the warehouse's parse state copied in (dagster-dbt then
+    copies none of its own), and the build's copied back once it is done (replaced whole: a reader
+    never sees half a file). dbt checks a state before using it (project files, vars, profile,
+    versions), so a stale one only costs a full parse."""
+    state = _partial_parse_file(warehouse_path)
+    if state.exists():
+        target_path.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state, target_path / "partial_parse.msgpack")
+        os.utime(state)  # in use: the last to be pruned
+    yield
     made = target_path / "partial_parse.msgpack"
     if made.exists():
-        dest = _partial_parse_file(warehouse_path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(f".{os.getpid()}.tmp")
+        state.parent.mkdir(parents=True, exist_ok=True)
+        tmp = state.with_suffix(f".{os.getpid()}.tmp")
         shutil.copyfile(made, tmp)
-        os.replace(tmp, dest)
+        os.replace(tmp, state)
 
 
 KEEP_INVOCATION_FOLDERS = 10  # dbt's artifacts of the last builds, for whoever debugs a run
@@ -263,22 +271,16 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     dbt is done, its row count, column schema, column lineage and compiled SQL, and the figures of
     `stage_metadata` for the assets named there. `secret` is only used to keep it out of metadata."""
     stage_metadata = stage_metadata or {}
-    # the folder dagster-dbt would name (<asset>-<run>-<random>: prune_invocation_folders reads it),
-    # seeded with this warehouse's parse state
+    # the folder dagster-dbt would name (<asset>-<run>-<random>: prune_invocation_folders reads it)
     target_path = DBT_DIR / "target" / f"{context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    state = _partial_parse_file(warehouse.path)
-    if state.exists():
-        target_path.mkdir(parents=True)
-        shutil.copyfile(state, target_path / "partial_parse.msgpack")
-        os.utime(state)  # in use: the last to be pruned
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
     held = []
-    for event in invocation.stream():
-        if isinstance(event, dg.Output):
-            held.append(event)  # metadata is added below, once dbt has let go of the warehouse
-        else:
-            yield event
-    _keep_parse_state(target_path, warehouse.path)
+    with parse_state(target_path, warehouse.path):
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
+        for event in invocation.stream():
+            if isinstance(event, dg.Output):
+                held.append(event)  # metadata is added below, once dbt has let go of the warehouse
+            else:
+                yield event
     with warehouse.connect(read_only=True) as con:
         try:
             models = model_sql_metadata(context, invocation, held, con, secret) if held else {}

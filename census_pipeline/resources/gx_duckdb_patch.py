@@ -18,23 +18,19 @@ _lock = threading.Lock()  # GX may be imported in the background at run start (e
 
 
 def apply() -> None:
-    with _lock:
-        _apply()
-
-
-def _apply() -> None:
     global _applied
-    if _applied:
-        return
-    from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
+    with _lock:
+        if _applied:
+            return
+        from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
 
-    def execute_query(self, query):
-        with self.get_connection() as connection:
-            result = self._execute_query_with_recovery(connection, query)
-            if getattr(result, "returns_rows", False):
-                return result.freeze()()  # rows buffered while the connection is still open
-            return result
+        def execute_query(self, query):
+            with self.get_connection() as connection:
+                result = self._execute_query_with_recovery(connection, query)
+                if getattr(result, "returns_rows", False):
+                    return result.freeze()()  # rows buffered while the connection is still open
+                return result
 
-    SqlAlchemyExecutionEngine._census_unpatched_execute_query = SqlAlchemyExecutionEngine.execute_query
-    SqlAlchemyExecutionEngine.execute_query = execute_query
-    _applied = True
+        SqlAlchemyExecutionEngine._census_unpatched_execute_query = SqlAlchemyExecutionEngine.execute_query
+        SqlAlchemyExecutionEngine.execute_query = execute_query
+        _applied = True

@@ -12,6 +12,7 @@ from census_pipeline.defs.quality.gates import GATES
 from census_pipeline.resources.expectations import SUITES_DIR, GreatExpectations, suite_expectation_count
 from census_pipeline.runner import summarise
 from tests.builders import person, submission
+from tests.conftest import warehouse_path
 
 
 def test_every_suite_file_is_complete_and_described():
@@ -25,7 +26,7 @@ def test_every_suite_file_is_complete_and_described():
 def test_suites_load_whole_and_pass_on_a_clean_census(built, tmp_path):
     result, con, _ = built
     copy = tmp_path / "w.duckdb"  # the fixture holds the file open in this process with other settings
-    shutil.copy(_path(con), copy)
+    shutil.copy(warehouse_path(con), copy)
     runner = GreatExpectations(warehouse_path=str(copy), output_dir=str(tmp_path))
     for gate in GATES:
         outcome = runner.validate(gate.suite, gate.query, gate.key_column)
@@ -39,14 +40,10 @@ def test_suites_load_whole_and_pass_on_a_clean_census(built, tmp_path):
     assert all(c.passed for c in checks if c.check_name.endswith("_gate"))
 
 
-def _path(con) -> str:
-    return next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2])
-
-
 def test_suites_fail_on_planted_bad_data(built, tmp_path):
     _, con, _ = built
     bad = tmp_path / "bad.duckdb"
-    shutil.copy(_path(con), bad)
+    shutil.copy(warehouse_path(con), bad)
     w = duckdb.connect(str(bad))
     household = w.execute("select household_id from microdata.persons where is_counted and household_type = '1' "
                           "and relationship <> '0' limit 1").fetchone()[0]
@@ -108,6 +105,5 @@ def test_scorecard_and_progress_reports(built):
 
 
 def _path_out(con):
-    from pathlib import Path
 
-    return Path(_path(con)).parent / "out" / "quality"
+    return warehouse_path(con).parent / "out" / "quality"
