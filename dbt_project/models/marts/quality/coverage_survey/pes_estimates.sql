@@ -124,7 +124,8 @@ replicate_cells as (  -- the totals without EA r, its stratum's other EAs weight
         c.cell,
         {% for x in ['p', 'm', 'e', 'ce'] %}
         f.{{ x }} - r.weight * coalesce(x.{{ x }}, 0)
-            + r.weight / (r.n_sampled - 1) * (coalesce(s.{{ x }}, 0) - coalesce(x.{{ x }}, 0)) as {{ x }}{{ "," if not loop.last }}
+            + r.weight / (r.n_sampled - 1) * (coalesce(s.{{ x }}, 0) - coalesce(x.{{ x }}, 0))
+            as {{ x }}{{ "," if not loop.last }}
         {% endfor %}
     from replicates as r
     cross join cells as c
