@@ -205,23 +205,6 @@ def cli_run(tmp_path_factory):
                            planted=planted)
 
 
-def warehouse_path(con) -> Path:
-    """The file behind a connection (a `built` warehouse: its outputs are in `out/` beside it)."""
-    return Path(next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2]))
-
-
-def debian_tool(command: str, *packages: str) -> str:
-    """A Debian tool the e2e tests drive (chromium, pdftotext), installed when missing (CI runs as root)."""
-    found = shutil.which(command)
-    if not found:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, capture_output=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        found = shutil.which(command)
-    assert found, f"{command} could not be installed"
-    return found
-
-
 def load_truth(landing: Path) -> dict:
     return json.loads(truth_path_for(landing).read_text(encoding="utf-8"))
 

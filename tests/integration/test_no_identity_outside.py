@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import warehouse_path
+from tests.builders import warehouse_path
 
 ID_SHAPED = re.compile(r"[0-9]{15,17}[0-9Xx]")
 CJK_RUN = re.compile(r"[\u3400-\u9fff·]{2,}")
