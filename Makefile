@@ -56,7 +56,6 @@ test-fast: install ## the quick tier while you work: every test not marked slow 
 
 ui: install ## the Dagster UI on http://127.0.0.1:3000 (runs from `make run` show in it)
 	mkdir -p "$(DAGSTER_HOME)"
-	[ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	$(BIN)/census ui --demo -h 127.0.0.1 -p 3000
 
 lint: install ## ruff over the Python code, sqlfluff over the dbt models (.sqlfluff)
