@@ -30,7 +30,11 @@ listed as (
 
 in_lists as (
     select
-        l.* exclude ({{ code_lists.keys() | join(', ') }}{% for col in code_lists %}, {{ col }}_listed{% endfor %}),
+        l.* exclude (
+            {%- for col in code_lists %}
+            {{ col }}, {{ col }}_listed{{ "," if not loop.last }}
+            {%- endfor %}
+        ),
         {% for col in code_lists -%}
         case when l.{{ col }}_listed then l.{{ col }} end as {{ col }},
         l.{{ col }} is not null and not l.{{ col }}_listed as {{ col }}_out_of_list,
@@ -101,9 +105,9 @@ dated as (
 final as (
     select
         *,
-        has_valid_id and sex_form is distinct from sex_before_edits as sex_differs_from_id,
-        has_valid_id and (birth_year_reported is distinct from birth_year_before_edits
-                          or birth_month_reported is distinct from birth_month_before_edits) as birth_differs_from_id,
+        has_valid_id and (sex_form is distinct from sex_before_edits) as sex_differs_from_id,
+        has_valid_id and ((birth_year_reported is distinct from birth_year_before_edits)
+                          or (birth_month_reported is distinct from birth_month_before_edits)) as birth_differs_from_id,
         {{ age_at_standard_time('birth_year_before_edits', 'birth_month_before_edits') }} as age_before_edits,
         coalesce(birth_year_before_edits * 100 + birth_month_before_edits >= {{ standard_time_ym() }}, false)
             as is_born_after_standard_time
