@@ -70,10 +70,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
     # raw.submission_lines holds each valid line shredded once, at the chunk that read it (`s`, the
     # contract's keys; persons as structs): the rebuild after new files never parses JSON again.
+    # (A warehouse from before 2026-12-04 also has a content_hash column, no longer written or read.)
     con.execute(f"""
         create table if not exists raw.submission_lines as
         select null::varchar as source_file, null::bigint as line_no, null::date as upload_date,
-               null::varchar as channel_folder, null::varchar as submission_id, null::varchar as content_hash,
+               null::varchar as channel_folder, null::varchar as submission_id,
                json_transform('{{}}'::json, '{SUBMISSION_SHAPE}') as s
         where false
     """)
@@ -391,12 +392,12 @@ def _ingest_chunk(con, root: Path, chunk: list[Path], workdir: Path, kind: str, 
         """)
         con.execute("insert into raw.rejected_lines select source_file, line_no, reason, raw_text from _checked")
         con.execute(f"""
-            insert into raw.submission_lines
+            insert into raw.submission_lines by name
             select source_file, line_no,
-                   try_cast(split_part(source_file, '/', -2) as date),
-                   split_part(source_file, '/', 2),
-                   s.submission_id, md5(json(line)), s
-            from (select source_file, line_no, line, json_transform(line, '{SUBMISSION_SHAPE}') as s
+                   try_cast(split_part(source_file, '/', -2) as date) as upload_date,
+                   split_part(source_file, '/', 2) as channel_folder,
+                   s.submission_id, s
+            from (select source_file, line_no, json_transform(line, '{SUBMISSION_SHAPE}') as s
                   from _lines anti join _checked using (source_file, line_no))
         """)
         con.execute("drop table _checked; drop table _lines; drop table _bad")
@@ -514,15 +515,19 @@ SUBMISSION_SCOPES = {"uploads": "", "pes": "pes_"}  # landing folder: prefix of 
 
 def rebuild_submissions(con, scope: str = "uploads") -> None:
     """One row per submission_id (the copy in the earliest upload folder, then file name, then
-    line); copies with other contents are conflicting re-deliveries, quarantined. No JSON is
-    parsed here: each line was shredded when its chunk was read, so a nightly run with a few new
-    files costs a ranking of narrow columns and a copy of the kept rows. `scope`: the census uploads
+    line); copies with other contents are conflicting re-deliveries, quarantined. The contents
+    compared are the submission as the contract reads it (`s`: every key of the contract, persons
+    and deaths; whitespace, key order, keys outside the contract and a null written out or left
+    out make no difference), compared only for submission_ids delivered more than once: hashing
+    every line as it was read cost a seventh of ingestion's CPU. No JSON is parsed here: each line
+    was shredded when its chunk was read, so a nightly run with a few new files costs a ranking of
+    narrow columns and a copy of the kept rows. `scope`: the census uploads
     (raw.household_submissions, person_lines, death_lines) or the post-enumeration survey
     (raw.pes_submissions, pes_person_lines, pes_death_lines), kept apart (rules.md)."""
     t = SUBMISSION_SCOPES[scope]
     con.execute(f"""
         create or replace temp table _copies as  -- narrow: the shredded rows are joined once, by rowid
-        select rowid as line_id, source_file, line_no, submission_id, content_hash,
+        select rowid as line_id, source_file, line_no, submission_id,
                row_number() over (partition by submission_id
                    order by upload_date nulls last, split_part(source_file, '/', -1), source_file, line_no) as copy_rank,
                count(*) over (partition by submission_id) as n_copies
@@ -531,12 +536,18 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
     """)
     con.execute(f"""
         create or replace table raw.{t}submission_conflicts as
+        with copies as (  -- the contents of the submissions delivered more than once (a few %)
+            select rowid as line_id, s from raw.submission_lines
+            where submission_id in (select submission_id from _copies where n_copies > 1)
+        )
         select c.source_file, c.line_no, c.submission_id,
                'conflicting re-delivery: differs from the copy of its submission_id kept from '
                || w.source_file || ' line ' || w.line_no as reason
         from _copies c
         join _copies w on w.submission_id = c.submission_id and w.copy_rank = 1
-        where c.copy_rank > 1 and c.content_hash <> w.content_hash
+        join copies as cs on cs.line_id = c.line_id
+        join copies as ws on ws.line_id = w.line_id
+        where c.copy_rank > 1 and cs.s is distinct from ws.s
     """)
     con.execute("""
         create or replace temp view _kept as
