@@ -432,8 +432,8 @@ def ingest_submissions(con, root: Path, sub: str, channels: tuple[str, ...], sco
     scope = scope or ("pes" if sub == "pes" else "uploads")
     t = SUBMISSION_SCOPES[scope]
     n = ingest_submission_files(con, root, sub, channels, progress)
-    derived = [f"raw.{t or 'household_'}submissions", f"raw.{t}person_lines", f"raw.{t}death_lines",
-               f"raw.{t}submission_conflicts"]
+    derived = [f"raw.{t or 'household_'}submissions", f"raw.{t}person_lines", f"raw.{t}submission_conflicts"]
+    derived += [] if t else ["raw.death_lines"]
     kind = _LEDGER_KIND[scope == "pes"]
     files = con.execute("select count(*) from raw.ingest_files where kind = ?", [kind]).fetchall()[0][0]
     built = con.execute("select max(files) from raw.derived_from where scope = ?", [scope]).fetchall()[0][0]
@@ -523,7 +523,9 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
     was shredded when its chunk was read, so a nightly run with a few new files costs a ranking of
     narrow columns and a copy of the kept rows. `scope`: the census uploads
     (raw.household_submissions, person_lines, death_lines) or the post-enumeration survey
-    (raw.pes_submissions, pes_person_lines, pes_death_lines), kept apart (rules.md)."""
+    (raw.pes_submissions, pes_person_lines), kept apart (rules.md). The survey's deaths are not
+    split out: the survey counts who lived in the household at the standard time, and nothing
+    reads a death it reports (its count stays in pes_submissions.death_line_count)."""
     t = SUBMISSION_SCOPES[scope]
     con.execute(f"""
         create or replace temp table _copies as  -- narrow: the shredded rows are joined once, by rowid
@@ -575,16 +577,19 @@ def rebuild_submissions(con, scope: str = "uploads") -> None:
             from _kept
         )
     """)
-    con.execute(f"""
-        create or replace table raw.{t}death_lines as
-        select submission_id, death_index, d.*
-        from (
-            select submission_id, generate_subscripts(deaths, 1) as death_index,
-                   json_transform(unnest(deaths), '{_shape(DEATH_KEYS)}') as d
-            from (select submission_id, try_cast(s.deaths as json[]) as deaths from _kept
-                  where json_type(s.deaths) = 'ARRAY')
-        )
-    """)
+    if t:
+        con.execute(f"drop table if exists raw.{t}death_lines")  # built by earlier versions, never read
+    else:
+        con.execute(f"""
+            create or replace table raw.death_lines as
+            select submission_id, death_index, d.*
+            from (
+                select submission_id, generate_subscripts(deaths, 1) as death_index,
+                       json_transform(unnest(deaths), '{_shape(DEATH_KEYS)}') as d
+                from (select submission_id, try_cast(s.deaths as json[]) as deaths from _kept
+                      where json_type(s.deaths) = 'ARRAY')
+            )
+        """)
     con.execute("drop view _kept; drop table _copies")
 
 
