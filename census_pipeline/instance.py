@@ -11,6 +11,7 @@ same history; `ensure_instance_config` names it in a new DAGSTER_HOME's dagster.
 """
 
 import contextlib
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -30,11 +31,15 @@ event_log_storage:
 """
 
 
+KEPT_OPEN = 8  # databases kept open at once: the index and the runs in use (the UI reads many runs)
+
+
 class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
-    """SqliteEventLogStorage with one engine (and SQLite connection) per shard, kept open."""
+    """SqliteEventLogStorage with one engine (and SQLite connection) per shard, kept open for the
+    KEPT_OPEN shards used last (a UI reading a year of nightly runs must not hold hundreds of files)."""
 
     def __init__(self, base_dir: str, inst_data=None):
-        self._engines: dict[str, Engine] = {}
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -52,6 +57,9 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
                                        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
                                                      "check_same_thread": False})
                 self._engines[shard] = engine
+                while len(self._engines) > KEPT_OPEN:
+                    self._engines.popitem(last=False)[1].dispose()  # the one used longest ago
+            self._engines.move_to_end(shard)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)

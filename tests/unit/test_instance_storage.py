@@ -8,7 +8,7 @@ import time
 import dagster as dg
 from dagster._core.events.log import EventLogEntry
 
-from census_pipeline.instance import KeptOpenSqliteEventLogStorage
+from census_pipeline.instance import KEPT_OPEN, KeptOpenSqliteEventLogStorage
 from census_pipeline.runner import ensure_instance_config
 
 
@@ -32,6 +32,10 @@ def test_a_new_home_stores_events_through_kept_connections_in_the_default_layout
         storage.store_event(_entry("run-b", 0))
         assert len(instance.all_logs("run-a")) == 100
         assert set(storage._engines) >= {"run-a", "run-b"}  # one engine per database, kept
+        for i in range(2 * KEPT_OPEN):  # a UI reading many runs keeps only the last few open
+            storage.store_event(_entry(f"run-{i}", 0))
+        assert len(storage._engines) == KEPT_OPEN and f"run-{2 * KEPT_OPEN - 1}" in storage._engines
+        assert len(instance.all_logs("run-a")) == 100  # reopened when used again
     assert (home / "history" / "runs" / "run-a.db").exists()
 
     (tmp_path / "plain").mkdir()  # Dagster's default storage over the same folder reads the same history
