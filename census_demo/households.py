@@ -7,13 +7,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from census_demo.calibration import COUNTY_COLLECTIVE_SHARE
 from census_demo.fast import counts_here_cached, year_month
 from census_demo.geography import EA
 from census_demo.ids import corrupt_id
 from census_demo.oracle import STANDARD_DATE
 from census_demo.population import Person, is_true_resident
 from census_pipeline.lib.codes import counties
-from census_pipeline.lib.geography import COUNTY_COLLECTIVE_SHARE
 
 
 class Households:

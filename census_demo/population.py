@@ -7,12 +7,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from census_demo import names
+from census_demo.calibration import CITY_BIRTH_AREAS_EXTRA, OTHER_PROVINCE_ORIGINS, ZHEJIANG_ORIGINS
 from census_demo.fast import age_on, counts_here_cached
 from census_demo.geography import EA
 from census_demo.oracle import STANDARD_DATE
-from census_pipeline.lib import names
 from census_pipeline.lib.codes import is_district
-from census_pipeline.lib.geography import CITY_BIRTH_AREAS_EXTRA, OTHER_PROVINCE_ORIGINS, ZHEJIANG_ORIGINS
 
 # for each age (0 .. 130), the first day of the year of birth dates giving that age at the standard time:
 # 1 November of the year before

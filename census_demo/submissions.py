@@ -8,11 +8,11 @@ import datetime as dt
 import json
 import random
 
+from census_demo.calibration import OUTSIDE_CITY_CODE
 from census_demo.fast import json_line, next_day, uuid_str, year_month
 from census_demo.geography import EA
 from census_demo.oracle import STANDARD_DATE
 from census_demo.population import Person
-from census_pipeline.lib.geography import OUTSIDE_CITY_CODE
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 

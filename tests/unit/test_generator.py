@@ -185,8 +185,8 @@ def test_county_id_allocators_never_issue_the_same_number():
 
     import pytest
 
+    from census_demo.calibration import COUNTY_POPULATION
     from census_demo.ids import IdAllocator
-    from census_pipeline.lib.geography import COUNTY_POPULATION
 
     born = dt.date(1985, 2, 3)
     issued = []
