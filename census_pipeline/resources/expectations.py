@@ -163,8 +163,14 @@ class GreatExpectations(dg.ConfigurableResource):
         """Import GX (and patch it) in the background when a run starts (3-4.7 s measured here, paid
         at the first gate otherwise): the ingestion steps before it wait on DuckDB, which leaves
         Python free."""
+        import sqlalchemy.orm  # noqa: F401
+
         from census_pipeline.resources import gx_duckdb_patch
 
+        # SQLAlchemy's ORM is imported here first: GX imports it in the thread while a step may
+        # import it in this one (Dagster's storage), and two threads importing one package's
+        # circular modules at once can get a partially initialized module ("cannot import name ...
+        # partially initialized module 'sqlalchemy.orm.exc'", seen once under load)
         threading.Thread(target=gx_duckdb_patch.apply, name="import-great-expectations", daemon=True).start()
 
     @property
