@@ -89,7 +89,7 @@ final as (
         round(least(f.pct + 1.96 * sqrt(v.var_pct), 100), 2) as pct_ci95_high
     from full_sample as f
     inner join variances as v on v.region_code = f.region_code and v.category = f.category
-    inner join {{ ref('regions') }} as r on cast(r.code as varchar) = f.region_code
+    inner join {{ ref('regions') }} as r on cast(r.code as {{ text_type() }}) = f.region_code
 )
 
 select * from final order by region_code, category
