@@ -20,18 +20,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
 from census_pipeline.lib.engine import EngineSettings, engine_settings
 from census_pipeline.lib.raw_zone import PARTITION_COLUMN
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
-# The bulletin tables b1-b8 and everything they rest on: the slice of the project that builds on
-# Spark today. The linkage and survey models (Python models: Splink, pypinyin) and the tables
-# resting on them do not yet (docs/scale-out.md, "What runs on Spark").
-BULLETIN_SLICE = ["+b1_population", "+b2_sex", "+b3_age", "+b4_education", "+b5_ethnicity", "+b6_migration",
-                  "+b7_urban_rural", "+b8_hk_macao_taiwan_foreign"]
+# Every published table (b1-b8, the township table, the long-form estimates, the age pyramid)
+# and everything they rest on: the slice of the project that builds on Spark today. The linkage
+# and survey models (dbt Python models: Splink, pypinyin) and the tables resting on them do not
+# yet (docs/scale-out.md, "What runs on Spark today").
+PUBLISHED_SLICE = ["+b1_population", "+b2_sex", "+b3_age", "+b4_education", "+b5_ethnicity", "+b6_migration",
+                   "+b7_urban_rural", "+b8_hk_macao_taiwan_foreign", "+t1_township_population", "+lf_marital_status",
+                   "+lf_employment", "+lf_industry", "+chart_age_pyramid"]
 
 
 def spark_conf(settings: EngineSettings) -> dict[str, str]:
@@ -172,7 +173,7 @@ def attach_spark_tables(con, settings: EngineSettings) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m census_pipeline.spark_dbt", description=__doc__.splitlines()[0])
-    parser.add_argument("--select", nargs="+", default=BULLETIN_SLICE, help="dbt selectors (default: b1-b8 and their inputs)")
+    parser.add_argument("--select", nargs="+", default=PUBLISHED_SLICE, help="dbt selectors (default: the published tables and their inputs)")
     args = parser.parse_args(argv)
     warehouse = os.environ.get("CENSUS_WAREHOUSE") or str(DEFAULT_LOCATIONS["CENSUS_WAREHOUSE"])
     settings = engine_settings(os.environ, warehouse)

@@ -44,7 +44,7 @@ replicate_estimates as (
     select
         replicate, region_code, category,
         sum(weight) as estimate,
-        sum(weight) * 100.0 / sum(sum(weight)) over (partition by replicate, region_code) as pct
+        {{ decimal_ratio("sum(weight) * 100.0", "sum(sum(weight)) over (partition by replicate, region_code)") }} as pct
     from by_region
     where category is not null
     group by 1, 2, 3
@@ -57,7 +57,7 @@ full_sample as (
 grid as (  -- a category missing from a replicate is an estimate of 0 there
     select f.region_code, f.category, r.replicate
     from full_sample as f
-    cross join (select unnest(range(1, {{ groups + 1 }})) as replicate) as r
+    cross join ({{ integer_rows(1, groups + 1, "replicate") }}) as r
 ),
 
 variances as (

@@ -128,3 +128,26 @@
 {% macro spark__json_member(expr, key) -%}
     to_json(try_variant_get({{ expr }}, '$.{{ key }}'))
 {%- endmacro %}
+
+{#- One row per integer start, start + 1, ..., stop - 1, as `column` (bigint). -#}
+{% macro integer_rows(start, stop, column) -%}
+    {{ return(adapter.dispatch('integer_rows', 'census')(start, stop, column)) }}
+{%- endmacro %}
+{% macro default__integer_rows(start, stop, column) -%}
+    select unnest(range({{ start }}, {{ stop }})) as {{ column }}
+{%- endmacro %}
+{% macro spark__integer_rows(start, stop, column) -%}
+    select explode(sequence(cast({{ start }} as bigint), cast({{ stop }} - 1 as bigint))) as {{ column }}
+{%- endmacro %}
+
+{#- a / b where both are decimals: DuckDB divides them as doubles, Spark as decimals (another
+    type, and other digits once rounded), so Spark is told to do what DuckDB does. -#}
+{% macro decimal_ratio(a, b) -%}
+    {{ return(adapter.dispatch('decimal_ratio', 'census')(a, b)) }}
+{%- endmacro %}
+{% macro default__decimal_ratio(a, b) -%}
+    {{ a }} / {{ b }}
+{%- endmacro %}
+{% macro spark__decimal_ratio(a, b) -%}
+    cast({{ a }} as double) / cast({{ b }} as double)
+{%- endmacro %}
