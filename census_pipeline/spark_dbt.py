@@ -82,16 +82,10 @@ def register_functions(spark) -> None:
     from pyspark.sql.functions import udf
     from pyspark.sql.types import DecimalType, StringType
 
-    from census_pipeline.dbt_plugin import DEV_KEY, demo_enabled
+    from census_pipeline.dbt_plugin import pseudonym_key
     from census_pipeline.lib.duckdb_hash import duckdb_string_hash
 
-    key = os.environ.get("CENSUS_PSEUDONYM_KEY")
-    if not key:
-        raise RuntimeError("CENSUS_PSEUDONYM_KEY is not set: pseudonyms need a secret key")
-    if key == DEV_KEY and not demo_enabled():
-        raise RuntimeError("CENSUS_PSEUDONYM_KEY is the public development key, allowed only for the "
-                           "generated demo (CENSUS_DEMO=1): set a secret key of your own")
-    raw_key = key.encode("utf-8")
+    raw_key = pseudonym_key().encode("utf-8")
 
     def stable_hash(text):
         h = duckdb_string_hash(text)
@@ -101,9 +95,9 @@ def register_functions(spark) -> None:
         return None if text is None else hmac.new(raw_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
     # An unsigned 64-bit value: decimal(20,0) orders and takes remainders as DuckDB's ubigint does.
-    # Declared nondeterministic (it is not) so that Spark does not inline a CTE that uses it into
-    # every reader: donor imputation's cascade reads each level's recipients three times, and
-    # inlined, the plan grew with 3^levels (a 300-household census: 340 s for one model).
+    # Declared nondeterministic (it is not) so that Spark keeps a CTE that uses it as one shared
+    # relation instead of inlining a copy into every reader (donor imputation's recipients and
+    # pools are each read by several CTEs).
     spark.udf.register("census_stable_hash", udf(stable_hash, DecimalType(20, 0)).asNondeterministic())
     spark.udf.register("census_pseudonym", pseudonym, StringType())
 
