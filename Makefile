@@ -56,11 +56,12 @@ test-fast: install ## the quick tier while you work: every test not marked slow 
 
 ui: install ## the Dagster UI on http://127.0.0.1:3000 (runs from `make run` show in it)
 	mkdir -p "$(DAGSTER_HOME)"
-	[ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 	$(BIN)/census ui --demo -h 127.0.0.1 -p 3000
 
-lint: install ## ruff over the Python code
-	$(BIN)/ruff check census_pipeline census_demo tests bench
+lint: install ## ruff over the Python code, sqlfluff over the dbt models (.sqlfluff)
+	$(BIN)/ruff check census_pipeline census_demo tests bench dbt_project/sqlfluff_dbt
+	@# sqlfluff's worker processes leave a semaphore that Python's resource tracker reports at exit: noise
+	PYTHONWARNINGS="ignore:resource_tracker:UserWarning" $(BIN)/sqlfluff lint dbt_project/models --quiet
 
 bench: install ## time one whole census run at 1M persons (BENCH_PERSONS=..., BENCH_DIR=... reused; 12M needs ~60 GB free)
 	$(BIN)/python bench/run_bench.py --persons $${BENCH_PERSONS:-1000000} \

@@ -15,7 +15,9 @@ use it; the pipeline never imports it (the truth files' names it shares with the
 come from census_pipeline.lib.truth_files). The modules, in the order a census is drawn:
 
     rates            how often each defect is planted
+    calibration      the published figures the city is drawn to, and where migrants come from
     geography        enumeration areas and the uniqueness of household IDs
+    names            plausible Chinese names, and their homophones and typos
     ids              ID numbers (GB 11643): unique across counties, and planted invalid ones
     population       persons and a household's members
     households       a household, the events of its year and its planted defects

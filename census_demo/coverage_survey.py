@@ -7,11 +7,11 @@ import datetime as dt
 import random
 from collections import defaultdict
 
+from census_demo import names
 from census_demo.fast import json_line, uuid_str, year_month
 from census_demo.geography import EA
 from census_demo.population import Person, is_true_resident
 from census_demo.submissions import timestamp_between
-from census_pipeline.lib import names
 
 
 def pes_sample(rng: random.Random, eas: list[EA], fraction: float) -> set[str]:

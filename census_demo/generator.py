@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from census_demo.batches import BatchWriter
+from census_demo.calibration import COUNTY_POPULATION
 from census_demo.counting import Counting
 from census_demo.coverage_survey import CoverageSurvey, pes_sample
 from census_demo.fast import FastRandom
@@ -38,7 +39,6 @@ from census_demo.registers import (
 from census_demo.submissions import Submissions
 from census_demo.truth import Truth, TruthLinks
 from census_pipeline.lib.codes import CITY_CODE
-from census_pipeline.lib.geography import COUNTY_POPULATION
 from census_pipeline.lib.truth_files import truth_links_path_for, truth_path_for
 
 

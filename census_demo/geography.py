@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from census_pipeline.lib.geography import COUNTY_POPULATION, COUNTY_TOWNSHIPS, COUNTY_URBAN_SHARE
+from census_demo.calibration import COUNTY_POPULATION, COUNTY_TOWNSHIPS, COUNTY_URBAN_SHARE
 
 HOUSEHOLDS_PER_EA = 60
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from census_demo.calibration import COUNTY_COLLECTIVE_SHARE
 from census_demo.fast import counts_here_cached, year_month
 from census_demo.geography import EA
 from census_demo.ids import corrupt_id
+from census_demo.oracle import STANDARD_DATE
 from census_demo.population import Person, is_true_resident
 from census_pipeline.lib.codes import counties
-from census_pipeline.lib.geography import COUNTY_COLLECTIVE_SHARE
 
 
 class Households:
@@ -79,7 +80,7 @@ class Households:
                     baby.hukou_place, baby.hukou_township = "5", None  # hukou pending
             persons.append(baby)
         elif mother and rng.random() < self.rates.born_after_standard_time:
-            born = dt.date(2020, 11, 1) + dt.timedelta(days=rng.randint(0, 4))
+            born = STANDARD_DATE + dt.timedelta(days=rng.randint(0, 4))
             baby = self._person("2", 0, rng.choice("12"), persons[0].name[0], persons[0].area)
             baby.born, baby.id_type, baby.id_number = born, "9", None
             baby.hukou_place, baby.duration, baby.reason = "5", "1", None

@@ -8,8 +8,8 @@ import random
 from array import array
 from functools import cache
 
+from census_demo.calibration import COUNTY_POPULATION
 from census_pipeline.lib import idnumber
-from census_pipeline.lib.geography import COUNTY_POPULATION
 
 # The weighted digit sums of an ID number's parts are cached: a fast path of idnumber.make and
 # idnumber.birth_date, with exactly their results (see census_demo.fast).

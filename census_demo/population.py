@@ -7,17 +7,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from census_demo import names
+from census_demo.calibration import CITY_BIRTH_AREAS_EXTRA, OTHER_PROVINCE_ORIGINS, ZHEJIANG_ORIGINS
 from census_demo.fast import age_on, counts_here_cached
 from census_demo.geography import EA
-from census_pipeline.lib import names
+from census_demo.oracle import STANDARD_DATE
 from census_pipeline.lib.codes import is_district
-from census_pipeline.lib.geography import CITY_BIRTH_AREAS_EXTRA, OTHER_PROVINCE_ORIGINS, ZHEJIANG_ORIGINS
 
 # for each age (0 .. 130), the first day of the year of birth dates giving that age at the standard time:
 # 1 November of the year before
 _YEAR_START_ORDINAL = tuple(dt.date(2020 - age - 1, 11, 1).toordinal() for age in range(131))
 _DATE_OF_ORDINAL = dt.date.fromordinal
-STANDARD_DAY = dt.date(2020, 11, 1)  # the standard time's day (oracle.STANDARD_DATE)
 FAMILY_SIZES = ((1, 0.28), (2, 0.33), (3, 0.23), (4, 0.10), (5, 0.04), (6, 0.015), (7, 0.005))
 COLLECTIVE_SIZES = ((1, 0.35), (2, 0.25), (3, 0.15), (4, 0.12), (6, 0.08), (8, 0.03), (12, 0.02))
 _FAMILY_SIZE_TABLE = tuple(zip(*FAMILY_SIZES, strict=True))  # (values, weights) for FastRandom.pick
@@ -64,7 +64,7 @@ class Person:
 def is_true_resident(p: Person) -> bool:
     """Part of the resident population (常住人口): a citizen born before the standard time whom
     the resident rule counts here."""
-    return (p.id_type not in ("2", "3") and p.born < STANDARD_DAY
+    return (p.id_type not in ("2", "3") and p.born < STANDARD_DATE
             and counts_here_cached(p.residence, p.hukou_place, p.duration, p.reason)[0])
 
 

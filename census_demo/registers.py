@@ -9,13 +9,13 @@ import datetime as dt
 import random
 from pathlib import Path
 
+from census_demo import names
 from census_demo.fast import year_month
 from census_demo.geography import EA
 from census_demo.ids import IdAllocator, corrupt_id
 from census_demo.population import Person
 from census_demo.rates import Rates
 from census_demo.truth import Truth, TruthLinks
-from census_pipeline.lib import names
 
 EXTRACTED_ON = "2020-10-20"
 UPDATE_EXTRACTED_ON = "2020-11-20"

@@ -8,10 +8,11 @@ import datetime as dt
 import json
 import random
 
+from census_demo.calibration import OUTSIDE_CITY_CODE
 from census_demo.fast import json_line, next_day, uuid_str, year_month
 from census_demo.geography import EA
-from census_demo.population import STANDARD_DAY, Person
-from census_pipeline.lib.geography import OUTSIDE_CITY_CODE
+from census_demo.oracle import STANDARD_DATE
+from census_demo.population import Person
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 
@@ -72,7 +73,7 @@ class Submissions:
         long_form = rng.random() < rates.long_form
         subs: list[dict] = []
         born_after = hh.get("born_after", False)
-        early = [p for p in persons if p.born < STANDARD_DAY]
+        early = [p for p in persons if p.born < STANDARD_DATE]
 
         r = rng.random()
         if r < rates.pre_registration:

@@ -9,6 +9,7 @@ $CENSUS_OUTPUT_DIR/logs/census-run-<run id>.log, whose path is printed.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -27,13 +28,21 @@ PUBLISHED_ASSET = "bulletin/published_files"
 
 
 def ensure_instance_config(home: str) -> None:
-    """Give a new DAGSTER_HOME the project's instance settings (one run at a time)."""
-    import shutil
+    """Give a new DAGSTER_HOME the project's instance settings (one run at a time), and an event
+    log that keeps its SQLite connections open (census_pipeline/instance.py) in the folder the
+    default one uses, so the history reads the same with or without it. A DAGSTER_HOME that has a
+    dagster.yaml keeps it as it is."""
+    from census_pipeline.instance import EVENT_LOG_STORAGE
 
     os.makedirs(home, exist_ok=True)
     target = os.path.join(home, "dagster.yaml")
     if not os.path.exists(target):
-        shutil.copy(PROJECT_ROOT / "dagster.yaml", target)
+        runs = os.path.join(os.path.abspath(home), "history", "runs")
+        text = (PROJECT_ROOT / "dagster.yaml").read_text() + EVENT_LOG_STORAGE.format(base_dir=json.dumps(runs))
+        tmp = f"{target}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, target)  # two runs starting at once: each writes whole, one wins
 
 
 def _instance() -> dg.DagsterInstance:

@@ -4,8 +4,13 @@
   parts: `person`, `submission`, `hh_id`, `ident` and the enumeration areas `EA`, `EA2`,
   `EA_UNLISTED_VILLAGE`; tests/integration/test_rules.py asserts each rule on it, and the linkage,
   quality-gate and publication-safety tests build their own zones from the same parts.
+- The landing files as the contract lays them out (landing_zone.md): `write_batch` (submissions,
+  or raw lines to plant malformed ones), `write_frame` with `frame_row`, `write_hukou_extract`.
 - `run_ingest`: the ingestion steps of a run (no Dagster, no dbt) over a landing zone.
-- `bulletin_folder`: where the shared `built` run published its bulletin.
+- `warehouse_path`, `bulletin_folder`: the file behind a warehouse connection, and where the shared
+  `built` run published its bulletin (beside its warehouse).
+- `debian_tool`, `chromium`, `CHROMIUM_FLAGS`: the Debian tools the e2e tests drive, and how
+  headless Chromium is started there (the UI's pages, the printed bulletin).
 - `id_number_cases`, `stdnum_valid`: thousands of ID-number-shaped strings and python-stdnum's
   verdict on them, the reference both the Python rules and the dbt macro are checked against.
 - `fault_injection`: bench/fault_injection.py (start, kill, watch and finish `census run`s).
@@ -18,7 +23,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import os
 import random
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,12 +73,42 @@ def hh_id(n: int, ea: str = EA) -> str:
     return f"H{ea}{n:04d}"
 
 
+def write_batch(path: Path, lines) -> None:
+    """A batch file: each submission (a dict) one JSON line, a str written as the raw line it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line, ensure_ascii=False)) + "\n"
+                            for line in lines), encoding="utf-8")
+
+
+def frame_row(household_id: str, ea: str = EA, urban_rural_code: str = "111", address: str = "某路1号",
+              household_type: str = "1", expected_persons: int = 1, listed_on: str = "2020-10-20") -> str:
+    """One listed household of the listing frame (摸底底册), a CSV line."""
+    return f"{household_id},{ea},{urban_rural_code},{address},{household_type},{expected_persons},{listed_on}"
+
+
+def write_frame(root: Path, rows, name: str = "listing.csv") -> None:
+    """A listing-frame file of `frame_row`s under root/frame."""
+    (root / "frame").mkdir(parents=True, exist_ok=True)
+    (root / "frame" / name).write_text(
+        "household_id,ea_code,urban_rural_code,address,household_type,expected_persons,listed_on\n"
+        + "".join(f"{r}\n" for r in rows), encoding="utf-8")
+
+
+def write_hukou_extract(root: Path, extracted_on: str, rows) -> None:
+    """A household-registration extract of CSV rows under root/admin/hukou."""
+    (root / "admin/hukou").mkdir(parents=True, exist_ok=True)
+    (root / f"admin/hukou/extract_{extracted_on}.csv").write_text(
+        "person_no,id_number,name,sex,birth_date,hukou_region_code,hukou_township_code,hukou_address,status,"
+        "extracted_on\n" + "".join(f"{r}\n" for r in rows), encoding="utf-8")
+
+
 DUP = ident("1970-03-03", 11)  # a person counted in two households
 NONE_COUNTS = ident("1990-04-04", 21)  # a person with two records, neither counting by the rule
 
 
-def rules_landing_zone(root: Path) -> None:
-    """The landing zone of tests/integration/test_rules.py: one household (hh_id(n)) per rule of rules.md."""
+def rules_landing_zone(root: Path, more_submissions=(), more_listed=()) -> None:
+    """The landing zone of tests/integration/test_rules.py: one household (hh_id(n)) per rule of
+    rules.md; `more_submissions` and `more_listed` (frame rows) are added to its batch and frame."""
     subs = [
         # 1 supersession: the long final outranks a later short final and a later partial
         submission("s1-long", hh_id(1), [person(1, "甲一", seq=1), person(2, "甲二", rel="1", sex="2", seq=2)],
@@ -144,52 +182,76 @@ def rules_landing_zone(root: Path) -> None:
         submission("s16", hh_id(1, EA2[:-3] + "009"), [person(1, "辰一", seq=49)], ea=EA2[:-3] + "009"),
         submission("s17", hh_id(1, EA_UNLISTED_VILLAGE), [person(1, "巳一", seq=51)], ea=EA_UNLISTED_VILLAGE),
     ]
-    day = root / "uploads/pad/2020-11-20"
-    day.mkdir(parents=True)
-    (day / "batch.jsonl").write_text("\n".join(json.dumps(s, ensure_ascii=False) for s in subs) + "\n",
-                                     encoding="utf-8")
-    (root / "frame").mkdir()
-    listed = [hh_id(n) for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)]
-    rows = [f"{h},{EA},111,某路1号,1,2,2020-10-20" for h in listed]
-    rows.append(f"{hh_id(15)},{EA},111,某宿舍,2,1,2020-10-20")
-    rows.append(f"{hh_id(1, EA2)},{EA2},112,某路2号,1,2,2020-10-20")
-    (root / "frame/listing.csv").write_text(
-        "household_id,ea_code,urban_rural_code,address,household_type,expected_persons,listed_on\n"
-        + "\n".join(rows) + "\n", encoding="utf-8")
-    (root / "admin/hukou").mkdir(parents=True)
-    head = "person_no,id_number,name,sex,birth_date,hukou_region_code,hukou_township_code,hukou_address,status,extracted_on\n"
-    reg = [
+    write_batch(root / "uploads/pad/2020-11-20/batch.jsonl", [*subs, *more_submissions])
+    write_frame(root, [
+        *(frame_row(hh_id(n), expected_persons=2) for n in range(1, 15)),
+        frame_row(hh_id(15), address="某宿舍", household_type="2"),
+        frame_row(hh_id(1, EA2), EA2, "112", "某路2号", expected_persons=2),
+        *more_listed,
+    ])
+    write_hukou_extract(root, "2020-10-20", [
         f"R1,{ident('1980-05-01', 1)},甲一,1,1980-05-01,330106,330106001,某地址,1,2020-10-20",  # found by ID
         "R2,33010619800501999X,乙一,1,1980-05-01,330106,330106001,某地址,1,2020-10-20",  # wrong ID, found by name
         f"R3,{ident('1950-02-02', 61)},午一,2,1950-02-02,330106,330106001,某地址,1,2020-10-20",  # nowhere: omission
         f"R4,{ident('1950-02-02', 63)},未一,1,1950-02-02,330106,330106001,某地址,1,2020-10-20",  # moved out later
-    ]
-    (root / "admin/hukou/extract_2020-10-20.csv").write_text(head + "\n".join(reg) + "\n", encoding="utf-8")
-    (root / "admin/hukou/extract_2020-11-20.csv").write_text(
-        head + f"R4,{ident('1950-02-02', 63)},未一,1,1950-02-02,330106,330106001,某地址,2,2020-11-20\n",
-        encoding="utf-8")
+    ])
+    write_hukou_extract(root, "2020-11-20", [f"R4,{ident('1950-02-02', 63)},未一,1,1950-02-02,330106,330106001,某地址,2,2020-11-20"])
 
 
 def run_ingest(root, db):
-    """Ingest every folder of the landing zone `root` into the warehouse `db`, as a run's ingestion does; returns the connection."""
+    """Ingest every folder of the landing zone `root` into the warehouse `db`, as a run's ingestion
+    assets do (census_pipeline/defs/ingestion/assets.py, whose bodies are these calls); returns the
+    connection. The batches go through the production `ingest_submissions`, so a second call reads
+    only new files and rebuilds only what they changed, as a second run does."""
     con = duckdb.connect(str(db))
-    ingest.ingest_submission_files(con, root, "uploads", ("pad", "self"))
-    ingest.rebuild_submissions(con)
-    ingest.ingest_submission_files(con, root, "pes", ("pes",))
-    ingest.rebuild_submissions(con, "pes")
-    ingest.ingest_csv_files(con, root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
-    ingest.rebuild_frame(con)
-    for table, (folder, cols, key) in ingest.REGISTERS.items():
-        ingest.ingest_csv_files(con, root, folder, table, cols, key)
-        ingest.rebuild_register(con, table, key)
+    ingest.ingest_submissions(con, root, "uploads", ("pad", "self"))
+    ingest.ingest_submissions(con, root, "pes", ("pes",))
+    with ingest.atomic(con):
+        n = ingest.ingest_csv_files(con, root, "frame", "listing_frame", ingest.FRAME_COLUMNS, "household_id")
+        if n or not _table_exists(con, "listing_frame"):
+            ingest.rebuild_frame(con)
+    with ingest.atomic(con):
+        for table, (folder, cols, key) in ingest.REGISTERS.items():
+            if ingest.ingest_csv_files(con, root, folder, table, cols, key) or not _table_exists(con, table):
+                ingest.rebuild_register(con, table, key)
     return con
+
+
+def _table_exists(con, table: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
+                       [table]).fetchone()[0] > 0
+
+
+def warehouse_path(con) -> Path:
+    """The file behind a connection (a `built` warehouse: its outputs are in `out/` beside it)."""
+    return Path(next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2]))
 
 
 def bulletin_folder(built) -> Path:
     """The bulletin folder of the shared `built` run (its outputs are in `out/` beside the warehouse)."""
-    from tests.conftest import warehouse_path
-
     return warehouse_path(built[1]).parent / "out" / "bulletin"
+
+
+def debian_tool(command: str, *packages: str) -> str:
+    """A Debian tool the e2e tests drive (chromium, pdftotext), installed when missing (CI runs as root)."""
+    found = shutil.which(command)
+    if not found:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, capture_output=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        found = shutil.which(command)
+    assert found, f"{command} could not be installed"
+    return found
+
+
+def chromium() -> str:
+    """Headless Chromium, with the CJK fonts the census's pages are written in."""
+    return debian_tool("chromium", "chromium", "fonts-noto-cjk")
+
+
+# as root in a container (no sandbox, no GPU), and no traffic of its own beyond the page it is given
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
 
 def stdnum_valid(s: str) -> bool:

@@ -19,6 +19,7 @@ import pytest
 
 from census_demo import generate
 from census_pipeline.lib.truth_files import truth_path_for
+from tests import hostile
 
 CENSUS = str(Path(sys.executable).with_name("census"))
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing-sample"
@@ -185,11 +186,14 @@ def cli_run(tmp_path_factory):
     """`census generate` then `census run` of a 150-household census, as a user types them, with a
     secret key of the run's own (distinctive: found anywhere only if leaked) and DAGSTER_HOME set:
     one undisturbed run that tests/e2e/test_cli.py checks and test_crash_recovery.py takes as its
-    reference."""
+    reference. Its landing zone also holds a batch and a register extract of contract-breaking
+    lines with real persons' names and ID numbers in them (tests/hostile.py): quarantined, never
+    repeated (test_no_identity_outside.py)."""
     folder = tmp_path_factory.mktemp("cli_run")
     landing = folder / "landing"
     gen = subprocess.run([CENSUS, "generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"],
                          capture_output=True, text=True)
+    planted = hostile.plant(landing) if gen.returncode == 0 else 0  # tests/integration/test_no_identity_outside.py
     key = f"e2e-secret-{uuid.uuid4().hex}"
     env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(folder / "w.duckdb"),
                CENSUS_OUTPUT_DIR=str(folder / "out"), DAGSTER_HOME=str(folder / "dagster_home"),
@@ -197,24 +201,8 @@ def cli_run(tmp_path_factory):
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     started = time.time() - 1
     run = subprocess.run([CENSUS, "run"], capture_output=True, text=True, env=env) if gen.returncode == 0 else None
-    return SimpleNamespace(folder=folder, landing=landing, key=key, env=env, started=started, gen=gen, run=run)
-
-
-def warehouse_path(con) -> Path:
-    """The file behind a connection (a `built` warehouse: its outputs are in `out/` beside it)."""
-    return Path(next(r[2] for r in con.execute("pragma database_list").fetchall() if r[2]))
-
-
-def debian_tool(command: str, *packages: str) -> str:
-    """A Debian tool the e2e tests drive (chromium, pdftotext), installed when missing (CI runs as root)."""
-    found = shutil.which(command)
-    if not found:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, capture_output=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        found = shutil.which(command)
-    assert found, f"{command} could not be installed"
-    return found
+    return SimpleNamespace(folder=folder, landing=landing, key=key, env=env, started=started, gen=gen, run=run,
+                           planted=planted)
 
 
 def load_truth(landing: Path) -> dict:

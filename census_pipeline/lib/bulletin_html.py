@@ -10,6 +10,8 @@ import html
 import math
 from decimal import Decimal
 
+from census_pipeline.lib.codes import CITY_CODE, CITY_NAME, code_list
+
 CENSUS_2010_POPULATION = 8_700_373  # Hangzhou, sixth census (published_figures.md)
 
 LABELS = {
@@ -284,7 +286,7 @@ def _supplementary(tables) -> list[tuple[str, str]]:
         parts = ["<p>以下为长表抽样调查的加权估计（全市），括号中为95%置信区间（见注释5）。</p>"]
         for name in lf:
             cols, rows = tables[name]
-            city_rows = [r for r in rows if r[cols.index("region_code")] == "330100"]
+            city_rows = [r for r in rows if r[cols.index("region_code")] == CITY_CODE]
             keep = ["category", "estimate", "ci95_low", "ci95_high", "pct", "pct_ci95_low", "pct_ci95_high"]
             labels = CATEGORY_LABELS[name]
             shown = [tuple(labels.get(r[cols.index(c)], r[cols.index(c)]) if c == "category" else r[cols.index(c)]
@@ -339,8 +341,9 @@ def interval_svg(chart_id: str, labels: list[str],
     return "".join(parts)
 
 
-POST_STRATUM_LABELS = {"330100": "杭州市", "core": "主城区", "outer": "新城区", "outer_west": "西部区县市", "1": "男", "2": "女",
-                       "migrant": "外来", "local": "本地"}
+# the city and the county groups by the names their seeds give them (regions, pes_county_groups)
+POST_STRATUM_LABELS = {CITY_CODE: CITY_NAME, **{r["county_group"]: r["label_zh"] for r in code_list("pes_county_groups")},
+                       "1": "男", "2": "女", "migrant": "外来", "local": "本地"}
 
 
 def pes_section(city: dict, groups: list[dict], strata: list[dict]) -> str:

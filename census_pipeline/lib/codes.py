@@ -17,15 +17,19 @@ DEFAULT_LOCATIONS = {
     "CENSUS_OUTPUT_DIR": DATA_DIR / "output",
 }
 
-CITY_CODE = "330100"
-NON_DISTRICT_COUNTIES = frozenset({"330122", "330127", "330182"})
-
 
 @cache
 def code_list(name: str) -> tuple[dict[str, str], ...]:
     """Rows of `dbt_project/seeds/<name>.csv` as dicts (strings)."""
     with open(SEEDS_DIR / f"{name}.csv", encoding="utf-8", newline="") as f:
         return tuple(csv.DictReader(f))
+
+
+# Which divisions are the city, districts or counties is the regions seed's `level` (the dbt var
+# city_code names the same row; tests/unit/test_codes.py holds them equal)
+CITY_CODE, CITY_NAME = next((r["code"], r["name_zh"]) for r in code_list("regions") if r["level"] == "city")
+NON_DISTRICT_COUNTIES = frozenset(r["code"] for r in code_list("regions")
+                                  if r["level"] in ("county", "county-level city"))
 
 
 @cache
@@ -36,4 +40,4 @@ def counties() -> dict[str, str]:
 
 def is_district(code: str) -> bool:
     """A city code that is a district (市辖区), per rules.md Codes."""
-    return code.startswith("3301") and code not in NON_DISTRICT_COUNTIES and code != CITY_CODE
+    return code.startswith(CITY_CODE[:4]) and code not in NON_DISTRICT_COUNTIES and code != CITY_CODE

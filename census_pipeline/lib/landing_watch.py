@@ -51,10 +51,10 @@ def _read_cursor(cursor: str | None) -> tuple[int, set[str]]:
     return t, set(seen) if isinstance(seen, list) else {seen}
 
 
-SETTLE_S = 2.0  # a file younger than this waits for the next look (see new_since)
+SETTLE_S = 2.0  # a file younger than this waits for the next look (see new_since); tests set it to 0
 
 
-def new_since(root: Path, cursor: str | None, settle_s: float | None = None) -> tuple[list[str], str | None]:
+def new_since(root: Path, cursor: str | None) -> tuple[list[str], str | None]:
     """Files that landed after the cursor, and the cursor after them (unchanged if none).
 
     Change times come from a coarse clock (a few milliseconds): two files renamed into place in
@@ -63,10 +63,10 @@ def new_since(root: Path, cursor: str | None, settle_s: float | None = None) -> 
     the last look is still new (a cursor of one (time, path) would skip it when its name sorts
     before the path).
 
-    And a file younger than `settle_s` (SETTLE_S) waits for the next look: the walk over the
+    And a file younger than SETTLE_S waits for the next look: the walk over the
     folders takes time, and a file renamed into a folder already walked, while a later file lands
     in one not yet walked, would otherwise fall behind the cursor for good."""
-    settle_ns = int((SETTLE_S if settle_s is None else settle_s) * 1e9)
+    settle_ns = int(SETTLE_S * 1e9)
     now = time.time_ns()
     last_t, seen = _read_cursor(cursor)
     new = [(t, p) for t, p in complete_files(root)

@@ -1,5 +1,5 @@
 {% macro long_form_jackknife_group(ea_code) -%}
-    1 + {{ stable_hash(ea_code ~ " || 'jackknife'") }} % {{ var('jackknife_groups', 20) }}
+    1 + {{ stable_hash(ea_code ~ " || 'jackknife'") }} % {{ var('jackknife_groups') }}
 {%- endmacro %}
 
 {% macro lf_age_group(age) -%}
@@ -14,7 +14,7 @@
     them in, and a published estimate or interval must not change from one run to the next
     (seen: one cell of lf_employment one person apart between two runs of the same census). -#}
 {% macro long_form_estimates(universe, category, category_label_relation=none) %}
-{%- set groups = var('jackknife_groups', 20) -%}
+{%- set groups = var('jackknife_groups') -%}
 with sampled as (  -- sampled counted persons of the universe, per weighting group and category
     select
         county_code, sex, {{ lf_age_group('age') }} as age_group,
@@ -81,12 +81,12 @@ final as (
         f.category,
         cast(round(f.estimate) as bigint) as estimate,
         round(sqrt(v.var_estimate), 1) as se,
-        cast(round(greatest(f.estimate - 1.96 * sqrt(v.var_estimate), 0)) as bigint) as ci95_low,
-        cast(round(f.estimate + 1.96 * sqrt(v.var_estimate)) as bigint) as ci95_high,
+        cast(round(greatest(f.estimate - {{ var('ci95_z') }} * sqrt(v.var_estimate), 0)) as bigint) as ci95_low,
+        cast(round(f.estimate + {{ var('ci95_z') }} * sqrt(v.var_estimate)) as bigint) as ci95_high,
         round(f.pct, 2) as pct,
         round(sqrt(v.var_pct), 2) as pct_se,
-        round(greatest(f.pct - 1.96 * sqrt(v.var_pct), 0), 2) as pct_ci95_low,
-        round(least(f.pct + 1.96 * sqrt(v.var_pct), 100), 2) as pct_ci95_high
+        round(greatest(f.pct - {{ var('ci95_z') }} * sqrt(v.var_pct), 0), 2) as pct_ci95_low,
+        round(least(f.pct + {{ var('ci95_z') }} * sqrt(v.var_pct), 100), 2) as pct_ci95_high
     from full_sample as f
     inner join variances as v on v.region_code = f.region_code and v.category = f.category
     inner join {{ ref('regions') }} as r on cast(r.code as {{ text_type() }}) = f.region_code

@@ -77,11 +77,20 @@
 {% macro star_except(columns, prefix='') -%}
     {{ return(adapter.dispatch('star_except', 'census')(columns, prefix)) }}
 {%- endmacro %}
+{#- one name a line: a long list stays under the line length sqlfluff allows -#}
 {% macro default__star_except(columns, prefix) -%}
-    {{ prefix }}* exclude ({{ columns | join(', ') }})
+    {{ prefix }}* exclude (
+        {%- for c in columns %}
+            {{ c }}{{ "," if not loop.last }}
+        {%- endfor %}
+        )
 {%- endmacro %}
 {% macro spark__star_except(columns, prefix) -%}
-    {{ prefix }}* except ({{ columns | join(', ') }})
+    {{ prefix }}* except (
+        {%- for c in columns %}
+            {{ c }}{{ "," if not loop.last }}
+        {%- endfor %}
+        )
 {%- endmacro %}
 
 {#- The value of a JSON string (text starting with a double quote) that holds escapes. -#}

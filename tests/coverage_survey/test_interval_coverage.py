@@ -7,12 +7,10 @@ tenth of a point.
 The real ingestion and the real dbt models run (seeds and models, no Dagster run and no dbt
 tests: the shared materialization tests those). For a further PES seed of the same census,
 only the PES files are swapped in a copy of the warehouse and only the models downstream of
-the PES are rebuilt. dbt runs in this process on a manifest parsed once (every warehouse is a
-`w.duckdb`, so the parsed project, whose relations name the database after the file, fits them
-all): a `dbt` process per build spent more time starting and parsing than building."""
+the PES are rebuilt. dbt runs in this process on the manifest `census prepare` parsed
+(tests/dbt_helpers.py; every warehouse file has the name that manifest's relations carry): a
+`dbt` process per build spent more time starting and parsing than building."""
 
-import gc
-import os
 import shutil
 import statistics
 
@@ -20,52 +18,21 @@ import duckdb
 import pytest
 
 from census_demo import Rates, generate
-from census_pipeline.defs.dbt import DBT_DIR
 from census_pipeline.defs.ingestion import ingest
 from tests.builders import run_ingest
+from tests.dbt_helpers import build_models, warehouse_file_name
 
 CENSUS_SEEDS = (101, 102, 103, 104)
 PES_SEEDS = (1, 2, 3, 4, 5)
 HOUSEHOLDS = 1000
 RATES = Rates(pes_ea_fraction=0.3)
-WAREHOUSE = "w.duckdb"  # one name for every warehouse: dbt's relations carry the file's name
 
 
 @pytest.fixture(scope="module")
 def dbt_build(tmp_path_factory):
     """`dbt_build(warehouse, *selection)`: `dbt build` of the selection's models (no tests)."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    from dbt.cli.main import dbtRunner
-
-    folder = tmp_path_factory.mktemp("dbt")
-    common = ["--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-              "--target-path", str(folder / "target")]  # the project's own target/ is the other worker's
-    saved = os.environ.get("CENSUS_WAREHOUSE")
-
-    def invoke(runner, warehouse, args):
-        os.environ["CENSUS_WAREHOUSE"] = str(warehouse)
-        try:
-            res = runner.invoke([*args, *common])
-        finally:
-            # dbt-duckdb keeps its database open in the process after the command, for the next
-            # one: closed here (and so checkpointed) before the test reads or copies the file
-            DuckDBConnectionManager.close_all_connections()
-            gc.collect()
-        assert res.success, res.exception or [(r.node.name, r.message) for r in res.result if r.status != "success"]
-        return res.result
-
-    manifest = invoke(dbtRunner(), folder / WAREHOUSE, ["parse"])
-    runner = dbtRunner(manifest=manifest)
-
-    def build(warehouse, *selection: str) -> None:
-        assert warehouse.name == WAREHOUSE
-        invoke(runner, warehouse, ["build", "--select", *selection, "--exclude", "test_type:data", "test_type:unit"])
-
-    yield build
-    if saved is None:
-        os.environ.pop("CENSUS_WAREHOUSE", None)
-    else:
-        os.environ["CENSUS_WAREHOUSE"] = saved
+    target = tmp_path_factory.mktemp("dbt") / "target"
+    return lambda warehouse, *selection: build_models(warehouse, *selection, target_path=target)
 
 
 def city_estimate(warehouse) -> dict:
@@ -85,8 +52,9 @@ def swap_pes(warehouse, landing) -> None:
 
 
 def replications(folder, dbt_build):
+    warehouse_file = warehouse_file_name()  # one name for every warehouse, the one the parsed project fits
     for census_seed in CENSUS_SEEDS:
-        base = folder / f"census-{census_seed}" / WAREHOUSE
+        base = folder / f"census-{census_seed}" / warehouse_file
         for pes_seed in PES_SEEDS:
             landing = folder / f"census-{census_seed}-pes-{pes_seed}" / "landing"
             truth = generate(landing, HOUSEHOLDS, census_seed, rates=RATES, pes_seed=pes_seed)
@@ -96,7 +64,7 @@ def replications(folder, dbt_build):
                 dbt_build(base, "+pes_estimates")
                 warehouse = base
             else:
-                warehouse = landing.parent / WAREHOUSE
+                warehouse = landing.parent / warehouse_file
                 shutil.copy(base, warehouse)
                 swap_pes(warehouse, landing)
                 dbt_build(warehouse, "source:raw.pes_submissions+", "source:raw.pes_person_lines+")

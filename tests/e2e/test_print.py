@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import debian_tool, warehouse_path
+from tests.builders import CHROMIUM_FLAGS, bulletin_folder, chromium, debian_tool
 
 SECTIONS = ["一、常住人口", "二、户别人口", "三、性别构成", "四、年龄构成", "五、受教育程度", "六、民族构成",
             "七、人户分离与流动人口", "八、城乡人口", "九、港澳台居民和外籍人员", "十、乡镇街道人口",
@@ -18,12 +18,11 @@ SECTIONS = ["一、常住人口", "二、户别人口", "三、性别构成", "�
 @pytest.fixture(scope="module")
 def pages(built, tmp_path_factory) -> list[list[str]]:
     """The printed bulletin: per page, its non-blank lines."""
-    _, con, _ = built
-    html = warehouse_path(con).parent / "out" / "bulletin" / "bulletin.html"
-    pdf = tmp_path_factory.mktemp("print") / "bulletin.pdf"
-    subprocess.run([debian_tool("chromium", "chromium", "fonts-noto-cjk"), "--headless", "--no-sandbox", "--disable-gpu",
-                    "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.as_uri()],
-                   check=True, capture_output=True, timeout=120)
+    html = bulletin_folder(built) / "bulletin.html"
+    folder = tmp_path_factory.mktemp("print")
+    pdf = folder / "bulletin.pdf"
+    subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={folder / 'chromium'}", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", html.as_uri()], check=True, capture_output=True, timeout=120)
     text = subprocess.run([debian_tool("pdftotext", "poppler-utils"), "-layout", str(pdf), "-"], check=True,
                           capture_output=True, text=True).stdout
     return [[line.strip() for line in page.splitlines() if line.strip()] for page in text.split("\f")

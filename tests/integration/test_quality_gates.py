@@ -11,8 +11,7 @@ import pytest
 from census_pipeline.defs.quality.gates import GATES
 from census_pipeline.resources.expectations import SUITES_DIR, GreatExpectations, suite_expectation_count
 from census_pipeline.runner import summarise
-from tests.builders import person, submission
-from tests.conftest import warehouse_path
+from tests.builders import person, submission, warehouse_path, write_batch
 
 
 def test_every_suite_file_is_complete_and_described():
@@ -69,11 +68,9 @@ def test_suites_fail_on_planted_bad_data(built, tmp_path):
 @pytest.mark.slow
 def test_a_failing_blocking_gate_leaves_everything_downstream_unmaterialized(tmp_path, locations):
     root = tmp_path / "landing"
-    day = root / "uploads/pad/2020-11-03"
-    day.mkdir(parents=True)
     subs = [submission("ok", "H3301060010010010001", [person(1, "甲一", seq=1)]),
             submission("late", "H3301060010010010002", [person(1, "乙一", seq=3)], at="2021-03-01T10:00:00+08:00")]
-    (day / "b.jsonl").write_text("\n".join(json.dumps(s, ensure_ascii=False) for s in subs) + "\n", encoding="utf-8")
+    write_batch(root / "uploads/pad/2020-11-03/b.jsonl", subs)
     locations(root)
     from census_pipeline.runner import materialize_census
 

@@ -14,7 +14,7 @@ import pytest
 
 from census_pipeline.defs.quality.gates import GATES
 from census_pipeline.resources.expectations import GreatExpectations, suite_expectation_count
-from tests.conftest import warehouse_path
+from tests.builders import warehouse_path
 
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//|url\(\s*['\"]?(?:https?:)?//",
                       re.I)

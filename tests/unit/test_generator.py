@@ -32,16 +32,21 @@ def test_landing_zone_follows_the_contract(small_census):
     assert (landing / "frame/listing.csv").read_text(encoding="utf-8").startswith("household_id,ea_code,")
     gb = next((landing / "admin/hukou").glob("*part2.csv"))
     assert gb.read_bytes().lower().startswith(b"# encoding: gb18030\n")
-    files = [p for p in (landing / "uploads").rglob("*.jsonl") if not p.name.startswith(".")]
-    keyed = 0  # most lines are whole submissions with the contract's keys (a few are planted defects)
-    for ln in files[0].read_text(encoding="utf-8-sig", errors="replace").splitlines():
-        try:
-            keyed += {"submission_id", "channel", "form", "status", "persons"} <= set(json.loads(ln))
-        except (ValueError, TypeError):
-            continue
-    assert keyed >= 1
+    files = sorted(p for p in (landing / "uploads").rglob("*.jsonl") if not p.name.startswith("."))
+    assert len(files) > 100
+    for path in files:  # each batch holds the lines its truth says, and every line it says is ingested is
+        # a whole submission with the contract's keys (only the planted defects may lack them)
+        expected = truth["files"][path.relative_to(landing).as_posix()]
+        lines = [ln for ln in path.read_text(encoding="utf-8-sig", errors="replace").splitlines() if ln.strip()]
+        keyed = 0
+        for ln in lines:
+            try:
+                keyed += {"submission_id", "channel", "form", "status", "persons"} <= set(json.loads(ln))
+            except (ValueError, TypeError):
+                continue
+        assert len(lines) == expected["received"] and expected["ingested"] <= keyed, (path.name, keyed, expected)
     valid_ids = 0
-    for p in files[:20]:
+    for p in files:
         for ln in p.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 s = json.loads(ln)
@@ -180,8 +185,8 @@ def test_county_id_allocators_never_issue_the_same_number():
 
     import pytest
 
+    from census_demo.calibration import COUNTY_POPULATION
     from census_demo.ids import IdAllocator
-    from census_pipeline.lib.geography import COUNTY_POPULATION
 
     born = dt.date(1985, 2, 3)
     issued = []

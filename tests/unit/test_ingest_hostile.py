@@ -148,6 +148,16 @@ def hostile_file(draw):
     return b"".join(parts), good, secrets
 
 
+def contents(line: bytes) -> str:
+    """A submission as the contract reads it (rules.md: copies "whose contents differ"): every key
+    of the contract and of each person, a null written out the same as one left out; keys outside
+    the contract, their order and whitespace make no difference."""
+    obj = json.loads(line)
+    top = [k for k, _, _ in ingest.REQUIRED if k != "persons"] + list(ingest.OPTIONAL_HOUSEHOLD_KEYS) + ["deaths"]
+    return json.dumps({**{k: obj.get(k) for k in top},
+                       "persons": [{k: p.get(k) for k in ingest.PERSON_KEYS} for p in obj["persons"]]}, sort_keys=True)
+
+
 def oracle(data: bytes, good: dict[bytes, str]) -> tuple[dict[int, str], set[int], set[int]]:
     """What ingestion must make of each line: {line_no: submission_id} valid (raw.submission_lines),
     {line_no} quarantined by the contract, {line_no} quarantined as conflicting copies (a later
@@ -169,11 +179,11 @@ def oracle(data: bytes, good: dict[bytes, str]) -> tuple[dict[int, str], set[int
             valid[k] = (good[key], key)
         else:
             quarantined.add(k)
-    first: dict[str, bytes] = {}
+    first: dict[str, str] = {}
     conflicts = set()
     for k in sorted(valid):
         sid, key = valid[k]
-        if first.setdefault(sid, key) != key:
+        if first.setdefault(sid, contents(key)) != contents(key):
             conflicts.add(k)
     return {k: v[0] for k, v in valid.items()}, quarantined, conflicts
 
@@ -458,10 +468,11 @@ def test_a_warehouse_of_the_older_layout_is_shredded_once_and_gives_the_same_tab
     old.execute("create schema raw")
     old.execute("create table raw.submission_lines (source_file varchar, line_no bigint, upload_date date, "
                 "channel_folder varchar, submission_id varchar, content_hash varchar, payload json)")
-    rows = con.execute("select source_file, line_no, upload_date, channel_folder, submission_id, content_hash "
+    rows = con.execute("select source_file, line_no, upload_date, channel_folder, submission_id "
                        "from raw.submission_lines order by line_no").fetchall()
-    for r, s in zip(rows, subs, strict=True):
-        old.execute("insert into raw.submission_lines values (?, ?, ?, ?, ?, ?, ?)", [*r, json.dumps(s, ensure_ascii=False)])
+    for r, s in zip(rows, subs, strict=True):  # that layout also hashed each line (no longer read)
+        old.execute("insert into raw.submission_lines values (?, ?, ?, ?, ?, md5(?), ?)",
+                    [*r, json.dumps(s), json.dumps(s, ensure_ascii=False)])
     ingest.ensure_schema(old)
     cols = [r[0] for r in old.execute("select column_name from information_schema.columns where table_schema = 'raw' "
                                       "and table_name = 'submission_lines'").fetchall()]
@@ -472,3 +483,33 @@ def test_a_warehouse_of_the_older_layout_is_shredded_once_and_gives_the_same_tab
     assert sorted(old.execute("select * from raw.household_submissions").fetchall()) == households
     ingest.ensure_schema(old)  # a second open: nothing to convert
     assert old.execute("select count(*) from raw.submission_lines").fetchall() == [(len(subs),)]
+
+
+def test_a_copy_is_compared_by_its_contents_as_the_contract_reads_them(tmp_path):
+    """Re-delivered copies of one submission_id: whitespace, key order, a key outside the contract
+    and a null written out instead of left out do not make a copy conflicting; another value of
+    a contract key, of a person's or of a death does, and the earliest copy is the one kept."""
+    root = tmp_path / "landing"
+    (root / DAY).mkdir(parents=True)
+    base = submission(1)
+    same = [
+        json.dumps(base, ensure_ascii=False, indent=1).replace("\n", " "),  # whitespace
+        json.dumps(dict(reversed(list(base.items()))), ensure_ascii=False),  # key order
+        json.dumps({**base, "app_version": "2.1"}, ensure_ascii=False),  # a key the contract does not have
+        json.dumps({**base, "h_rooms": None}, ensure_ascii=False),  # an optional key null instead of absent
+    ]
+    person = {**base["persons"][0], "sex": "2"}
+    death = {**base["deaths"][0], "death_ym": "2020-03"}
+    different = [
+        json.dumps({**base, "address": "西湖区某路2号"}, ensure_ascii=False),
+        json.dumps({**base, "persons": [person]}, ensure_ascii=False),
+        json.dumps({**base, "deaths": [death]}, ensure_ascii=False),
+        json.dumps({**base, "h_rooms": 3}, ensure_ascii=False),
+    ]
+    lines = [json.dumps(base, ensure_ascii=False), *same, *different]
+    (root / DAY / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = ingest_one(root, tmp_path / "w.duckdb")
+    conflicts = sorted(r[0] for r in con.execute("select line_no from raw.submission_conflicts").fetchall())
+    assert conflicts == list(range(2 + len(same), 2 + len(same) + len(different)))
+    assert con.execute("select line_no, redelivered_copies from raw.household_submissions").fetchall() == [
+        (1, len(lines) - 1)]

@@ -1,11 +1,15 @@
 """The landing-zone sensor's cursor: every complete file seen exactly once, however the files
-land between the sensor's looks, including files renamed into place within one clock tick."""
+land between the sensor's looks, including files renamed into place within one clock tick.
+
+The settle time is set as tests/integration/test_automation.py sets it for the sensor: SETTLE_S
+patched (0 where the files here land a moment before the look)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,16 +28,20 @@ def _land(root: Path, name: str, text: str = "{}\n") -> None:
     os.replace(part, day / f"{name}.jsonl")
 
 
-def test_in_flight_files_are_never_listed_and_a_file_appears_once(tmp_path):
+def test_in_flight_files_are_never_listed_and_a_file_appears_once(tmp_path, monkeypatch):
+    settle = landing_watch.SETTLE_S
+    monkeypatch.setattr(landing_watch, "SETTLE_S", 0.0)
     (tmp_path / "uploads").mkdir()
     (tmp_path / "uploads" / "half.jsonl.part").write_text("{")
     (tmp_path / "uploads" / ".hidden.jsonl").write_text("{}")
-    assert new_since(tmp_path, None, settle_s=0) == ([], None)
+    assert new_since(tmp_path, None) == ([], None)
     _land(tmp_path, "a")
+    monkeypatch.setattr(landing_watch, "SETTLE_S", settle)
     assert new_since(tmp_path, None) == ([], None)  # younger than SETTLE_S: the next look takes it
-    files, cursor = new_since(tmp_path, None, settle_s=0)
+    monkeypatch.setattr(landing_watch, "SETTLE_S", 0.0)
+    files, cursor = new_since(tmp_path, None)
     assert files == ["uploads/pad/2020-11-02/a.jsonl"]
-    assert new_since(tmp_path, cursor, settle_s=0) == ([], cursor)
+    assert new_since(tmp_path, cursor) == ([], cursor)
 
 
 @settings(max_examples=60, deadline=None)
@@ -49,8 +57,9 @@ def test_every_file_is_seen_exactly_once_whatever_lands_between_looks(tmp_path_f
     def same_tick(r):
         return [(0, p) for _, p in real(r)]
 
-    landing_watch.complete_files = same_tick if one_tick else real
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # not the monkeypatch fixture: one test, many examples
+        mp.setattr(landing_watch, "complete_files", same_tick if one_tick else real)
+        mp.setattr(landing_watch, "SETTLE_S", 0.0)
         seen: list[str] = []
         cursor = None
         landed: set[str] = set()
@@ -59,13 +68,11 @@ def test_every_file_is_seen_exactly_once_whatever_lands_between_looks(tmp_path_f
                 if name not in landed:
                     _land(root, name)
                     landed.add(name)
-            files, cursor = new_since(root, cursor, settle_s=0)
+            files, cursor = new_since(root, cursor)
             seen += files
         assert sorted(seen) == sorted(f"uploads/pad/2020-11-02/{n}.jsonl" for n in landed)
         assert len(seen) == len(set(seen))
-        assert new_since(root, cursor, settle_s=0) == ([], cursor)
-    finally:
-        landing_watch.complete_files = real
+        assert new_since(root, cursor) == ([], cursor)
 
 
 def test_a_file_landing_behind_the_walk_waits_and_is_not_lost(monkeypatch):
@@ -77,9 +84,12 @@ def test_a_file_landing_behind_the_walk_waits_and_is_not_lost(monkeypatch):
     monkeypatch.setattr(landing_watch, "complete_files", lambda root: next(looks))
     monkeypatch.setattr(landing_watch.time, "time_ns", lambda: t + 1 + 500_000_000)  # half a second later
 
-    first, cursor = new_since(Path("."), None, settle_s=0)
-    assert first == ["uploads/b/2.jsonl"] and new_since(Path("."), cursor, settle_s=0)[0] == []  # a/1 lost
+    settle = landing_watch.SETTLE_S
+    monkeypatch.setattr(landing_watch, "SETTLE_S", 0.0)
+    first, cursor = new_since(Path("."), None)
+    assert first == ["uploads/b/2.jsonl"] and new_since(Path("."), cursor)[0] == []  # a/1 lost
 
+    monkeypatch.setattr(landing_watch, "SETTLE_S", settle)
     assert new_since(Path("."), None) == ([], None)  # both younger than SETTLE_S: the next look
     monkeypatch.setattr(landing_watch.time, "time_ns", lambda: t + 3_000_000_000)
     assert new_since(Path("."), None)[0] == ["uploads/a/1.jsonl", "uploads/b/2.jsonl"]

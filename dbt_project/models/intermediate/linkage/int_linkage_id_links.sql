@@ -17,8 +17,8 @@ candidates as (
         r.record_id as person_no,
         c.record_id as census_record_id,
         {{ name_agreement('r', 'c') }} as name_agreement,
-        r.sex is not distinct from c.sex as sex_agrees,
-        row_number() over (partition by r.record_id order by c.is_counted desc, c.record_id) as preference
+        (r.sex is not distinct from c.sex) as sex_agrees,
+        row_number() over (partition by r.record_id order by c.is_counted desc, c.record_id asc) as preference
     from register as r
     inner join census as c on c.id_number = r.id_number
 ),

@@ -28,8 +28,8 @@ listed as (
     from lines as l
 ),
 
-{%- set listed_columns = code_lists.keys() | list -%}
-{%- for col in code_lists %}{% do listed_columns.append(col ~ '_listed') %}{% endfor %}
+{%- set listed_columns = [] -%}
+{%- for col in code_lists %}{% do listed_columns.extend([col, col ~ '_listed']) %}{% endfor %}
 in_lists as (
     select
         {{ star_except(listed_columns, 'l.') }},
@@ -103,9 +103,9 @@ dated as (
 final as (
     select
         *,
-        has_valid_id and sex_form is distinct from sex_before_edits as sex_differs_from_id,
-        has_valid_id and (birth_year_reported is distinct from birth_year_before_edits
-                          or birth_month_reported is distinct from birth_month_before_edits) as birth_differs_from_id,
+        has_valid_id and (sex_form is distinct from sex_before_edits) as sex_differs_from_id,
+        has_valid_id and ((birth_year_reported is distinct from birth_year_before_edits)
+                          or (birth_month_reported is distinct from birth_month_before_edits)) as birth_differs_from_id,
         {{ age_at_standard_time('birth_year_before_edits', 'birth_month_before_edits') }} as age_before_edits,
         coalesce(birth_year_before_edits * 100 + birth_month_before_edits >= {{ standard_time_ym() }}, false)
             as is_born_after_standard_time

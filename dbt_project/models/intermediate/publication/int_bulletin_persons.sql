@@ -5,6 +5,11 @@ with persons as (
     where is_counted
 ),
 
+counties as (  -- the city's counties and county-level cities: the divisions that are not districts
+    select cast(code as varchar) as county_code from {{ ref('regions') }}
+    where level in ('county', 'county-level city')
+),
+
 classified as (
     select
         county_code,
@@ -20,7 +25,7 @@ classified as (
         hukou_place,
         hukou_region_code,
         left_hukou_duration,
-        county_code not in ('330122', '330127', '330182') as lives_in_district,
+        county_code not in (select county_code from counties) as lives_in_district,
         {{ is_valid_hukou_region('hukou_region_code') }} as hukou_region_is_valid
     from persons
 ),
@@ -30,7 +35,8 @@ final as (
         *,
         residence = '1' and hukou_place in ('3', '4') and cast(left_hukou_duration as integer) >= 3 as is_hukou_separated,
         hukou_region_is_valid and substr(hukou_region_code, 1, 4) = '{{ city_prefix() }}'
-            and hukou_region_code not in ('330122', '330127', '330182', '{{ var('city_code') }}') as hukou_in_city_district
+            and hukou_region_code not in (select county_code from counties)
+            and hukou_region_code <> '{{ var('city_code') }}' as hukou_in_city_district
     from classified
 )
 

@@ -1,14 +1,15 @@
 {#- Long-form (10% sample) weights, calibrated to the full count: the design weight (inverse
     selection probability) post-stratified to the counted population of each county x sex x age
     group, so that weighted totals equal the full-count totals cell by cell. A cell with fewer
-    than 5 sampled persons is collapsed (county x age group, then county, then the city).
+    than var long_form_min_cell (5) sampled persons is collapsed (county x age group, then county, then the city).
     Replicate 0 is the full sample; replicates 1..G drop one group of EAs each (delete-a-group
     jackknife, groups by a hash of the EA code) and are re-calibrated the same way.
     One row per replicate and county x sex x age group with sampled persons: the weight each of
     its sampled persons carries. Every sampled person of a group carries the same weight, so the
     estimates (macro long_form_estimates) count persons per group and multiply, exactly, instead
     of carrying one row per person and replicate (24 M rows at Hangzhou's size). -#}
-{%- set groups = var('jackknife_groups', 20) -%}
+{%- set groups = var('jackknife_groups') -%}
+{%- set min_cell = var('long_form_min_cell') -%}
 with population as (
     select county_code, sex, {{ lf_age_group('age') }} as age_group, count(*) as n_population
     from {{ ref('int_bulletin_persons') }}
@@ -40,9 +41,9 @@ sample_county as (
 cell_of as (
     select
         p.county_code, p.sex, p.age_group, p.n_population,
-        case when coalesce(f.n_fine, 0) >= 5 then p.county_code || '|' || p.sex || '|' || p.age_group
-             when coalesce(a.n_county_age, 0) >= 5 then p.county_code || '|*|' || p.age_group
-             when coalesce(c.n_county, 0) >= 5 then p.county_code || '|*|*'
+        case when coalesce(f.n_fine, 0) >= {{ min_cell }} then p.county_code || '|' || p.sex || '|' || p.age_group
+             when coalesce(a.n_county_age, 0) >= {{ min_cell }} then p.county_code || '|*|' || p.age_group
+             when coalesce(c.n_county, 0) >= {{ min_cell }} then p.county_code || '|*|*'
              else 'city' end as cell
     from population as p
     left join sample_cells as f on f.county_code = p.county_code and f.sex = p.sex and f.age_group = p.age_group

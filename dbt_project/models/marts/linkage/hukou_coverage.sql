@@ -43,8 +43,8 @@ rolled as (
            sum(not_found), sum(linked_probabilistically), sum(not_found_after_linkage), sum(h3_registered_living_elsewhere)
     from with_h3 group by 1
     union all
-    select '{{ var('city_code') }}', 'city', sum(active_registrants), sum(found_counted_here), sum(found_elsewhere), sum(not_found),
-           sum(linked_probabilistically), sum(not_found_after_linkage), sum(h3_registered_living_elsewhere)
+    select '{{ var('city_code') }}', 'city', sum(active_registrants), sum(found_counted_here), sum(found_elsewhere),
+           sum(not_found), sum(linked_probabilistically), sum(not_found_after_linkage), sum(h3_registered_living_elsewhere)
     from with_h3
 ),
 

@@ -9,11 +9,11 @@
     in the sampled EAs) shows the correct-enumeration rate; the P-sample (PES persons) gives the
     match rate, its totals weighted by the inverse EA sampling fraction of their stratum (county
     x urban/rural). Net omission rate = (DSE - persons counted) / DSE. A post-stratum with fewer
-    than {{ var('pes_min_cell', 10) }} matches takes its county group's factor (then the city's).
+    than {{ var('pes_min_cell') }} matches takes its county group's factor (then the city's).
     Standard errors: stratified delete-one-EA jackknife over the sampled EAs
     (var = sum over EAs of (n_h - 1) / n_h x (estimate without the EA - estimate)^2); 95%
     intervals = estimate +/- 1.96 SE. Counts and rates only: analysis zone. -#}
-{% set min_cell = var('pes_min_cell', 10) %}
+{% set min_cell = var('pes_min_cell') %}
 with p_sample as (
     select ea_code, post_stratum, county_group, case when is_matched then 1 else 0 end as matched
     from {{ ref('pes_matches') }}
@@ -124,7 +124,8 @@ replicate_cells as (  -- the totals without EA r, its stratum's other EAs weight
         c.cell,
         {% for x in ['p', 'm', 'e', 'ce'] %}
         f.{{ x }} - r.weight * coalesce(x.{{ x }}, 0)
-            + r.weight / (r.n_sampled - 1) * (coalesce(s.{{ x }}, 0) - coalesce(x.{{ x }}, 0)) as {{ x }}{{ "," if not loop.last }}
+            + r.weight / (r.n_sampled - 1) * (coalesce(s.{{ x }}, 0) - coalesce(x.{{ x }}, 0))
+            as {{ x }}{{ "," if not loop.last }}
         {% endfor %}
     from replicates as r
     cross join cells as c
@@ -205,11 +206,11 @@ final as (
         round(100.0 * s.m / nullif(s.p, 0), 3) as match_rate_pct,
         round(100.0 * s.ce / nullif(s.e, 0), 3) as correct_enumeration_pct,
         round(f.dse, 0) as dse,
-        round(1.96 * sqrt(j.var_dse), 0) as dse_ci_half_width,
+        round({{ var('ci95_z') }} * sqrt(j.var_dse), 0) as dse_ci_half_width,
         round(100 * f.net_omission, 4) as net_omission_pct,
         round(100 * sqrt(j.var_rate), 4) as net_omission_se_pct,
-        round(100 * (f.net_omission - 1.96 * sqrt(j.var_rate)), 4) as ci_low_pct,
-        round(100 * (f.net_omission + 1.96 * sqrt(j.var_rate)), 4) as ci_high_pct,
+        round(100 * (f.net_omission - {{ var('ci95_z') }} * sqrt(j.var_rate)), 4) as ci_low_pct,
+        round(100 * (f.net_omission + {{ var('ci95_z') }} * sqrt(j.var_rate)), 4) as ci_high_pct,
         coalesce(j.replicates, 0) as jackknife_replicates
     from all_rows as a
     left join estimates as f

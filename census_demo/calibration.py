@@ -1,5 +1,6 @@
-"""Geography for generated censuses: Hangzhou's counties with their published 2020
-populations, and real county-level codes of the places migrants come from.
+"""What the demo census is calibrated to: Hangzhou's counties with their published 2020
+populations, and real county-level codes of the places migrants come from. (Generator data,
+not a rule of the pipeline: it lived in census_pipeline/lib until issue 13.)
 """
 
 from __future__ import annotations

@@ -1,0 +1,55 @@
+"""The event log a new DAGSTER_HOME gets (census_pipeline/instance.py) keeps its SQLite connections
+open, and what it stores is Dagster's own history: another instance reading the same files with
+Dagster's default storage sees every event, and a run's events written from two threads all land."""
+
+import threading
+import time
+
+import dagster as dg
+from dagster._core.events.log import EventLogEntry
+
+from census_pipeline.instance import KEPT_OPEN, KeptOpenSqliteEventLogStorage
+from census_pipeline.runner import ensure_instance_config
+
+
+def _entry(run_id: str, i: int) -> EventLogEntry:
+    return EventLogEntry(error_info=None, level=20, user_message=f"message {i}", run_id=run_id,
+                         timestamp=time.time(), step_key=None, job_name="census_all", dagster_event=None)
+
+
+def test_a_new_home_stores_events_through_kept_connections_in_the_default_layout(tmp_path):
+    home = tmp_path / "dagster_home"
+    ensure_instance_config(str(home))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, KeptOpenSqliteEventLogStorage)
+        threads = [threading.Thread(target=lambda k=k: [storage.store_event(_entry("run-a", 100 * k + i))
+                                                        for i in range(50)]) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        storage.store_event(_entry("run-b", 0))
+        assert len(instance.all_logs("run-a")) == 100
+        assert set(storage._engines) >= {"run-a", "run-b"}  # one engine per database, kept
+        for i in range(2 * KEPT_OPEN):  # a UI reading many runs keeps only the last few open
+            storage.store_event(_entry(f"run-{i}", 0))
+        assert len(storage._engines) == KEPT_OPEN and f"run-{2 * KEPT_OPEN - 1}" in storage._engines
+        assert len(instance.all_logs("run-a")) == 100  # reopened when used again
+    assert (home / "history" / "runs" / "run-a.db").exists()
+
+    (tmp_path / "plain").mkdir()  # Dagster's default storage over the same folder reads the same history
+    plain = dg.DagsterInstance.from_config(str(tmp_path / "plain"))
+    default = type(plain.event_log_storage)(str(home / "history" / "runs"))
+    assert type(default).__name__ == "SqliteEventLogStorage"
+    assert sorted(e.user_message for e in default.get_logs_for_run("run-a")) == sorted(
+        f"message {100 * k + i}" for k in range(2) for i in range(50))
+    plain.dispose()
+
+
+def test_a_home_with_its_own_dagster_yaml_is_left_as_it_is(tmp_path):
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    ensure_instance_config(str(tmp_path))
+    assert (tmp_path / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
