@@ -20,8 +20,7 @@ from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
 from census_pipeline.lib.engine import engine_settings
 from census_pipeline.lib.safe_cells import copy_csv
 from census_pipeline.spark_dbt import attach_spark_tables
-from tests.builders import bulletin_folder
-from tests.conftest import debian_tool, warehouse_path
+from tests.builders import bulletin_folder, debian_tool, warehouse_path
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), and the
 # edits and donor imputation, where the engines' SQL differs most
