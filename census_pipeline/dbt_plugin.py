@@ -20,6 +20,18 @@ def demo_enabled() -> bool:
     return os.environ.get("CENSUS_DEMO", "").strip().lower() in {"1", "true", "yes"}
 
 
+def pseudonym_key() -> str:
+    """CENSUS_PSEUDONYM_KEY, failing closed where the key is used: dbt may be started by the UI, a
+    schedule or by hand, not only by `census run`, which checks the same. Also the Spark engine's."""
+    key = os.environ.get("CENSUS_PSEUDONYM_KEY")
+    if not key:
+        raise RuntimeError("CENSUS_PSEUDONYM_KEY is not set: pseudonyms need a secret key")
+    if key == DEV_KEY and not demo_enabled():
+        raise RuntimeError("CENSUS_PSEUDONYM_KEY is the public development key, allowed only for the "
+                           "generated demo (CENSUS_DEMO=1): set a secret key of your own")
+    return key
+
+
 def hmac_pads(key: str) -> tuple[bytes, bytes]:
     import hashlib
 
@@ -57,15 +69,7 @@ class Plugin(BasePlugin):
     them on every cursor."""
 
     def initialize(self, plugin_config) -> None:
-        # Fail closed here too, where the key is used: dbt may be started by the UI, a schedule or
-        # by hand, not only by `census run`, which checks the same.
-        key = os.environ.get("CENSUS_PSEUDONYM_KEY")
-        if not key:
-            raise RuntimeError("CENSUS_PSEUDONYM_KEY is not set: pseudonyms need a secret key")
-        if key == DEV_KEY and not demo_enabled():
-            raise RuntimeError("CENSUS_PSEUDONYM_KEY is the public development key, allowed only for the "
-                               "generated demo (CENSUS_DEMO=1): set a secret key of your own")
-        self._pads = tuple(p.hex() for p in hmac_pads(key))
+        self._pads = tuple(p.hex() for p in hmac_pads(pseudonym_key()))
         die_with_the_run()
 
     def update_connection_config(self, creds, config: dict) -> None:

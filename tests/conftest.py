@@ -36,8 +36,8 @@ if not SAMPLE.exists():  # CI lays shared/ beside the clone
 # the test ids xdist's own loadgroup rewrites, so the workers hand their units to the scheduler
 # below through a folder named in CENSUS_TEST_UNITS.)
 LONGEST_FIRST = (  # seconds measured in one `make test` on the two cores, 2026-12-03
+    "built",  # ~260: the shared materialization and the tests reading it, with the Spark engine's build of it (~130)
     "cli_run",  # ~225: one `census run`, a run killed during dbt and the run that finishes it, the UI re-executing one
-    "built",  # ~130: the shared materialization and the tests reading it
     "two_runs",  # 112: tests/e2e/test_cli.py, two whole `census run`s, one waiting for the other
     "tests/integration/test_interrupt.py",  # 102
     "tests/coverage_survey/test_interval_coverage.py",  # 89: 20 PES replications

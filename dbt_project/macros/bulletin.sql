@@ -24,7 +24,7 @@
     )
     select r.name_zh as region_name, c.*
     from counts as c
-    inner join {{ ref('regions') }} as r on cast(r.code as varchar) = c.region_code
+    inner join {{ ref('regions') }} as r on cast(r.code as {{ text_type() }}) = c.region_code
 {% endmacro %}
 
 {#- One row per county of codes/regions.csv and one for the city (their sum), from relations
@@ -32,17 +32,17 @@
 {% macro county_and_city_counts(counts) %}
     with counties as (
         select
-            cast(r.code as varchar) as region_code,
+            cast(r.code as {{ text_type() }}) as region_code,
             r.name_zh as region_name
             {%- for name, relation in counts.items() %},
-            coalesce((select sum(n) from {{ relation }} as x where x.county_code = cast(r.code as varchar)), 0) as {{ name }}
+            coalesce((select sum(n) from {{ relation }} as x where x.county_code = cast(r.code as {{ text_type() }})), 0) as {{ name }}
             {%- endfor %}
         from {{ ref('regions') }} as r
         where r.level <> 'city'
     )
     select * from counties
     union all
-    select cast(city.code as varchar), city.name_zh{% for name in counts %}, (select sum({{ name }}) from counties){% endfor %}
+    select cast(city.code as {{ text_type() }}), city.name_zh{% for name in counts %}, (select sum({{ name }}) from counties){% endfor %}
     from {{ ref('regions') }} as city
-    where cast(city.code as varchar) = '{{ var('city_code') }}'
+    where cast(city.code as {{ text_type() }}) = '{{ var('city_code') }}'
 {% endmacro %}

@@ -32,8 +32,8 @@
     (330103, 330104). Never null. -#}
 {% macro is_valid_hukou_region(column) -%}
     coalesce({{ regex_full_match(column, '[0-9]{6}') }}
-        and substr({{ column }}, 1, 2) in (select cast(code as varchar) from {{ ref('provinces') }})
+        and substr({{ column }}, 1, 2) in (select cast(code as {{ text_type() }}) from {{ ref('provinces') }})
         and (substr({{ column }}, 1, 4) <> '{{ city_prefix() }}'
-             or {{ column }} in (select cast(code as varchar) from {{ ref('regions') }})
+             or {{ column }} in (select cast(code as {{ text_type() }}) from {{ ref('regions') }})
              or {{ column }} in ('330103', '330104')), false)
 {%- endmacro %}

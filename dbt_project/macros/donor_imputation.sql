@@ -12,6 +12,27 @@
 
     Returns a select of (uid, <values>, donor_level): one row per recipient that found a donor. -#}
 {% macro donor_imputation(relation, uid, values, recipient_where, donor_where, cell_levels, item) %}
+    {{ return(adapter.dispatch('donor_imputation', 'census')(relation, uid, values, recipient_where, donor_where,
+                                                            cell_levels, item)) }}
+{% endmacro %}
+
+{% macro default__donor_imputation(relation, uid, values, recipient_where, donor_where, cell_levels, item) %}
+    {{ return(donor_imputation_sql(relation, uid, values, recipient_where, donor_where, cell_levels, item, true)) }}
+{% endmacro %}
+
+{#- Spark: the same donors, without the cascade. Spark inlines a CTE into every reader, and the
+    cascade reads each level's recipients three times, so its plan grows as 3^levels and the
+    imputations chained in int_person_edit_items compound it (a 300-household census: minutes of
+    planning for one model). Here every recipient is matched at every level against the donor
+    pools of its own cells, and the finest level that found a donor wins: what the cascade
+    computes, since a donor's rank is taken within its whole cell either way. -#}
+{% macro spark__donor_imputation(relation, uid, values, recipient_where, donor_where, cell_levels, item) %}
+    {{ return(donor_imputation_sql(relation, uid, values, recipient_where, donor_where, cell_levels, item, false)) }}
+{% endmacro %}
+
+{#- `cascade`: each level looks only at the recipients the finer levels left without a donor;
+    without it every level looks at every recipient, and the finest level that found one wins. -#}
+{% macro donor_imputation_sql(relation, uid, values, recipient_where, donor_where, cell_levels, item, cascade) %}
     {%- set seed = var('imputation_seed') -%}
     {%- set all_cells = [] -%}
     {%- for cells in cell_levels %}{% for c in cells %}{% if c not in all_cells %}{% do all_cells.append(c) %}{% endif %}{% endfor %}{% endfor -%}
@@ -23,6 +44,7 @@
     {%- for cells in cell_levels %}
     {%- set level = loop.index %}
     {%- set cell_cols = cells | join(', ') %}
+    {%- set recipients = 'recipients_' ~ (level - 1 if cascade else 0) %}
     pool_{{ level }} as (
         select {{ cell_cols }}, {{ values | join(', ') }},
                row_number() over (partition by {{ cell_cols }}
@@ -30,17 +52,17 @@
                count(*) over (partition by {{ cell_cols }}) as donor_n
         from {{ relation }} as d
         where ({{ donor_where }})
-          and exists (select 1 from recipients_{{ level - 1 }} as r
+          and exists (select 1 from {{ recipients }} as r
                       where {% for c in cells %}r.{{ c }} = d.{{ c }}{{ " and " if not loop.last }}{% endfor %})
     ),
     level_{{ level }} as (
         select r.uid, {% for v in values %}p.{{ v }}, {% endfor %}{{ level }} as donor_level
-        from recipients_{{ level - 1 }} as r
+        from {{ recipients }} as r
         inner join pool_{{ level }} as p
             on {% for c in cells %}p.{{ c }} = r.{{ c }}{{ " and " if not loop.last }}{% endfor %}
            and p.donor_k = r.pick_hash % p.donor_n
     ),
-    {%- if not loop.last %}
+    {%- if cascade and not loop.last %}
     recipients_{{ level }} as (
         select * from recipients_{{ level - 1 }} as r
         where not exists (select 1 from level_{{ level }} as l where l.uid = r.uid)
@@ -52,7 +74,15 @@
         select * from level_{{ loop.index }}{{ " union all" if not loop.last }}
         {%- endfor %}
     )
+    {%- if cascade %}
     select * from all_levels
+    {%- else %},
+    finest as (
+        select *, row_number() over (partition by uid order by donor_level) as level_rank
+        from all_levels
+    )
+    select {{ star_except(['level_rank']) }} from finest where level_rank = 1
+    {%- endif %}
 {% endmacro %}
 
 {#- Age bands that respect the education-by-age limits, so a donor's valid education is also

@@ -9,7 +9,7 @@
 {#- The value of a JSON string, untrimmed; null when the JSON is not a string. -#}
 {% macro json_text(col) -%}
     case when {{ col }} like '"%'
-         then case when contains({{ col }}, '\') then {{ col }} ->> '$' else substr({{ col }}, 2, length({{ col }}) - 2) end
+         then case when {{ has_backslash(col) }} then {{ json_string_decode(col) }} else substr({{ col }}, 2, length({{ col }}) - 2) end
     end
 {%- endmacro %}
 
@@ -27,7 +27,7 @@
     ethnicity code, where "100" is no code at all (a property test found it). -#}
 {% macro code_value(text, width=none) -%}
     {%- set number = "case when " ~ regex_full_match("trim(" ~ text ~ ")", "[0-9]{1,3}") ~ " then cast(trim(" ~ text ~ ") as integer) end" -%}
-    {%- if width -%} printf('%0{{ width }}d', {{ number }}) {%- else -%} cast({{ number }} as varchar) {%- endif -%}
+    {%- if width -%} printf('%0{{ width }}d', {{ number }}) {%- else -%} cast({{ number }} as {{ text_type() }}) {%- endif -%}
 {%- endmacro %}
 
 {% macro json_code(col, width=none) -%}

@@ -44,7 +44,7 @@ replicate_estimates as (
     select
         replicate, region_code, category,
         sum(weight) as estimate,
-        sum(weight) * 100.0 / sum(sum(weight)) over (partition by replicate, region_code) as pct
+        {{ decimal_ratio("sum(weight) * 100.0", "sum(sum(weight)) over (partition by replicate, region_code)") }} as pct
     from by_region
     where category is not null
     group by 1, 2, 3
@@ -57,7 +57,7 @@ full_sample as (
 grid as (  -- a category missing from a replicate is an estimate of 0 there
     select f.region_code, f.category, r.replicate
     from full_sample as f
-    cross join (select unnest(range(1, {{ groups + 1 }})) as replicate) as r
+    cross join ({{ integer_rows(1, groups + 1, "replicate") }}) as r
 ),
 
 variances as (
@@ -89,7 +89,7 @@ final as (
         round(least(f.pct + {{ var('ci95_z') }} * sqrt(v.var_pct), 100), 2) as pct_ci95_high
     from full_sample as f
     inner join variances as v on v.region_code = f.region_code and v.category = f.category
-    inner join {{ ref('regions') }} as r on cast(r.code as varchar) = f.region_code
+    inner join {{ ref('regions') }} as r on cast(r.code as {{ text_type() }}) = f.region_code
 )
 
 select * from final order by region_code, category

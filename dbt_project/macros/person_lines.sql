@@ -16,18 +16,18 @@ texts as (
         {{ json_text(col) }} as {{ col }},
         {% endfor -%}
         long like '{{ '{' }}%' as has_long_form_items,
-        json_transform(long, '{"marital_status": "JSON", "worked_last_week": "JSON", "industry_section": "JSON",
-                              "occupation_major": "JSON", "children_ever_born": "JSON", "health": "JSON"}') as long_items
+        {{ json_members('long', ['marital_status', 'worked_last_week', 'industry_section', 'occupation_major',
+                                'children_ever_born', 'health']) }} as long_items
     from {{ source }}
 ),
 
 long_texts as (
     select
-        * exclude (long_items),
+        {{ star_except(['long_items']) }},
         {% for col in long_items -%}
-        {{ json_text('long_items.' ~ col) }} as {{ col }},
+        {{ json_text(json_member('long_items', col)) }} as {{ col }},
         {% endfor -%}
-        {{ json_int('long_items.children_ever_born') }} as children_ever_born
+        {{ json_int(json_member('long_items', 'children_ever_born')) }} as children_ever_born
     from texts
 ),
 
@@ -71,7 +71,7 @@ birth_months as (
 
 final as (
     select
-        * exclude (has_valid_birth_ym),
+        {{ star_except(['has_valid_birth_ym']) }},
         case when has_valid_birth_ym then {{ safe_int('substr(birth_ym_reported, 1, 4)') }} end as birth_year_reported,
         case when has_valid_birth_ym then {{ safe_int('substr(birth_ym_reported, 6, 2)') }} end as birth_month_reported,
         {{ is_valid_id_number('id_number') }} and id_type = '1' as id_number_is_valid

@@ -28,8 +28,10 @@
 {% macro default__stable_hash(expr) -%}
     hash({{ expr }})
 {%- endmacro %}
+{#- Spark: DuckDB's own hash (census_pipeline/lib/duckdb_hash.py, registered by
+    census_pipeline/spark_dbt.py), so both engines draw the same donors and cell keys. -#}
 {% macro spark__stable_hash(expr) -%}
-    xxhash64({{ expr }})
+    census_stable_hash({{ expr }})
 {%- endmacro %}
 
 {#- An integer from text, or null when it is not one. -#}
@@ -63,3 +65,98 @@
 {%- endmacro %}
 {% macro default__not_materialized() -%}{%- endmacro %}
 {% macro duckdb__not_materialized() -%}not materialized{%- endmacro %}
+
+{#- The text type in a cast: Spark has no varchar without a length. -#}
+{% macro text_type() -%}
+    {{ return(adapter.dispatch('text_type', 'census')()) }}
+{%- endmacro %}
+{% macro default__text_type() -%}varchar{%- endmacro %}
+{% macro spark__text_type() -%}string{%- endmacro %}
+
+{#- Every column but `columns` (a list of names): DuckDB's `* exclude`, Spark's `* except`. -#}
+{% macro star_except(columns, prefix='') -%}
+    {{ return(adapter.dispatch('star_except', 'census')(columns, prefix)) }}
+{%- endmacro %}
+{#- one name a line: a long list stays under the line length sqlfluff allows -#}
+{% macro default__star_except(columns, prefix) -%}
+    {{ prefix }}* exclude (
+        {%- for c in columns %}
+            {{ c }}{{ "," if not loop.last }}
+        {%- endfor %}
+        )
+{%- endmacro %}
+{% macro spark__star_except(columns, prefix) -%}
+    {{ prefix }}* except (
+        {%- for c in columns %}
+            {{ c }}{{ "," if not loop.last }}
+        {%- endfor %}
+        )
+{%- endmacro %}
+
+{#- The value of a JSON string (text starting with a double quote) that holds escapes. -#}
+{% macro json_string_decode(expr) -%}
+    {{ return(adapter.dispatch('json_string_decode', 'census')(expr)) }}
+{%- endmacro %}
+{% macro default__json_string_decode(expr) -%}
+    {{ expr }} ->> '$'
+{%- endmacro %}
+{% macro spark__json_string_decode(expr) -%}
+    variant_get(parse_json({{ expr }}), '$', 'string')
+{%- endmacro %}
+
+{#- Whether text holds a backslash (a backslash in a Spark string literal is an escape). -#}
+{% macro has_backslash(expr) -%}
+    {{ return(adapter.dispatch('has_backslash', 'census')(expr)) }}
+{%- endmacro %}
+{% macro default__has_backslash(expr) -%}
+    contains({{ expr }}, '\')
+{%- endmacro %}
+{% macro spark__has_backslash(expr) -%}
+    contains({{ expr }}, '\\')
+{%- endmacro %}
+
+{#- A JSON object's members, each kept as its own JSON text: `json_members(col, keys)` in one
+    CTE, `json_member(that, key)` in the next. DuckDB shreds once into a struct; Spark parses into
+    a VARIANT and writes each member back as JSON text (a string keeps its quotes, so "a string
+    or not" reads the same). Not an object, or no such member: null. -#}
+{% macro json_members(expr, keys) -%}
+    {{ return(adapter.dispatch('json_members', 'census')(expr, keys)) }}
+{%- endmacro %}
+{% macro default__json_members(expr, keys) -%}
+    json_transform({{ expr }}, '{ {%- for k in keys %}"{{ k }}": "JSON"{{ ", " if not loop.last }}{% endfor -%} }')
+{%- endmacro %}
+{% macro spark__json_members(expr, keys) -%}
+    try_parse_json({{ expr }})
+{%- endmacro %}
+{% macro json_member(expr, key) -%}
+    {{ return(adapter.dispatch('json_member', 'census')(expr, key)) }}
+{%- endmacro %}
+{% macro default__json_member(expr, key) -%}
+    {{ expr }}.{{ key }}
+{%- endmacro %}
+{% macro spark__json_member(expr, key) -%}
+    to_json(try_variant_get({{ expr }}, '$.{{ key }}'))
+{%- endmacro %}
+
+{#- One row per integer start, start + 1, ..., stop - 1, as `column` (bigint). -#}
+{% macro integer_rows(start, stop, column) -%}
+    {{ return(adapter.dispatch('integer_rows', 'census')(start, stop, column)) }}
+{%- endmacro %}
+{% macro default__integer_rows(start, stop, column) -%}
+    select unnest(range({{ start }}, {{ stop }})) as {{ column }}
+{%- endmacro %}
+{% macro spark__integer_rows(start, stop, column) -%}
+    select explode(sequence(cast({{ start }} as bigint), cast({{ stop }} - 1 as bigint))) as {{ column }}
+{%- endmacro %}
+
+{#- a / b where both are decimals: DuckDB divides them as doubles, Spark as decimals (another
+    type, and other digits once rounded), so Spark is told to do what DuckDB does. -#}
+{% macro decimal_ratio(a, b) -%}
+    {{ return(adapter.dispatch('decimal_ratio', 'census')(a, b)) }}
+{%- endmacro %}
+{% macro default__decimal_ratio(a, b) -%}
+    {{ a }} / {{ b }}
+{%- endmacro %}
+{% macro spark__decimal_ratio(a, b) -%}
+    cast({{ a }} as double) / cast({{ b }} as double)
+{%- endmacro %}

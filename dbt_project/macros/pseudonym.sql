@@ -7,3 +7,8 @@
 {% macro default__pseudonym(expr) -%}
     sha256(getvariable('census_hmac_opad') || unhex(sha256(getvariable('census_hmac_ipad') || encode({{ expr }}))))
 {%- endmacro %}
+{#- Spark: the same HMAC, computed by a function census_pipeline/spark_dbt.py registers in the
+    session; the key never leaves that process. -#}
+{% macro spark__pseudonym(expr) -%}
+    census_pseudonym({{ expr }})
+{%- endmacro %}

@@ -40,5 +40,5 @@ def _dispatch(context, macro_name: str, macro_namespace: str | None = None):
     raise UndefinedError(f"no duckdb__ or default__ implementation of macro {macro_name!r}")
 
 
-adapter = SimpleNamespace(dispatch=_dispatch)
+adapter = SimpleNamespace(dispatch=_dispatch, quote=lambda name: f'"{name}"')  # dbt-duckdb quotes with "
 dbt = SimpleNamespace(type_string=lambda: "varchar")

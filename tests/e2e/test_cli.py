@@ -70,6 +70,20 @@ def test_run_fails_clearly_without_a_landing_zone(tmp_path):
     assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "out").exists()  # no run started
 
 
+@pytest.mark.parametrize(("engine", "says"), [("spark", "DuckDB only so far"), ("postgres", "duckdb, spark")])
+def test_run_refuses_an_engine_it_cannot_run_on(tmp_path, engine, says):
+    """CENSUS_ENGINE=spark is not quietly run on DuckDB (issue 14: only the published tables build on Spark)."""
+    (tmp_path / "landing").mkdir()
+    env = dict(os.environ, CENSUS_LANDING_DIR=str(tmp_path / "landing"), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
+               CENSUS_OUTPUT_DIR=str(tmp_path / "out"), CENSUS_ENGINE=engine, CENSUS_LOG_LEVEL="ERROR",
+               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    env.pop("DAGSTER_HOME", None)
+    run = subprocess.run([CENSUS, "run"], capture_output=True, text=True, env=env)
+    assert run.returncode == 2
+    assert run.stdout == "" and run.stderr.count("\n") == 1 and says in run.stderr and "CENSUS_ENGINE" in run.stderr
+    assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "out").exists()  # no run started
+
+
 def test_a_failing_step_is_one_line_with_its_cause_and_the_trace_goes_to_the_log(tmp_path):
     landing = tmp_path / "landing"
     (landing / "frame").mkdir(parents=True)

@@ -33,14 +33,14 @@ ranked as (
 ea_classes as (
     select ea_code, min(urban_rural_code) as urban_rural_code
     from frame
-    where urban_rural_code in (select cast(code as varchar) from urban_rural)
+    where urban_rural_code in (select cast(code as {{ text_type() }}) from urban_rural)
     group by ea_code
 ),
 
 village_classes as (
     select substr(ea_code, 1, 12) as village_code, min(urban_rural_code) as urban_rural_code
     from frame
-    where urban_rural_code in (select cast(code as varchar) from urban_rural)
+    where urban_rural_code in (select cast(code as {{ text_type() }}) from urban_rural)
     group by substr(ea_code, 1, 12)
 ),
 

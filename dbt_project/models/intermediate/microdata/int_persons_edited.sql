@@ -58,7 +58,7 @@ items_imputed as (
             when i.education_edit_rule = 'E07_education_under_3' then null
             -- no donor anywhere in the census for this age band (tiny censuses): the highest level the age allows
             when i.education_edit_rule is not null
-                then coalesce(ed.education_reported, cast({{ max_education_for_age('i.age') }} as varchar))
+                then coalesce(ed.education_reported, cast({{ max_education_for_age('i.age') }} as {{ text_type() }}))
             else i.education_reported
         end as education_after_imputation,
         case when i.literate_rule_before_education = 'E10_literacy_under_15' then null
@@ -174,7 +174,7 @@ edits as (
 final as (
     select
         p.*,
-        e.* exclude (submission_id, person_index),
+        {{ star_except(['submission_id', 'person_index'], 'e.') }},
         case
             when p.hukou_place = '4' and not {{ is_valid_hukou_region('p.hukou_region_code') }}
                 then 'E16_hukou_region_invalid'

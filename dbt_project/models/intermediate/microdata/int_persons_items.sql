@@ -22,19 +22,17 @@ listed as (
     select
         l.*,
         {% for col, seed in code_lists.items() -%}
-        l.{{ col }} in (select {{ "cast(cast(code as integer) as varchar)" if seed != 'ethnicity' else "code" }}
+        l.{{ col }} in (select {{ "cast(cast(code as integer) as " ~ text_type() ~ ")" if seed != 'ethnicity' else "code" }}
                         from {{ ref(seed) }}) as {{ col }}_listed{{ "," if not loop.last }}
         {% endfor %}
     from lines as l
 ),
 
+{%- set listed_columns = [] -%}
+{%- for col in code_lists %}{% do listed_columns.extend([col, col ~ '_listed']) %}{% endfor %}
 in_lists as (
     select
-        l.* exclude (
-            {%- for col in code_lists %}
-            {{ col }}, {{ col }}_listed{{ "," if not loop.last }}
-            {%- endfor %}
-        ),
+        {{ star_except(listed_columns, 'l.') }},
         {% for col in code_lists -%}
         case when l.{{ col }}_listed then l.{{ col }} end as {{ col }},
         l.{{ col }} is not null and not l.{{ col }}_listed as {{ col }}_out_of_list,
@@ -91,7 +89,7 @@ precedence as (
 
 dated as (
     select
-        * exclude (id_number_is_valid),
+        {{ star_except(['id_number_is_valid']) }},
         id_number_is_valid and not has_valid_id as id_invalid_by_name_clash,
         case when has_valid_id then {{ id_sex('id_number') }} else sex_form end as sex_before_edits,
         case when has_valid_id then {{ id_birth_date('id_number') }} end as birth_date_from_id,

@@ -6,7 +6,7 @@ with persons as (
 ),
 
 counties as (  -- the city's counties and county-level cities: the divisions that are not districts
-    select cast(code as varchar) as county_code from {{ ref('regions') }}
+    select cast(code as {{ text_type() }}) as county_code from {{ ref('regions') }}
     where level in ('county', 'county-level city')
 ),
 

@@ -59,7 +59,7 @@ replicate_groups as (  -- replicate r keeps every jackknife group but r (replica
     select s.county_code, s.sex, s.age_group, c.cell, r.replicate, sum(s.n_sampled) as n_sampled
     from sample_groups as s
     inner join cell_of as c on c.county_code = s.county_code and c.sex = s.sex and c.age_group = s.age_group
-    cross join (select unnest(range(0, {{ groups + 1 }})) as replicate) as r
+    cross join ({{ integer_rows(0, groups + 1, "replicate") }}) as r
     where r.replicate = 0 or s.jackknife_group <> r.replicate
     group by 1, 2, 3, 4, 5
 ),

@@ -15,7 +15,7 @@ counts as (
 ),
 
 final as (
-    select region_code, region_name, hk_macao_taiwan, foreign_residents as "foreign"
+    select region_code, region_name, hk_macao_taiwan, foreign_residents as {{ adapter.quote("foreign") }}
     from counts
     where region_code = '{{ var('city_code') }}' or hk_macao_taiwan + foreign_residents > 0
 )

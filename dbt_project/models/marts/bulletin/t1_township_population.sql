@@ -53,7 +53,7 @@ final as (
         male,
         female
     from published
-    inner join {{ ref('regions') }} as r on cast(r.code as varchar) = county_code
+    inner join {{ ref('regions') }} as r on cast(r.code as {{ text_type() }}) = county_code
 )
 
 select * from final order by region_code

@@ -1,6 +1,6 @@
 {#- Coverage (不重不漏): one row per county of codes/regions.csv and one for the city. -#}
 with regions as (
-    select cast(code as varchar) as region_code, name_zh as region_name, level from {{ ref('regions') }}
+    select cast(code as {{ text_type() }}) as region_code, name_zh as region_name, level from {{ ref('regions') }}
 ),
 
 frame as (

@@ -41,7 +41,7 @@ enumerator_of_household as (
 
 cases as (
     select 'missing_household' as case_type, f.household_id, f.ea_code,
-           'listed with ' || coalesce(cast(f.expected_persons as varchar), '?') || ' persons; no accepted submission'
+           'listed with ' || coalesce(cast(f.expected_persons as {{ text_type() }}), '?') || ' persons; no accepted submission'
                as detail
     from frame as f
     where f.household_id not in (select household_id from submissions)
@@ -88,7 +88,7 @@ register_cases as (
         'registrant ' || left({{ pseudonym("'id:' || r.id_number") }}, 12) || ' of township ' || r.hukou_township_code
             || ' found nowhere in the census by ID or name, sex and birth date'
             || case when r.link_method = 'probabilistic'
-                    then '; probable match (p = ' || cast(round(r.match_probability, 4) as varchar)
+                    then '; probable match (p = ' || cast(round(r.match_probability, 4) as {{ text_type() }})
                          || ') in this household: confirm'
                     else '' end as detail
     from registrants as r

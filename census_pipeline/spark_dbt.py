@@ -1,0 +1,178 @@
+"""The dbt models on Apache Spark (CENSUS_ENGINE=spark; issue 14, docs/scale-out.md).
+
+dbt-spark's session mode runs Spark inside the dbt process; this module is that process. It
+starts the Spark session itself (master, warehouse and a Derby metastore of the run directory's
+own, from census_pipeline.lib.engine), registers the two functions the models need that Spark
+SQL lacks, registers the raw zone (Parquet written from the DuckDB warehouse) as the `raw`
+source tables, then runs dbt in-process: dbt-spark's `getOrCreate()` finds this session.
+
+The two functions:
+- census_stable_hash(text): DuckDB's hash() (census_pipeline.lib.duckdb_hash), so donors,
+  jackknife groups and cell keys are the ones DuckDB draws;
+- census_pseudonym(text): HMAC-SHA256 under CENSUS_PSEUDONYM_KEY, hex, as the DuckDB plugin's
+  pads compute it. The key stays in this process: it is in no SQL text, profile or Spark setting.
+
+    python -m census_pipeline.spark_dbt [--select ...]     # warehouse and run directory from the env
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
+from census_pipeline.lib.engine import EngineSettings, engine_settings
+from census_pipeline.lib.raw_zone import PARTITION_COLUMN
+
+DBT_DIR = PROJECT_ROOT / "dbt_project"
+# Every published table (b1-b8, the township table, the long-form estimates, the age pyramid)
+# and everything they rest on: the slice of the project that builds on Spark today. The linkage
+# and survey models (dbt Python models: Splink, pypinyin) and the tables resting on them do not
+# yet (docs/scale-out.md, "What runs on Spark today").
+PUBLISHED_SLICE = ["+b1_population", "+b2_sex", "+b3_age", "+b4_education", "+b5_ethnicity", "+b6_migration",
+                   "+b7_urban_rural", "+b8_hk_macao_taiwan_foreign", "+t1_township_population", "+lf_marital_status",
+                   "+lf_employment", "+lf_industry", "+chart_age_pyramid"]
+
+
+def spark_conf(settings: EngineSettings) -> dict[str, str]:
+    derby = f"-Dderby.system.home={settings.spark_dir} -Dderby.stream.error.file={settings.spark_dir / 'derby.log'}"
+    return {
+        "spark.master": settings.spark_master,
+        "spark.app.name": "census-dbt",
+        "spark.sql.warehouse.dir": str(settings.spark_warehouse),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={settings.metastore};create=true",
+        "spark.driver.extraJavaOptions": derby,
+        "spark.driver.memory": os.environ.get("CENSUS_SPARK_DRIVER_MEMORY") or "4g",
+        # dagster-dbt reads dbt's structured log from stdout: Spark's progress bar breaks it
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false",
+        # a local master talks to itself over loopback only
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        # DuckDB's session time zone on this project's machines; timestamps are cast to dates in it
+        "spark.sql.session.timeZone": os.environ.get("TZ") or "UTC",
+        # county_code=330106 is a code, not a number
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+        # timestamps written as UTC instants (INT96 is Spark's default), so DuckDB reads Spark's
+        # tables with the same types as its own
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.shuffle.partitions": os.environ.get("CENSUS_SPARK_SHUFFLE_PARTITIONS") or "4",
+    }
+
+
+def start_session(settings: EngineSettings):
+    from pyspark.sql import SparkSession
+
+    settings.spark_dir.mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    register_functions(spark)
+    return spark
+
+
+def register_functions(spark) -> None:
+    import hashlib
+    import hmac
+    from decimal import Decimal
+
+    from pyspark.sql.functions import udf
+    from pyspark.sql.types import DecimalType, StringType
+
+    from census_pipeline.dbt_plugin import pseudonym_key
+    from census_pipeline.lib.duckdb_hash import duckdb_string_hash
+
+    raw_key = pseudonym_key().encode("utf-8")
+
+    def stable_hash(text):
+        h = duckdb_string_hash(text)
+        return None if h is None else Decimal(h)
+
+    def pseudonym(text):
+        return None if text is None else hmac.new(raw_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    # An unsigned 64-bit value: decimal(20,0) orders and takes remainders as DuckDB's ubigint does.
+    # Declared nondeterministic (it is not) so that Spark keeps a CTE that uses it as one shared
+    # relation instead of inlining a copy into every reader (donor imputation's recipients and
+    # pools are each read by several CTEs).
+    spark.udf.register("census_stable_hash", udf(stable_hash, DecimalType(20, 0)).asNondeterministic())
+    spark.udf.register("census_pseudonym", pseudonym, StringType())
+
+
+def register_raw_zone(spark, settings: EngineSettings) -> list[str]:
+    """Every Parquet dataset under the raw zone becomes the external table raw.<name>."""
+    spark.sql("create database if not exists raw")
+    names = []
+    for folder in sorted(p for p in settings.raw_zone.iterdir() if p.is_dir()):
+        spark.sql(f"drop table if exists raw.{folder.name}")
+        spark.sql(f"create table raw.{folder.name} using parquet location '{folder}'")
+        if any(p.name.startswith(f"{PARTITION_COLUMN}=") for p in folder.iterdir()):
+            # the metastore knows a table's partitions only once told of them
+            spark.sql(f"msck repair table raw.{folder.name}")
+        names.append(folder.name)
+    return names
+
+
+def export_from_warehouse(warehouse: str, settings: EngineSettings) -> dict[str, int]:
+    import duckdb
+
+    from census_pipeline.lib.raw_zone import export_raw_zone, raw_tables
+
+    sources = {"household_submissions", "person_lines", "death_lines", "listing_frame", "hukou_register",
+               "birth_register", "death_register", "linkage_truth", "pes_submissions", "pes_person_lines"}
+    con = duckdb.connect(warehouse, read_only=True)
+    try:
+        return export_raw_zone(con, settings.raw_zone, [t for t in raw_tables(con) if t in sources])
+    finally:
+        con.close()
+
+
+def dbt(args: list[str], settings: EngineSettings) -> bool:
+    from dbt.cli.main import dbtRunner
+
+    common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", "spark",
+              "--target-path", str(settings.spark_dir / "dbt_target"), "--log-path", str(settings.spark_dir / "logs")]
+    result = dbtRunner().invoke([*args, *common])
+    return result.success
+
+
+def build(select: list[str], settings: EngineSettings, warehouse: str) -> bool:
+    """Export the raw zone from `warehouse`, then seed and build `select` on Spark; stops the session."""
+    export_from_warehouse(warehouse, settings)
+    spark = start_session(settings)
+    try:
+        register_raw_zone(spark, settings)
+        return dbt(["seed"], settings) and dbt(["run", "--select", *select], settings)
+    finally:
+        spark.stop()
+
+
+def attach_spark_tables(con, settings: EngineSettings) -> list[str]:
+    """Views in the DuckDB connection `con` over the tables Spark built (Parquet under its
+    warehouse), named as in the warehouse (`bulletin.b1_population`): the publication code reads
+    them as it reads DuckDB's own. Returns the names."""
+    names = []
+    for schema_dir in sorted(settings.spark_warehouse.glob("*.db")):
+        schema = schema_dir.name.removesuffix(".db")
+        for table in sorted(p for p in schema_dir.iterdir() if p.is_dir() and any(p.glob("*.parquet"))):
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create or replace view {schema}.{table.name} as "
+                        f"select * from read_parquet('{table}/*.parquet')")
+            names.append(f"{schema}.{table.name}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m census_pipeline.spark_dbt", description=__doc__.splitlines()[0])
+    parser.add_argument("--select", nargs="+", default=PUBLISHED_SLICE, help="dbt selectors (default: the published tables and their inputs)")
+    args = parser.parse_args(argv)
+    warehouse = os.environ.get("CENSUS_WAREHOUSE") or str(DEFAULT_LOCATIONS["CENSUS_WAREHOUSE"])
+    settings = engine_settings(os.environ, warehouse)
+    return 0 if build(args.select, settings, warehouse) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
