@@ -73,25 +73,17 @@
 {% macro default__text_type() -%}varchar{%- endmacro %}
 {% macro spark__text_type() -%}string{%- endmacro %}
 
-{#- Every column but `columns` (a list of names): DuckDB's `* exclude`, Spark's `* except`. -#}
+{#- Every column but `columns` (a list of names), one name a line (a long list stays under the
+    line length sqlfluff allows): DuckDB's `* exclude`, Spark's `* except`. -#}
 {% macro star_except(columns, prefix='') -%}
-    {{ return(adapter.dispatch('star_except', 'census')(columns, prefix)) }}
-{%- endmacro %}
-{#- one name a line: a long list stays under the line length sqlfluff allows -#}
-{% macro default__star_except(columns, prefix) -%}
-    {{ prefix }}* exclude (
+    {{ prefix }}* {{ adapter.dispatch('star_except_keyword', 'census')() }} (
         {%- for c in columns %}
             {{ c }}{{ "," if not loop.last }}
         {%- endfor %}
         )
 {%- endmacro %}
-{% macro spark__star_except(columns, prefix) -%}
-    {{ prefix }}* except (
-        {%- for c in columns %}
-            {{ c }}{{ "," if not loop.last }}
-        {%- endfor %}
-        )
-{%- endmacro %}
+{% macro default__star_except_keyword() -%}exclude{%- endmacro %}
+{% macro spark__star_except_keyword() -%}except{%- endmacro %}
 
 {#- The value of a JSON string (text starting with a double quote) that holds escapes. -#}
 {% macro json_string_decode(expr) -%}
