@@ -68,7 +68,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _close_engines(self) -> None:
         with self._db_lock:
-            engines, self._engines = self._engines, {}
+            engines, self._engines = self._engines, OrderedDict()
         for engine in engines.values():
             engine.dispose()
 

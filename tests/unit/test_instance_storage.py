@@ -7,6 +7,7 @@ import time
 
 import dagster as dg
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from census_pipeline.instance import KEPT_OPEN, KeptOpenSqliteEventLogStorage
 from census_pipeline.runner import ensure_instance_config
@@ -38,13 +39,20 @@ def test_a_new_home_stores_events_through_kept_connections_in_the_default_layout
         assert len(instance.all_logs("run-a")) == 100  # reopened when used again
     assert (home / "history" / "runs" / "run-a.db").exists()
 
-    (tmp_path / "plain").mkdir()  # Dagster's default storage over the same folder reads the same history
-    plain = dg.DagsterInstance.from_config(str(tmp_path / "plain"))
-    default = type(plain.event_log_storage)(str(home / "history" / "runs"))
-    assert type(default).__name__ == "SqliteEventLogStorage"
+    # Dagster's default storage over the same folder reads the same history
+    default = SqliteEventLogStorage(str(home / "history" / "runs"))
     assert sorted(e.user_message for e in default.get_logs_for_run("run-a")) == sorted(
         f"message {100 * k + i}" for k in range(2) for i in range(50))
-    plain.dispose()
+    default.dispose()
+
+
+def test_events_are_stored_after_a_wipe(tmp_path):
+    storage = KeptOpenSqliteEventLogStorage(str(tmp_path / "runs"))
+    storage.store_event(_entry("run-a", 0))
+    storage.wipe()  # closes the kept engines: the run databases are deleted
+    storage.store_event(_entry("run-a", 1))
+    assert [e.user_message for e in storage.get_logs_for_run("run-a")] == ["message 1"]
+    storage.dispose()
 
 
 def test_a_home_with_its_own_dagster_yaml_is_left_as_it_is(tmp_path):
