@@ -117,12 +117,16 @@ def register_raw_zone(spark, settings: EngineSettings) -> list[str]:
 
 
 def export_from_warehouse(warehouse: str, settings: EngineSettings) -> dict[str, int]:
+    """The raw tables dbt reads (its `raw` sources, from the project's manifest) as the raw zone."""
+    import json
+
     import duckdb
 
+    from census_pipeline.defs.dbt import prepare_manifest
     from census_pipeline.lib.raw_zone import export_raw_zone, raw_tables
 
-    sources = {"household_submissions", "person_lines", "death_lines", "listing_frame", "hukou_register",
-               "birth_register", "death_register", "linkage_truth", "pes_submissions", "pes_person_lines"}
+    manifest = json.loads(prepare_manifest().read_text())
+    sources = {s["name"] for s in manifest["sources"].values() if s["source_name"] == "raw"}
     con = duckdb.connect(warehouse, read_only=True)
     try:
         return export_raw_zone(con, settings.raw_zone, [t for t in raw_tables(con) if t in sources])
