@@ -20,12 +20,14 @@ Shared fixtures are in tests/conftest.py; the bulletin's expected tables in test
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -230,6 +232,40 @@ def warehouse_path(con) -> Path:
 def bulletin_folder(built) -> Path:
     """The bulletin folder of the shared `built` run (its outputs are in `out/` beside the warehouse)."""
     return warehouse_path(built[1]).parent / "out" / "bulletin"
+
+
+CENSUS = str(Path(sys.executable).with_name("census"))
+
+
+def census_cli(args: list[str], env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`census <args>` as a user types it, with its output (see `run_with_deadline`)."""
+    return run_with_deadline([CENSUS, *args], env, timeout)
+
+
+def run_with_deadline(command: list[str], env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """A Python command's output; one that has not ended within `timeout` seconds fails the test
+    instead of stalling the suite, showing where each of its threads stood (faulthandler prints
+    their stacks on SIGABRT), and nothing it started outlives it."""
+    proc = subprocess.Popen(command, env=dict(env or os.environ, PYTHONFAULTHANDLER="1"), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+        os.killpg(proc.pid, signal.SIGKILL)  # its children too, so that its pipes close
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            out, err = "", "(its output was held open by a process outside its group)"
+        raise AssertionError(f"{' '.join(command[:4])} still running after {timeout:.0f} s; its stacks:\n"
+                             f"{err[-12000:]}\n--- its output ---\n{out[-3000:]}") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # only the processes this command started
+        proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def debian_tool(command: str, *packages: str) -> str:

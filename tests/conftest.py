@@ -6,7 +6,6 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,8 +19,8 @@ import pytest
 from census_demo import generate
 from census_pipeline.lib.truth_files import truth_path_for
 from tests import hostile
+from tests.builders import census_cli
 
-CENSUS = str(Path(sys.executable).with_name("census"))
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing-sample"
 if not SAMPLE.exists():  # CI lays shared/ beside the clone
     SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "landing-sample"
@@ -191,8 +190,7 @@ def cli_run(tmp_path_factory):
     repeated (test_no_identity_outside.py)."""
     folder = tmp_path_factory.mktemp("cli_run")
     landing = folder / "landing"
-    gen = subprocess.run([CENSUS, "generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"],
-                         capture_output=True, text=True)
+    gen = census_cli(["generate", "--households", "150", "--seed", "5", "--out", str(landing), "--quiet"])
     planted = hostile.plant(landing) if gen.returncode == 0 else 0  # tests/integration/test_no_identity_outside.py
     key = f"e2e-secret-{uuid.uuid4().hex}"
     env = dict(os.environ, CENSUS_LANDING_DIR=str(landing), CENSUS_WAREHOUSE=str(folder / "w.duckdb"),
@@ -200,7 +198,7 @@ def cli_run(tmp_path_factory):
                CENSUS_PSEUDONYM_KEY=key, CENSUS_LOG_LEVEL="DEBUG",
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     started = time.time() - 1
-    run = subprocess.run([CENSUS, "run"], capture_output=True, text=True, env=env) if gen.returncode == 0 else None
+    run = census_cli(["run"], env) if gen.returncode == 0 else None
     return SimpleNamespace(folder=folder, landing=landing, key=key, env=env, started=started, gen=gen, run=run,
                            planted=planted)
 

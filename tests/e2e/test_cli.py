@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from census_pipeline.lib.truth_files import truth_path_for
-
-CENSUS = str(Path(sys.executable).with_name("census"))
+from tests.builders import CENSUS, census_cli
 
 
 def test_help_lists_the_commands():
-    out = subprocess.run([CENSUS, "--help"], capture_output=True, text=True, check=True).stdout
+    help_ = census_cli(["--help"])
+    assert help_.returncode == 0, help_.stderr
+    out = help_.stdout
     assert "generate" in out and "run" in out and "CENSUS_LANDING_DIR" in out
 
 
@@ -54,8 +55,7 @@ def test_generate_then_run_through_the_three_variables(cli_run):
     dbt_dirs = [PROJECT_ROOT / "dbt_project" / d for d in ("target", "logs") if (PROJECT_ROOT / "dbt_project" / d).exists()]
     assert files_holding(needles, [tmp_path], 0.0) + files_holding(needles, dbt_dirs, cli_run.started) == []
     assert key not in run.stdout + run.stderr
-    again = subprocess.run([CENSUS, "generate", "--households", "10", "--out", str(landing), "--quiet"],
-                           capture_output=True, text=True)
+    again = census_cli(["generate", "--households", "10", "--out", str(landing), "--quiet"])
     assert again.returncode == 2 and "not empty" in again.stderr
 
 
@@ -64,7 +64,7 @@ def test_run_fails_clearly_without_a_landing_zone(tmp_path):
                CENSUS_OUTPUT_DIR=str(tmp_path / "out"), CENSUS_LOG_LEVEL="ERROR",
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     env.pop("DAGSTER_HOME", None)
-    run = subprocess.run([CENSUS, "run", "--select", "raw/listing_frame"], capture_output=True, text=True, env=env)
+    run = census_cli(["run", "--select", "raw/listing_frame"], env)
     assert run.returncode == 2
     assert run.stdout == "" and run.stderr.count("\n") == 1 and "CENSUS_LANDING_DIR" in run.stderr
     assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "out").exists()  # no run started
@@ -78,7 +78,7 @@ def test_run_refuses_an_engine_it_cannot_run_on(tmp_path, engine, says):
                CENSUS_OUTPUT_DIR=str(tmp_path / "out"), CENSUS_ENGINE=engine, CENSUS_LOG_LEVEL="ERROR",
                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     env.pop("DAGSTER_HOME", None)
-    run = subprocess.run([CENSUS, "run"], capture_output=True, text=True, env=env)
+    run = census_cli(["run"], env)
     assert run.returncode == 2
     assert run.stdout == "" and run.stderr.count("\n") == 1 and says in run.stderr and "CENSUS_ENGINE" in run.stderr
     assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "out").exists()  # no run started
@@ -94,7 +94,7 @@ def test_a_failing_step_is_one_line_with_its_cause_and_the_trace_goes_to_the_log
     env.pop("DAGSTER_HOME", None)
     # the warehouse path is a folder: DuckDB cannot open it, whatever the data
     (tmp_path / "w.duckdb").mkdir()
-    run = subprocess.run([CENSUS, "run", "--select", "raw/listing_frame"], capture_output=True, text=True, env=env)
+    run = census_cli(["run", "--select", "raw/listing_frame"], env)
     out = run.stdout + run.stderr
     assert run.returncode == 1, out
     failed = [line for line in run.stdout.splitlines() if line.strip().startswith("FAILED step")]

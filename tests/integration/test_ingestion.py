@@ -219,7 +219,7 @@ def test_a_kill_at_any_point_then_a_rerun_gives_the_undisturbed_tables(small_cen
     script.write_text(STEPS)
     clean = tmp_path / "clean.duckdb"
     started = time.monotonic()
-    subprocess.run([sys.executable, str(script), str(landing), str(clean)], check=True)
+    subprocess.run([sys.executable, str(script), str(landing), str(clean)], check=True, timeout=300)
     duration = time.monotonic() - started
     want = snapshot(clean)
     killed = tmp_path / "killed.duckdb"
@@ -235,9 +235,9 @@ def test_a_kill_at_any_point_then_a_rerun_gives_the_undisturbed_tables(small_cen
     # ingestion commits chunk by chunk, so each rerun has less left to do and the later ones
     # often finish before their random kill: at least one run must really have been cut short
     assert kills >= 1
-    subprocess.run([sys.executable, str(script), str(landing), str(killed)], check=True)
+    subprocess.run([sys.executable, str(script), str(landing), str(killed)], check=True, timeout=300)
     assert snapshot(killed) == want
-    subprocess.run([sys.executable, str(script), str(landing), str(killed)], check=True)  # and again: no double count
+    subprocess.run([sys.executable, str(script), str(landing), str(killed)], check=True, timeout=300)  # and again: no double count
     assert snapshot(killed) == want
 
 

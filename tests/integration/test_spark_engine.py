@@ -8,7 +8,6 @@ from Debian when missing (CI)."""
 
 import os
 import re
-import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -20,7 +19,7 @@ from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
 from census_pipeline.lib.engine import engine_settings
 from census_pipeline.lib.safe_cells import copy_csv
 from census_pipeline.spark_dbt import attach_spark_tables
-from tests.builders import bulletin_folder, debian_tool, warehouse_path
+from tests.builders import bulletin_folder, debian_tool, run_with_deadline, warehouse_path
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), and the
 # edits and donor imputation, where the engines' SQL differs most
@@ -47,8 +46,7 @@ def spark_run(built, tmp_path_factory):
     env = dict(os.environ, CENSUS_WAREHOUSE=str(warehouse), CENSUS_ENGINE="spark",
                CENSUS_SPARK_DIR=str(tmp_path_factory.mktemp("spark")), CENSUS_SPARK_MASTER="local[2]")
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "census_pipeline.spark_dbt"], env=env, capture_output=True,
-                         text=True, timeout=900)
+    run = run_with_deadline([sys.executable, "-m", "census_pipeline.spark_dbt"], env, timeout=600)
     seconds = time.monotonic() - started
     print(f"Spark build of the published tables: {seconds:.0f} s")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
