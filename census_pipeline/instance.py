@@ -3,11 +3,14 @@
 Dagster's SQLite event log opens a new SQLAlchemy engine and SQLite connection for every event it
 stores (and a second one for an asset or check event, mirrored in the index database), then
 closes it: ~10 ms an event on this machine against ~2 ms with the connection kept, and a census
-run stores ~800 events (dbt's models and tests each give some), all in the run's own thread. This
-storage is Dagster's own but for that one thing: one engine per database file, kept for the life
-of the instance, used under the storage's own lock exactly as before (every use is still one
-transaction). Files, layout and schema are unchanged, so the UI and every Dagster tool read the
-same history; `ensure_instance_config` names it in a new DAGSTER_HOME's dagster.yaml.
+run stores ~800 events (dbt's models and tests each give some), all in the run's own thread. And
+each of its ~2,600 commits waited for the disk (SQLite's `synchronous = full`). This storage is
+Dagster's own but for those two things: one engine per database file, kept for the life of the
+instance, used under the storage's own lock exactly as before (every use is still one
+transaction), and commits that are durable through a crash or kill of the process but not a
+power cut (`synchronous = normal` in WAL mode, which Dagster's databases use). Files, layout and
+schema are unchanged, so the UI and every Dagster tool read the same history;
+`ensure_instance_config` names it in a new DAGSTER_HOME's dagster.yaml.
 """
 
 import contextlib
@@ -16,7 +19,7 @@ from collections.abc import Iterator
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -32,6 +35,14 @@ event_log_storage:
 
 
 KEPT_OPEN = 8  # databases kept open at once: the index and the runs in use (the UI reads many runs)
+
+
+def _synchronous_normal(dbapi_connection, _record) -> None:
+    """Commits wait for the disk only at checkpoints: in WAL mode (Dagster's), SQLite's NORMAL
+    keeps every committed event through a crash or a kill of the process, and may lose the last
+    ones only if the machine itself loses power; FULL waited for the disk at each of a run's
+    ~2,600 commits (6.4 ms each here against 0.04 ms: ~17 s of a census run)."""
+    dbapi_connection.execute("pragma synchronous = normal")
 
 
 class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
@@ -56,6 +67,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
                 engine = create_engine(self.conn_string_for_shard(shard), poolclass=StaticPool,
                                        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
                                                      "check_same_thread": False})
+                event.listen(engine, "connect", _synchronous_normal)
                 self._engines[shard] = engine
                 while len(self._engines) > KEPT_OPEN:
                     self._engines.popitem(last=False)[1].dispose()  # the one used longest ago
