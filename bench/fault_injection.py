@@ -22,6 +22,7 @@ the 12 bulletin CSVs byte-identical to the reference's. About 11 minutes in all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,6 +38,32 @@ CENSUS = str(Path(sys.executable).with_name("census"))
 
 
 # --- processes ---------------------------------------------------------------------------------
+
+def run_with_deadline(command: list[str], env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """A Python command's output; one that has not ended within `timeout` seconds fails the test
+    instead of stalling the suite, showing where each of its threads stood (faulthandler prints
+    their stacks on SIGABRT), and nothing it started outlives it."""
+    proc = subprocess.Popen(command, env=dict(env or os.environ, PYTHONFAULTHANDLER="1"), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=20)
+        os.killpg(proc.pid, signal.SIGKILL)  # its children too, so that its pipes close
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            out, err = "", "(its output was held open by a process outside its group)"
+        raise AssertionError(f"{' '.join(command[:4])} still running after {timeout:.0f} s; its stacks:\n"
+                             f"{err[-12000:]}\n--- its output ---\n{out[-3000:]}") from None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # only the processes this command started
+        proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
 
 def _stat(pid: int) -> list[str] | None:
     try:
@@ -146,15 +173,16 @@ def census_env(landing: Path, folder: Path, **extra) -> dict:
 def start(env: dict) -> Run:
     # background processes here start with SIGINT and SIGTERM ignored: give the run the defaults
     started = time.time()
+    # (a session of its own: a run that never reaches its kill point is ended with all it started)
     proc = subprocess.Popen(["env", "--default-signal=INT,TERM", CENSUS, "run", "--demo"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     run = Run(proc, env, started, [])
     threading.Thread(target=lambda: run.lines.extend(proc.stdout), daemon=True).start()
     return run
 
 
 def finish(env: dict, timeout: float = 900) -> str:
-    run = subprocess.run([CENSUS, "run", "--demo"], env=env, capture_output=True, text=True, timeout=timeout)
+    run = run_with_deadline([CENSUS, "run", "--demo"], env, timeout)
     if run.returncode != 0:
         raise AssertionError(f"the run after the kills failed ({run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-2000:]}")
     return run.stdout
@@ -168,7 +196,8 @@ def kill_at(env: dict, point: KillPoint, timeout: float = 600) -> dict:
         if run.proc.poll() is not None:
             raise AssertionError(f"the run ended before {point.name}:\n{''.join(run.lines)[-3000:]}")
         if time.monotonic() > deadline:
-            run.proc.kill()
+            os.killpg(run.proc.pid, signal.SIGKILL)
+            run.proc.wait()
             raise AssertionError(f"{point.name}: not reached in {timeout} s")
         time.sleep(0.2)
     # `env` execs census: the Popen's pid is the run's process

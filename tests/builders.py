@@ -7,6 +7,10 @@
 - The landing files as the contract lays them out (landing_zone.md): `write_batch` (submissions,
   or raw lines to plant malformed ones), `write_frame` with `frame_row`, `write_hukou_extract`.
 - `run_ingest`: the ingestion steps of a run (no Dagster, no dbt) over a landing zone.
+- `materialize_into`: one whole in-process materialization of a landing zone; `SAMPLE`, the other
+  producer's landing zone (shared/samples).
+- `census_cli`, `run_with_deadline`: `census` commands and other processes run as a user runs them,
+  under a deadline that ends a stalled one with its stacks.
 - `warehouse_path`, `bulletin_folder`: the file behind a warehouse connection, and where the shared
   `built` run published its bulletin (beside its warehouse).
 - `debian_tool`, `chromium`, `CHROMIUM_FLAGS`: the Debian tools the e2e tests drive, and how
@@ -20,16 +24,16 @@ Shared fixtures are in tests/conftest.py; the bulletin's expected tables in test
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import fcntl
 import importlib.util
 import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -234,6 +238,23 @@ def bulletin_folder(built) -> Path:
     return warehouse_path(built[1]).parent / "out" / "bulletin"
 
 
+# the other producer's landing zone (shared/samples), beside the project as CI lays it out
+SAMPLE = PROJECT_ROOT.parent / "shared" / "samples" / "landing-sample"
+
+
+def materialize_into(landing: Path, folder: Path):
+    """One real materialization of every asset and check over `landing`, in this process, into a
+    fresh warehouse and output folder under `folder`; returns (result, read-only connection)."""
+    from unittest import mock
+
+    from census_pipeline.runner import materialize_census
+
+    with mock.patch.dict(os.environ, {"CENSUS_LANDING_DIR": str(landing), "CENSUS_WAREHOUSE": str(folder / "w.duckdb"),
+                                      "CENSUS_OUTPUT_DIR": str(folder / "out")}):
+        result = materialize_census()
+    return result, duckdb.connect(str(folder / "w.duckdb"), read_only=True)
+
+
 CENSUS = str(Path(sys.executable).with_name("census"))
 
 
@@ -242,40 +263,21 @@ def census_cli(args: list[str], env: dict | None = None, timeout: float = 300) -
     return run_with_deadline([CENSUS, *args], env, timeout)
 
 
-def run_with_deadline(command: list[str], env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """A Python command's output; one that has not ended within `timeout` seconds fails the test
-    instead of stalling the suite, showing where each of its threads stood (faulthandler prints
-    their stacks on SIGABRT), and nothing it started outlives it."""
-    proc = subprocess.Popen(command, env=dict(env or os.environ, PYTHONFAULTHANDLER="1"), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGABRT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=20)
-        os.killpg(proc.pid, signal.SIGKILL)  # its children too, so that its pipes close
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            out, err = "", "(its output was held open by a process outside its group)"
-        raise AssertionError(f"{' '.join(command[:4])} still running after {timeout:.0f} s; its stacks:\n"
-                             f"{err[-12000:]}\n--- its output ---\n{out[-3000:]}") from None
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # only the processes this command started
-        proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-
-
 def debian_tool(command: str, *packages: str) -> str:
     """A Debian tool the e2e tests drive (chromium, pdftotext), installed when missing (CI runs as root)."""
     found = shutil.which(command)
     if not found:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, capture_output=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        found = shutil.which(command)
+        # one install at a time (both workers may want one; dpkg takes one), each under a deadline
+        with open(Path(tempfile.gettempdir()) / "census-tests-apt.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            found = shutil.which(command)  # installed by the other worker meanwhile
+            if not found:
+                env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+                apt = ["apt-get", "-qq", "-o", "DPkg::Lock::Timeout=300"]
+                for step in (["update"], ["install", "-y", *packages]):
+                    done = run_with_deadline([*apt, *step], env, timeout=900)
+                    assert done.returncode == 0, f"apt-get {step[0]} failed: {done.stderr[-2000:]}"
+                found = shutil.which(command)
     assert found, f"{command} could not be installed"
     return found
 
@@ -333,3 +335,4 @@ def id_number_cases(n: int = 4000) -> list[str]:
 _spec = importlib.util.spec_from_file_location("fault_injection", PROJECT_ROOT / "bench" / "fault_injection.py")
 fault_injection = sys.modules["fault_injection"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fault_injection)
+run_with_deadline = fault_injection.run_with_deadline

@@ -13,18 +13,12 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
-import duckdb
 import pytest
 
 from census_demo import generate
 from census_pipeline.lib.truth_files import truth_path_for
 from tests import hostile
-from tests.builders import census_cli
-
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing-sample"
-if not SAMPLE.exists():  # CI lays shared/ beside the clone
-    SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "samples" / "landing-sample"
-
+from tests.builders import census_cli, materialize_into
 
 # Work units of `make test` (pytest -n 2 --dist loadgroup --no-loadscope-reorder): a test file is
 # one unit, as with --dist loadfile, so a module's fixtures are made once; but the tests of a
@@ -152,23 +146,6 @@ def locations(tmp_path, monkeypatch):
         monkeypatch.delenv("DAGSTER_HOME", raising=False)
         return env
     return point
-
-
-def materialize_into(landing: Path, folder: Path):
-    """One real materialization of every asset and check over `landing`, into a fresh warehouse
-    and output folder under `folder`; returns (result, read-only connection)."""
-    env = {"CENSUS_LANDING_DIR": str(landing), "CENSUS_WAREHOUSE": str(folder / "w.duckdb"),
-           "CENSUS_OUTPUT_DIR": str(folder / "out")}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from census_pipeline.runner import materialize_census
-
-        result = materialize_census()
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    return result, duckdb.connect(env["CENSUS_WAREHOUSE"], read_only=True)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -53,17 +54,22 @@ def dagster_dev(env: dict[str, str]):
     """`dagster dev` (webserver, daemon, code server) of this project on a free port of 127.0.0.1,
     under `env`; yields the port and stops what it started."""
     port = _free_port()
+    # its output (and its run workers') goes to a file: a pipe nobody reads fills, and then every
+    # process writing to it waits
+    log = tempfile.TemporaryFile()
     # background processes here start with SIGINT/SIGTERM ignored: restore them so we can stop it
     proc = subprocess.Popen(["env", "--default-signal=INT,TERM", str(Path(sys.executable).with_name("dagster")),
                              "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
+
     def up() -> bool:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
             return True
         except OSError:
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            log.seek(0)
+            assert proc.poll() is None, log.read().decode(errors="replace")[-3000:]
             return False
 
     try:
@@ -76,6 +82,7 @@ def dagster_dev(env: dict[str, str]):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.close()
 
 
 @pytest.fixture()

@@ -9,9 +9,8 @@ from openpyxl import load_workbook
 
 from census_demo import generate
 from census_pipeline.defs.publication.assets import BULLETIN_TABLES, PUBLISHED_TABLES
-from tests.builders import bulletin_folder
+from tests.builders import bulletin_folder, materialize_into
 from tests.bulletin_truth import expected_tables
-from tests.conftest import materialize_into
 
 COLUMNS = {  # outputs.md, after region_code and region_name
     "b1_population": ["population", "share_of_city_pct", "family_households", "family_household_population",

@@ -16,13 +16,13 @@ from tests.builders import (
     frame_row,
     hh_id,
     ident,
+    materialize_into,
     person,
     submission,
     write_batch,
     write_frame,
     write_hukou_extract,
 )
-from tests.conftest import materialize_into
 
 TOWNSHIP = EA[:9]
 

