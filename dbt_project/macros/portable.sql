@@ -152,3 +152,28 @@
 {% macro spark__decimal_ratio(a, b) -%}
     cast({{ a }} as double) / cast({{ b }} as double)
 {%- endmacro %}
+
+{#- An instant written with its UTC offset ('2020-11-16 00:00:00+08'): DuckDB's TIMESTAMPTZ,
+    Spark's TIMESTAMP (an instant too; Spark has no TIMESTAMPTZ literal). -#}
+{% macro instant_literal(text) -%}
+    {{ return(adapter.dispatch('instant_literal', 'census')(text)) }}
+{%- endmacro %}
+{% macro default__instant_literal(text) -%}
+    timestamptz '{{ text }}'
+{%- endmacro %}
+{% macro spark__instant_literal(text) -%}
+    timestamp '{{ text }}'
+{%- endmacro %}
+
+{#- The calendar date of an instant on the clocks of `time_zone` ('Asia/Shanghai'), whatever the
+    session's time zone. Spark: the instant as the session's wall-clock time, converted from the
+    session's zone to `time_zone` (from_utc_timestamp would be right only in a UTC session). -#}
+{% macro local_date(time_zone, expr) -%}
+    {{ return(adapter.dispatch('local_date', 'census')(time_zone, expr)) }}
+{%- endmacro %}
+{% macro default__local_date(time_zone, expr) -%}
+    cast(timezone('{{ time_zone }}', {{ expr }}) as date)
+{%- endmacro %}
+{% macro spark__local_date(time_zone, expr) -%}
+    cast(convert_timezone('{{ time_zone }}', cast({{ expr }} as timestamp_ntz)) as date)
+{%- endmacro %}

@@ -19,7 +19,7 @@ sent as (
         s.ea_code,
         count(*) as submissions,
         count(case when h.submission_id is null then 1 end) as superseded_submissions,
-        count(case when s.submitted_at >= timestamptz '2020-11-16 00:00:00+08' then 1 end) as late_submissions
+        count(case when s.submitted_at >= {{ instant_literal('2020-11-16 00:00:00+08') }} then 1 end) as late_submissions
     from submissions as s
     left join households as h on h.submission_id = s.submission_id
     group by 1, 2

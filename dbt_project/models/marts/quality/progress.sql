@@ -13,7 +13,7 @@ days as (
 ),
 
 first_final as (
-    select household_id, min(cast(timezone('Asia/Shanghai', submitted_at) as date)) as final_on
+    select household_id, min({{ local_date('Asia/Shanghai', 'submitted_at') }}) as final_on
     from submissions
     where status = 'final'
     group by household_id
