@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import tempfile
 from array import array
 from collections import defaultdict
@@ -58,6 +59,22 @@ class CountyTask:
     eas: list[tuple[EA, int]]
     pes_eas: set[str]
     parts: Path  # where the county writes its parts of the frame, registers and truth links
+
+
+def county_pool(workers: int):
+    """A pool of `workers` forked processes (fork: they share this process's string-hash secret,
+    which the omission check's hashes of (name, sex, birth date) rely on). Each worker takes
+    SIGTERM and SIGINT back to their defaults: a process started in the background here has
+    them ignored, and its forked workers would inherit that, so the pool's terminate() (its
+    `with` block's end, or an error) could wait for ever on a worker waiting for work."""
+    import multiprocessing
+
+    return multiprocessing.get_context("fork").Pool(workers, initializer=_default_stop_signals)
+
+
+def _default_stop_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Generator(People, Households, Submissions, Counting, RegisterOutcomes, CoverageSurvey):
@@ -131,18 +148,16 @@ class Generator(People, Households, Submissions, Counting, RegisterOutcomes, Cov
     def _run_counties(self, tasks: list[CountyTask], progress: Callable[[int], None] | None) -> list[dict]:
         if self.workers == 1 or len(tasks) == 1:
             return [self._county(t, progress) for t in tasks]
-        import multiprocessing
-
-        # fork: the workers share this process's string-hash secret, which the omission
-        # check's hashes of (name, sex, birth date) rely on; biggest counties first
+        # biggest counties first
         order = sorted(tasks, key=lambda t: -sum(n for _, n in t.eas))
         results = {}
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(self.workers, len(tasks))) as pool:
+        with county_pool(min(self.workers, len(tasks))) as pool:
             for res in pool.imap_unordered(self._county_in_worker, order):
                 results[res["k"]] = res
                 if progress:
                     progress(res["households"])
+            pool.close()  # the workers end on their own once the work is done
+            pool.join()
         return [results[t.k] for t in tasks]
 
     def _county_in_worker(self, task: CountyTask) -> dict:

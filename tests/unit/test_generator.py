@@ -164,6 +164,25 @@ def test_same_output_whatever_the_number_of_workers(tmp_path):
         f"{n}{s}" for n in ("one", "three") for s in ("", ".truth.json", ".truth_links.csv.gz"))
 
 
+def test_the_workers_end_on_sigterm_even_when_started_with_it_ignored():
+    """A process started in the background here has SIGTERM ignored, and forked workers inherit
+    it: the pool's terminate() (the end of its `with` block, or an error) then waited for ever on
+    a worker waiting for work (a test run stalled so in CI, 2026-12-04). Its workers take the
+    default back, and so end when the pool ends them."""
+    import signal
+
+    from census_demo.generator import county_pool
+
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with county_pool(2) as pool:
+            assert pool.apply(signal.getsignal, (signal.SIGTERM,)) == signal.SIG_DFL
+            workers = list(pool._pool)  # the processes terminate() must end
+        assert all(not w.is_alive() for w in workers)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_truth_links_and_register_numbers_are_unique(tmp_path):
     import csv
     import gzip
