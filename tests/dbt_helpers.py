@@ -69,3 +69,21 @@ def dbt_var(name: str):
     import yaml
 
     return yaml.safe_load((DBT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"][name]
+
+
+def run_unit_tests(warehouse: Path, target_path: Path):
+    """`dbt test` of every dbt unit test (the rules on hand-written rows) against `warehouse` (named
+    `warehouse_file_name()`), whose built tables give the inputs' column types; the results."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    assert warehouse.name == warehouse_file_name(), (warehouse, warehouse_file_name())
+    with mock.patch.dict(os.environ, {"CENSUS_WAREHOUSE": str(warehouse)}):
+        try:
+            res = dbtRunner(manifest=manifest()).invoke([
+                "test", "--select", "test_type:unit", "--quiet", "--project-dir", str(DBT_DIR),
+                "--profiles-dir", str(DBT_DIR), "--target-path", str(target_path)])
+        finally:
+            DuckDBConnectionManager.close_all_connections()
+            gc.collect()
+    return res
