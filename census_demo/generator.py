@@ -64,17 +64,18 @@ class CountyTask:
 def county_pool(workers: int):
     """A pool of `workers` forked processes (fork: they share this process's string-hash secret,
     which the omission check's hashes of (name, sex, birth date) rely on). Each worker takes
-    SIGTERM and SIGINT back to their defaults: a process started in the background here has
-    them ignored, and its forked workers would inherit that, so the pool's terminate() (its
-    `with` block's end, or an error) could wait for ever on a worker waiting for work."""
+    SIGTERM back to its default: a process started in the background here has it ignored, and
+    its forked workers would inherit that, so the pool's terminate() (its `with` block's end, or
+    an error), which ends workers by SIGTERM, could wait for ever on a worker waiting for work.
+    SIGINT stays as the parent has it: workers that a Ctrl-C ends while the parent ignores it
+    would leave the parent waiting for their counties."""
     import multiprocessing
 
-    return multiprocessing.get_context("fork").Pool(workers, initializer=_default_stop_signals)
+    return multiprocessing.get_context("fork").Pool(workers, initializer=_default_sigterm)
 
 
-def _default_stop_signals() -> None:
+def _default_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Generator(People, Households, Submissions, Counting, RegisterOutcomes, CoverageSurvey):

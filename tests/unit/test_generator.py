@@ -164,22 +164,31 @@ def test_same_output_whatever_the_number_of_workers(tmp_path):
         f"{n}{s}" for n in ("one", "three") for s in ("", ".truth.json", ".truth_links.csv.gz"))
 
 
-def test_the_workers_end_on_sigterm_even_when_started_with_it_ignored():
+def test_the_pool_ends_its_workers_even_when_started_with_sigterm_ignored():
     """A process started in the background here has SIGTERM ignored, and forked workers inherit
-    it: the pool's terminate() (the end of its `with` block, or an error) then waited for ever on
-    a worker waiting for work (a test run stalled so in CI, 2026-12-04). Its workers take the
-    default back, and so end when the pool ends them."""
+    it: the pool's terminate() (the end of its `with` block, or an error), which ends workers by
+    SIGTERM, then waited for ever on a worker waiting for work (a test run stalled so in CI,
+    2026-12-04). Its workers take the default back, and terminate() ends them."""
+    import os
     import signal
+    import threading
 
     from census_demo.generator import county_pool
 
     before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pool = county_pool(2)
+    workers = list(pool._pool)  # the processes terminate() must end
     try:
-        with county_pool(2) as pool:
-            assert pool.apply(signal.getsignal, (signal.SIGTERM,)) == signal.SIG_DFL
-            workers = list(pool._pool)  # the processes terminate() must end
-        assert all(not w.is_alive() for w in workers)
+        assert pool.apply(signal.getsignal, (signal.SIGTERM,)) == signal.SIG_DFL
+        ending = threading.Thread(target=pool.terminate, daemon=True)
+        ending.start()
+        ending.join(60)
+        assert not ending.is_alive(), "terminate() still waiting for its workers after 60 s"
+        assert not any(w.is_alive() for w in workers)
     finally:
+        for w in workers:  # without the fix: ended here, so that the test fails instead of hanging
+            if w.is_alive():
+                os.kill(w.pid, signal.SIGKILL)
         signal.signal(signal.SIGTERM, before)
 
 
