@@ -49,13 +49,16 @@ def run_with_deadline(command: list[str], env: dict | None = None, timeout: floa
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGABRT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=20)
-        os.killpg(proc.pid, signal.SIGKILL)  # its children too, so that its pipes close
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            out, err = "", "(its output was held open by a process outside its group)"
+        out = err = None
+        with contextlib.suppress(subprocess.TimeoutExpired):  # its stacks, read as they come
+            out, err = proc.communicate(timeout=20)
+        with contextlib.suppress(ProcessLookupError):  # (a group with no process left is gone)
+            os.killpg(proc.pid, signal.SIGKILL)  # its children too, so that its pipes close
+        if out is None:
+            try:
+                out, err = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                out, err = "", "(its output was held open by a process outside its group)"
         raise AssertionError(f"{' '.join(command[:4])} still running after {timeout:.0f} s; its stacks:\n"
                              f"{err[-12000:]}\n--- its output ---\n{out[-3000:]}") from None
     finally:
@@ -152,7 +155,9 @@ def step_finished(step: str) -> KillPoint:
 
 
 def dbt_holds_warehouse(build: str = "") -> KillPoint:
-    """While a dbt build (whose command line holds `build`) has the warehouse open."""
+    """While a dbt build (whose command line holds `build`) has the warehouse open. The microdata
+    build is the one with `--exclude path:` (the bulletin's paths): every build has
+    `--exclude-resource-type`."""
     def ready(run: Run) -> bool:
         return any("dbt" in cmd and " build" in cmd and build in cmd and holds_file(p, run.env["CENSUS_WAREHOUSE"])
                    for p, (_, cmd) in descendants(run.proc.pid).items())
@@ -233,7 +238,7 @@ KILL_POINTS = [
     after_seconds(3),                                   # loading the definitions
     after_steps(1),                                     # ingestion under way
     step_finished("upload_batches"),                    # the first quality gate reading the warehouse
-    dbt_holds_warehouse("--exclude"),                   # the microdata build
+    dbt_holds_warehouse("--exclude path:"),             # the microdata build
     after_steps(12),                                    # gates after the microdata
     dbt_holds_warehouse("marts/bulletin"),              # the bulletin build
     step_finished("bulletin__tables_suite"),            # writing the bulletin folder

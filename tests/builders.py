@@ -255,7 +255,6 @@ def materialize_into(landing: Path, folder: Path):
     return result, duckdb.connect(str(folder / "w.duckdb"), read_only=True)
 
 
-CENSUS = str(Path(sys.executable).with_name("census"))
 
 
 def census_cli(args: list[str], env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -274,8 +273,10 @@ def debian_tool(command: str, *packages: str) -> str:
             if not found:
                 env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
                 apt = ["apt-get", "-qq", "-o", "DPkg::Lock::Timeout=300"]
-                for step in (["update"], ["install", "-y", *packages]):
-                    done = run_with_deadline([*apt, *step], env, timeout=900)
+                # (well inside the test's own 15 minutes, lock wait included: a deadline that
+                # fires first ends apt cleanly, pytest-timeout's would leave dpkg half done)
+                for step, seconds in ((["update"], 180), (["install", "-y", *packages], 420)):
+                    done = run_with_deadline([*apt, *step], env, timeout=seconds)
                     assert done.returncode == 0, f"apt-get {step[0]} failed: {done.stderr[-2000:]}"
                 found = shutil.which(command)
     assert found, f"{command} could not be installed"
@@ -336,3 +337,4 @@ _spec = importlib.util.spec_from_file_location("fault_injection", PROJECT_ROOT /
 fault_injection = sys.modules["fault_injection"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fault_injection)
 run_with_deadline = fault_injection.run_with_deadline
+CENSUS = fault_injection.CENSUS  # the `census` beside this interpreter

@@ -24,7 +24,7 @@ def pages(built, tmp_path_factory) -> list[list[str]]:
     subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={folder / 'chromium'}", "--no-pdf-header-footer",
                     f"--print-to-pdf={pdf}", html.as_uri()], check=True, capture_output=True, timeout=120)
     text = subprocess.run([debian_tool("pdftotext", "poppler-utils"), "-layout", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout
+                          capture_output=True, text=True, timeout=120).stdout
     return [[line.strip() for line in page.splitlines() if line.strip()] for page in text.split("\f")
             if page.strip()]
 

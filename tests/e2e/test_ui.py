@@ -76,7 +76,8 @@ def dagster_dev(env: dict[str, str]):
         wait_until(up, 180, "the UI's server_info")
         yield port
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # only the processes this test started
+        with contextlib.suppress(ProcessLookupError):  # (gone already: its log said why above)
+            os.killpg(proc.pid, signal.SIGINT)  # only the processes this test started
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -3,16 +3,18 @@
 The CLI runs as a user runs it (a subprocess, real Dagster, dbt and DuckDB).
 """
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from census_pipeline.dbt_plugin import DEV_KEY
+from tests.builders import CENSUS, census_cli
 
-CENSUS = str(Path(sys.executable).with_name("census"))
 TRIGGERS = ("Traceback", "Stack Trace", 'File "')
 
 
@@ -27,7 +29,7 @@ def env_for(tmp_path, landing, **extra) -> dict:
 
 
 def run(args, env):
-    return subprocess.run([CENSUS, *args], capture_output=True, text=True, env=env, timeout=900)
+    return census_cli(args, env, timeout=900)
 
 
 def nothing_started(tmp_path):
@@ -120,15 +122,26 @@ def test_a_run_halted_before_publishing_marks_the_last_bulletin_stale(tmp_path):
     previous.mkdir(parents=True)
     (previous / "b1_population.csv").write_text("old\n")
     proc = subprocess.Popen([CENSUS, "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env_for(tmp_path, landing, CENSUS_PSEUDONYM_KEY="k", CENSUS_LOG_LEVEL="INFO"))
+                            env=env_for(tmp_path, landing, CENSUS_PSEUDONYM_KEY="k", CENSUS_LOG_LEVEL="INFO"),
+                            start_new_session=True)
+    # a run that never says it ingested, or never ends, is ended with all it started (its output
+    # then ends too, and so does the reading below)
+    deadline = threading.Timer(300, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    deadline.start()
     lines = []
-    for line in proc.stdout:  # halt it once ingestion is done and dbt is building
-        lines.append(line)
-        if "ok      upload_batches" in line:
-            proc.send_signal(signal.SIGINT)
-            break
-    lines += proc.stdout.readlines()
-    proc.wait(timeout=300)
+    try:
+        for line in proc.stdout:  # halt it once ingestion is done and dbt is building
+            lines.append(line)
+            if "ok      upload_batches" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        lines += proc.stdout.readlines()
+        proc.wait(timeout=300)
+    finally:
+        deadline.cancel()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # only what this run started
+        proc.wait()
     out = "".join(lines)
     assert proc.returncode != 0, out
     assert "interrupted" in out and "Traceback" not in out, out
