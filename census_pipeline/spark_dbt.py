@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
 from census_pipeline.lib.engine import EngineSettings, engine_settings
@@ -30,7 +31,7 @@ DBT_DIR = PROJECT_ROOT / "dbt_project"
 # on Spark these three and every model resting on them (linkage.*, linkage_audit.*, the coverage
 # survey's matches and estimates, follow-up) wait for Dagster assets over Splink's SparkAPI
 # (docs/scale-out.md, "Not yet"). Every other model builds on Spark: the SPARK_SLICE.
-NOT_ON_SPARK = ["int_name_pinyin+", "int_linkage_probabilistic+", "int_pes_probabilistic+"]
+NOT_ON_SPARK = ("int_name_pinyin+", "int_linkage_probabilistic+", "int_pes_probabilistic+")
 SPARK_SLICE = ["resource_type:model"]
 
 
@@ -142,7 +143,7 @@ def dbt(args: list[str], settings: EngineSettings) -> bool:
     return result.success
 
 
-def build(select: list[str], settings: EngineSettings, warehouse: str, exclude: list[str] = NOT_ON_SPARK) -> bool:
+def build(select: list[str], settings: EngineSettings, warehouse: str, exclude: Sequence[str] = NOT_ON_SPARK) -> bool:
     """Export the raw zone from `warehouse`, then seed and build `select` but `exclude` on Spark;
     stops the session."""
     export_from_warehouse(warehouse, settings)

@@ -165,9 +165,11 @@
     timestamp '{{ text }}'
 {%- endmacro %}
 
-{#- The calendar date of an instant on the clocks of `time_zone` ('Asia/Shanghai'), whatever the
-    session's time zone. Spark: the instant as the session's wall-clock time, converted from the
-    session's zone to `time_zone` (from_utc_timestamp would be right only in a UTC session). -#}
+{#- The calendar date of an instant on the clocks of `time_zone` ('Asia/Shanghai'). Spark: the
+    instant as the session's wall-clock time, converted from the session's zone to `time_zone`
+    (from_utc_timestamp would be right only in a UTC session); right in any session zone without
+    daylight saving (UTC, the runner's default): in one with it, an instant in the autumn's
+    repeated hour is read an hour off. -#}
 {% macro local_date(time_zone, expr) -%}
     {{ return(adapter.dispatch('local_date', 'census')(time_zone, expr)) }}
 {%- endmacro %}
