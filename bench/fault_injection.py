@@ -40,9 +40,9 @@ CENSUS = str(Path(sys.executable).with_name("census"))
 # --- processes ---------------------------------------------------------------------------------
 
 def run_with_deadline(command: list[str], env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """A Python command's output; one that has not ended within `timeout` seconds fails the test
-    instead of stalling the suite, showing where each of its threads stood (faulthandler prints
-    their stacks on SIGABRT), and nothing it started outlives it."""
+    """A command's output; one that has not ended within `timeout` seconds fails the test instead
+    of stalling the suite, showing where each of its threads stood if it is Python (faulthandler
+    prints their stacks on SIGABRT), and nothing it started outlives it."""
     proc = subprocess.Popen(command, env=dict(env or os.environ, PYTHONFAULTHANDLER="1"), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:

@@ -105,11 +105,11 @@ def step_timings(dagster_home: Path) -> tuple[str, dict[str, float]]:
 
 
 def dbt_node_timings(run_id: str) -> dict[str, dict[str, float]]:
-    """Seconds per dbt node of the run's dbt invocations: dagster-dbt names each invocation's
-    target folder <asset>-<first 7 characters of the run id>-<hash>."""
-    target = HERE.parent / "dbt_project" / "target"
+    """Seconds per dbt node of the run's dbt invocations (each in a folder of its own)."""
+    from census_pipeline.defs.dbt import invocation_folders
+
     nodes: dict[str, dict[str, float]] = {}
-    for results in sorted(target.glob(f"*-{run_id[:7]}-*/run_results.json")):
+    for results in (f / "run_results.json" for f in invocation_folders(run_id) if (f / "run_results.json").exists()):
         data = json.loads(results.read_text())
         per = {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in data["results"]}
         asset = results.parent.name.split("-")[0]  # an asset may have more than one folder (a build, a retry)

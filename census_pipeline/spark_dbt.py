@@ -32,7 +32,7 @@ DBT_DIR = PROJECT_ROOT / "dbt_project"
 # survey's matches and estimates, follow-up) wait for Dagster assets over Splink's SparkAPI
 # (docs/scale-out.md, "Not yet"). Every other model builds on Spark: the SPARK_SLICE.
 NOT_ON_SPARK = ("int_name_pinyin+", "int_linkage_probabilistic+", "int_pes_probabilistic+")
-SPARK_SLICE = ["resource_type:model"]
+SPARK_SLICE = ("resource_type:model",)
 
 
 def spark_conf(settings: EngineSettings) -> dict[str, str]:
@@ -143,7 +143,7 @@ def dbt(args: list[str], settings: EngineSettings) -> bool:
     return result.success
 
 
-def build(select: list[str], settings: EngineSettings, warehouse: str, exclude: Sequence[str] = NOT_ON_SPARK) -> bool:
+def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclude: Sequence[str] = NOT_ON_SPARK) -> bool:
     """Export the raw zone from `warehouse`, then seed and build `select` but `exclude` on Spark;
     stops the session."""
     export_from_warehouse(warehouse, settings)

@@ -43,24 +43,29 @@ def warehouse_file_name() -> str:
     return f"{next(n.database for n in manifest().nodes.values() if n.resource_type == 'model')}.duckdb"
 
 
-def build_models(warehouse: Path, *selection: str, target_path: Path) -> None:
-    """`dbt build` of the selection's models into `warehouse` (named `warehouse_file_name()`), in this
-    process, without the data and unit tests (the shared materialization runs those). dbt writes
-    what it writes under `target_path`: the project's own target/ is read by the other tests."""
+def _invoke(warehouse: Path, args: list[str]):
+    """dbt `args` on the prepared manifest against `warehouse` (named `warehouse_file_name()`), in
+    this process. dbt-duckdb keeps its database open in the process after the command, for the
+    next one: closed here (and so checkpointed) before the test reads or copies the file."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
 
     assert warehouse.name == warehouse_file_name(), (warehouse, warehouse_file_name())
     with mock.patch.dict(os.environ, {"CENSUS_WAREHOUSE": str(warehouse)}):
         try:
-            res = dbtRunner(manifest=manifest()).invoke([
-                "build", "--select", *selection, "--exclude", "test_type:data", "test_type:unit", "--quiet",
-                "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target-path", str(target_path)])
+            return dbtRunner(manifest=manifest()).invoke(
+                [*args, "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)])
         finally:
-            # dbt-duckdb keeps its database open in the process after the command, for the next
-            # one: closed here (and so checkpointed) before the test reads or copies the file
             DuckDBConnectionManager.close_all_connections()
             gc.collect()
+
+
+def build_models(warehouse: Path, *selection: str, target_path: Path) -> None:
+    """`dbt build` of the selection's models into `warehouse`, without the data and unit tests (the
+    shared materialization and test_dbt_unit_tests.py run those). dbt writes what it writes under
+    `target_path`: the project's own target/ is read by the other tests."""
+    res = _invoke(warehouse, ["build", "--select", *selection, "--exclude", "test_type:data", "test_type:unit",
+                              "--target-path", str(target_path)])
     assert res.success, res.exception or [(r.node.name, r.message) for r in res.result if r.status != "success"]
 
 
@@ -72,18 +77,6 @@ def dbt_var(name: str):
 
 
 def run_unit_tests(warehouse: Path, target_path: Path):
-    """`dbt test` of every dbt unit test (the rules on hand-written rows) against `warehouse` (named
-    `warehouse_file_name()`), whose built tables give the inputs' column types; the results."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    from dbt.cli.main import dbtRunner
-
-    assert warehouse.name == warehouse_file_name(), (warehouse, warehouse_file_name())
-    with mock.patch.dict(os.environ, {"CENSUS_WAREHOUSE": str(warehouse)}):
-        try:
-            res = dbtRunner(manifest=manifest()).invoke([
-                "test", "--select", "test_type:unit", "--quiet", "--project-dir", str(DBT_DIR),
-                "--profiles-dir", str(DBT_DIR), "--target-path", str(target_path)])
-        finally:
-            DuckDBConnectionManager.close_all_connections()
-            gc.collect()
-    return res
+    """`dbt test` of every dbt unit test (the rules on hand-written rows) against `warehouse`, whose
+    built tables give the inputs' column types; the results."""
+    return _invoke(warehouse, ["test", "--select", "test_type:unit", "--target-path", str(target_path)])

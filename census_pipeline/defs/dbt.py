@@ -143,6 +143,18 @@ def parse_state(target_path: Path, warehouse_path: str):
         os.replace(tmp, state)
 
 
+def invocation_folder(op_name: str, run_id: str) -> Path:
+    """A new folder for one dbt invocation's artifacts, named as dagster-dbt names them:
+    <asset>-<first 7 characters of the run id>-<random> (prune_invocation_folders and
+    invocation_folders read the name)."""
+    return DBT_DIR / "target" / f"{op_name}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
+
+
+def invocation_folders(run_id: str) -> list[Path]:
+    """The folders of every dbt invocation of a run (its builds, a retry), oldest name first."""
+    return sorted(p for p in (DBT_DIR / "target").glob(f"*-{run_id[:7]}-*") if p.is_dir())
+
+
 KEEP_INVOCATION_FOLDERS = 10  # dbt's artifacts of the last builds, for whoever debugs a run
 PRUNE_AFTER_S = 3600  # never a folder a build (another test worker, say) may still be writing
 
@@ -271,8 +283,7 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     dbt is done, its row count, column schema, column lineage and compiled SQL, and the figures of
     `stage_metadata` for the assets named there. `secret` is only used to keep it out of metadata."""
     stage_metadata = stage_metadata or {}
-    # the folder dagster-dbt would name (<asset>-<run>-<random>: prune_invocation_folders reads it)
-    target_path = DBT_DIR / "target" / f"{context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    target_path = invocation_folder(context.op.name, context.run.run_id)
     held = []
     with parse_state(target_path, warehouse.path):
         # the dbt unit tests (rules on hand-written rows) test the SQL, not this census: they run in

@@ -8,7 +8,7 @@ prove nothing new about its data."""
 import json
 import shutil
 
-from census_pipeline.defs.dbt import DBT_DIR
+from census_pipeline.defs.dbt import invocation_folders
 from tests.builders import warehouse_path
 from tests.dbt_helpers import manifest, run_unit_tests, warehouse_file_name
 
@@ -25,8 +25,7 @@ def test_every_dbt_unit_test_passes(built, tmp_path):
 
 def test_production_builds_leave_the_unit_tests_out(built):
     result, _, _ = built
-    # every dbt invocation of the shared run left its run_results.json in a folder named after it
-    runs = list((DBT_DIR / "target").glob(f"*-{result.run_id[:7]}-*/run_results.json"))
+    runs = [f / "run_results.json" for f in invocation_folders(result.run_id)]
     assert len(runs) >= 2, runs  # the microdata and the bulletin builds
     ran = [r["unique_id"] for p in runs for r in json.loads(p.read_text())["results"]]
     assert any(u.startswith("test.") for u in ran)  # the data tests run
