@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,13 +155,32 @@ def step_finished(step: str) -> KillPoint:
     return KillPoint(f"when step {step} finished", lambda run: step in run.steps_done())
 
 
+def run_log(run: Run) -> Path | None:
+    """The run's full log (`census run` names it in its first line)."""
+    for line in list(run.lines):
+        if "full log in " in line:
+            return Path(line.split("full log in ", 1)[1].strip())
+    return None
+
+
 def dbt_holds_warehouse(build: str = "") -> KillPoint:
-    """While a dbt build (whose command line holds `build`) has the warehouse open. The microdata
-    build is the one with `--exclude path:` (the bulletin's paths): every build has
-    `--exclude-resource-type`."""
+    """While a dbt build whose command holds `build` runs its models, in the run's own process
+    (defs/dbt_in_process.py), which then holds the warehouse open: the run's log shows the
+    command, a model started since, and not the command's end. The microdata build is the one
+    with `--exclude path:` (the bulletin's paths), the bulletin build the one with
+    `--select path:models/marts/bulletin`: every build has `--exclude-resource-type`."""
     def ready(run: Run) -> bool:
-        return any("dbt" in cmd and " build" in cmd and build in cmd and holds_file(p, run.env["CENSUS_WAREHOUSE"])
-                   for p, (_, cmd) in descendants(run.proc.pid).items())
+        log = run_log(run)
+        try:
+            text = log.read_text(encoding="utf-8", errors="replace") if log else ""
+        except OSError:
+            return False
+        commands = [m.start() for m in re.finditer(r"Running dbt command[^\n]*", text) if build in m.group(0)]
+        if not commands:
+            return False
+        since = text[commands[-1]:]
+        return (" START " in since and "Finished dbt command" not in since
+                and holds_file(run.proc.pid, run.env["CENSUS_WAREHOUSE"]))
     return KillPoint(f"while dbt build {build or ''} holds the warehouse".replace("  ", " "), ready)
 
 
@@ -240,7 +260,7 @@ KILL_POINTS = [
     step_finished("upload_batches"),                    # the first quality gate reading the warehouse
     dbt_holds_warehouse("--exclude path:"),             # the microdata build
     after_steps(12),                                    # gates after the microdata
-    dbt_holds_warehouse("marts/bulletin"),              # the bulletin build
+    dbt_holds_warehouse("--select path:models/marts/bulletin"),  # the bulletin build
     step_finished("bulletin__tables_suite"),            # writing the bulletin folder
     after_seconds(50),
 ]

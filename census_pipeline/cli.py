@@ -305,11 +305,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
     except KeyboardInterrupt:  # Ctrl-C before a run started (loading, parsing dbt) or after it ended
         what = INTERRUPTED if args.command == "run" else "interrupted"
         print(f"census {args.command}: {what}", file=sys.stderr, flush=True)
-        return 130
+        code = 130
+    if argv is None and args.command == "run":
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End `census run`'s process once the run is over and everything is written, without the
+    interpreter's teardown: dbt ran in this process (defs/dbt_in_process.py), and at teardown the
+    DuckDB bindings report the type constants some module still holds as "leaked" (some 90 lines
+    on stderr, after a run that went well). Output is flushed and the log handlers closed first;
+    the run's events are committed already (the event log commits each one)."""
+    import logging
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,9 @@ def die_with_the_run() -> None:
     the warehouse's DuckDB lock against the next run. Called before dbt opens the warehouse.
 
     dagster-dbt offers no hook into its `subprocess.Popen`, so dbt asks for this itself (Linux
-    PR_SET_PDEATHSIG). Had the run's process died already, dbt ends at once: `census run` names its
+    PR_SET_PDEATHSIG). Only for dbt started as a process (the dbt resource with in_process=False, a
+    command on a generated copy of the project): dbt inside the run's process dies with it anyway
+    (defs/dbt_in_process.py). Had the run's process died already, dbt ends at once: `census run` names its
     own pid in CENSUS_RUN_PID; otherwise an orphan is one adopted by init."""
     import ctypes
     import signal
@@ -62,6 +64,17 @@ def die_with_the_run() -> None:
     parent = os.getppid()
     if parent == 1 or (run_pid.isdigit() and parent != int(run_pid)):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+_CURSORS: list = []  # the DuckDB cursors dbt runs on in this process (dbt_in_process interrupts them)
+
+
+def open_cursors() -> list:
+    return list(_CURSORS)
+
+
+def forget_cursors() -> None:
+    _CURSORS.clear()
 
 
 class Plugin(BasePlugin):
@@ -83,4 +96,5 @@ class Plugin(BasePlugin):
         inner, outer = self._pads
         cursor.execute("set variable census_hmac_ipad = unhex(?)", [inner])
         cursor.execute("set variable census_hmac_opad = unhex(?)", [outer])
+        _CURSORS.append(cursor)
         return cursor

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from census_pipeline.lib.codes import PROJECT_ROOT
+from census_pipeline.lib.warm_up import background
 from census_pipeline.resources import data_docs
 
 GX_DIR = PROJECT_ROOT / "expectations" / "gx"
@@ -158,6 +159,7 @@ class GreatExpectations(dg.ConfigurableResource):
 
     warehouse_path: str
     output_dir: str
+    _imported = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Import GX (and patch it) in the background when a run starts (3-4.7 s measured here, paid
@@ -171,7 +173,17 @@ class GreatExpectations(dg.ConfigurableResource):
         # import it in this one (Dagster's storage), and two threads importing one package's
         # circular modules at once can get a partially initialized module ("cannot import name ...
         # partially initialized module 'sqlalchemy.orm.exc'", seen once under load)
-        threading.Thread(target=gx_duckdb_patch.apply, name="import-great-expectations", daemon=True).start()
+        # on the run's warm-up thread, one import at a time; a gate waits for it (imported in two
+        # threads at once, GX's modules can be found half initialized: seen on a small census)
+        self._imported = background(gx_duckdb_patch.apply)
+
+    def _gx(self):
+        """great_expectations, once the background import (if one was started) has finished."""
+        if self._imported is not None:
+            self._imported.result()
+        import great_expectations as gx
+
+        return gx
 
     @property
     def _quality(self) -> Path:
@@ -180,7 +192,7 @@ class GreatExpectations(dg.ConfigurableResource):
     def _context(self, keep_results: bool):
         """An ephemeral GX context. With keep_results, validation results are stored on disk (the
         Data Docs are built from them); without, they stay in memory, unstripped, until stripped."""
-        import great_expectations as gx
+        gx = self._gx()
         from great_expectations.data_context.types.base import DataContextConfig
 
         from census_pipeline.resources import gx_duckdb_patch
@@ -215,7 +227,7 @@ class GreatExpectations(dg.ConfigurableResource):
     def validate(self, suite_name: str, query: str, key_column: str | None = None) -> GateResult:
         """Validate `query` (a select over the warehouse) against the suite; rows that fail are
         sampled by `key_column` only (a pseudonym or a household/submission id, never a name)."""
-        import great_expectations as gx
+        gx = self._gx()
         from sqlalchemy.pool import StaticPool
 
         from census_pipeline.lib.duckdb_settings import duckdb_settings
@@ -247,7 +259,7 @@ class GreatExpectations(dg.ConfigurableResource):
 
     def _publish(self, suite_name: str, key, validation, outcomes: list[ExpectationOutcome]) -> str | None:
         """Store the stripped result, build its GX pages, make the site offline, write our pages."""
-        import great_expectations as gx
+        gx = self._gx()
         from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
         docs = self._context(keep_results=True)

@@ -3,8 +3,8 @@
 One `dbt build` makes everything up to the microdata quality gates: staging, the edits and
 imputation, the microdata marts, and with them the linkage with the registers
 (defs/linkage) and the coverage survey (defs/coverage_survey), whose models sit in their own
-dbt folders and Dagster groups. One build, not one per stage, because each dbt invocation costs
-4-6 s of start-up (defs/dbt.py); the bulletin is the second build, once the gates pass.
+dbt folders and Dagster groups. One build, not one per stage, because each dbt invocation has a
+fixed cost (defs/dbt.py); the bulletin is the second build, once the gates pass.
 """
 
 

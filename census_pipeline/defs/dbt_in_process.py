@@ -1,0 +1,266 @@
+"""dbt inside the run's process: the two builds of a run without ~4 s each of process start.
+
+dagster-dbt runs every dbt command as a subprocess (`DbtCliInvocation`): a new Python imports dbt
+(~1.5 s here), loads and checks the project's parse state, writes a manifest, and at the end tears
+it all down; timed here on the 1 M census's bulletin build, 7.5 s for a command whose nodes took
+3.4 s. In the run's process dbt is imported and the project parsed once, in the background while
+the run ingests (`warm_up`), and each build is a `dbtRunner` invocation on that parsed project
+(3.7 s for the same build).
+
+`InProcessInvocation` is dagster-dbt's invocation with the subprocess replaced by a thread: dbt's
+events, turned into the JSON lines the subprocess would have written, feed dagster-dbt's own event
+stream, so every asset, check and log line is what the subprocess gave. dbt writes the same
+artifacts (run_results.json, dbt.log) into the same invocation folder. What differs:
+- an interrupt (Ctrl-C, a stop signal) cancels dbt in the process: the DuckDB queries running are
+  interrupted and every node after fails at once, instead of dbt receiving SIGINT;
+- a killed run takes dbt with it, being the same process (the subprocess needed dbt_plugin's
+  parent-death signal);
+- dbt-duckdb keeps its database open in the process after a command: closed at the end of each
+  build, so that the run's next step (or a reader) finds the warehouse free.
+A command dagster-dbt sends to a copy of the project (a subset of more than 200 dbt resources is
+run through a generated selector file there) runs as a subprocess, as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import dagster_dbt.core.resource as dagster_dbt_resource
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+from census_pipeline.lib.warm_up import background
+
+_parsed: dict[str, Future] = {}  # warehouse path -> the project parsed for it, oldest first
+KEEP_PARSED = 3
+_lock = threading.Lock()
+_one_build = threading.Lock()  # dbt's flags and dbt-duckdb's database are process-wide: one command at a time
+
+
+def warm_up(project_dir: Path, profiles_dir: str, warehouse: str) -> Future:
+    """Import dbt and parse the project for `warehouse` (its database name is part of every
+    relation) in the background; the builds of the run use what it made. Once per warehouse
+    and process."""
+    key = str(Path(warehouse).absolute())
+    with _lock:
+        if key not in _parsed or (_parsed[key].done() and _parsed[key].exception() is not None):
+            _parsed[key] = background(_parse, project_dir, profiles_dir, warehouse)
+        _parsed[key] = _parsed.pop(key)  # the newest last; a process running on many warehouses
+        while len(_parsed) > KEEP_PARSED:  # (a test suite) keeps the last few
+            _parsed.pop(next(iter(_parsed)))
+        return _parsed[key]
+
+
+def _parse(project_dir: Path, profiles_dir: str, warehouse: str):
+    """The project as dbt parses it for `warehouse`, from the warehouse's saved parse state when
+    it is current (~1 s; a whole parse ~4 s), in a scratch target folder."""
+    from dbt.cli.main import dbtRunner
+
+    from census_pipeline.defs.dbt import parse_state
+
+    with _one_build, tempfile.TemporaryDirectory(prefix="census-dbt-parse-") as tmp:
+        target = Path(tmp)
+        with parse_state(target, warehouse), _environment({"CENSUS_WAREHOUSE": warehouse}):
+            res = dbtRunner().invoke(["parse", "--project-dir", str(project_dir), "--profiles-dir", profiles_dir,
+                                      "--target-path", str(target), "--log-path", str(target), "--quiet",
+                                      "--no-send-anonymous-usage-stats"])
+        if not res.success:
+            raise RuntimeError(f"dbt parse failed: {res.exception}")
+        return res.result
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _close_duckdb() -> None:
+    """dbt-duckdb's database, open in this process since the command's first query: closed (and
+    so checkpointed), leaving the file to the run's next step."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+
+    from census_pipeline.dbt_plugin import forget_cursors
+
+    with DuckDBConnectionManager._LOCK:
+        env, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+        forget_cursors()
+        if env is not None:
+            env.close()
+    reset_adapters()  # and dbt's adapter with its connections, each holding a cursor of that database
+
+
+def _interrupt_duckdb() -> None:
+    """Interrupt the queries dbt's cursors are running (dbt-duckdb's own `cancel` interrupts a
+    new cursor, not the busy one; the project's dbt plugin keeps the cursors it configured)."""
+    from census_pipeline.dbt_plugin import open_cursors
+
+    for cursor in open_cursors():
+        with contextlib.suppress(Exception):
+            cursor.interrupt()
+
+
+class _Cancelled(Exception):
+    """Raised into dbt by the event callback once the build is cancelled: each node still to run
+    fails at its first event."""
+
+
+class DbtThread:
+    """The part of `subprocess.Popen` dagster-dbt uses (args, stdout, wait, poll, send_signal,
+    returncode), for a dbt command running on a thread of this process."""
+
+    def __init__(self, args: list[str], in_process_args: list[str], manifest: Any, env: dict[str, str]):
+        self.args = args
+        self.returncode: int | None = None
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._cancelled = threading.Event()
+        self.exception: BaseException | None = None
+        self.stdout = _Lines(self._lines)
+        self._thread = threading.Thread(target=self._run, args=(in_process_args, manifest, env),
+                                        name="dbt", daemon=True)
+        self._thread.start()
+
+    def _event(self, msg) -> None:
+        from dbt_common.events.functions import msg_to_dict
+
+        if self._cancelled.is_set() and msg.info.level != "error":
+            raise _Cancelled("the run was interrupted")
+        self._lines.put(json.dumps(msg_to_dict(msg), default=str).encode())
+
+    def _run(self, args: list[str], manifest: Any, env: dict[str, str]) -> None:
+        from dbt.cli.main import dbtRunner
+
+        code = 2
+        try:
+            with _one_build, _environment(env):
+                try:
+                    res = dbtRunner(manifest=manifest, callbacks=[self._event]).invoke(args)
+                    code = 0 if res.success else (2 if res.exception is not None else 1)
+                    self.exception = res.exception
+                finally:
+                    _close_duckdb()
+        except BaseException as e:  # noqa: BLE001 - reported as the command's failure, like a subprocess's
+            self.exception = e
+            self._lines.put(json.dumps({"info": {"level": "error", "msg": f"dbt failed in process: {e!r}",
+                                                 "name": "CensusInProcessError"}, "data": {}}).encode())
+        finally:
+            self.returncode = 1 if self._cancelled.is_set() and code == 0 else code
+            self._lines.put(None)
+
+    def poll(self) -> int | None:
+        return None if self._thread.is_alive() else self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The exit code; None if dbt is still running after `timeout` (dagster-dbt waits so
+        after an interrupt, then lets the interrupt go on: the thread ends with the process)."""
+        self._thread.join(timeout)
+        return self.poll()
+
+    def send_signal(self, sig: int) -> None:
+        """SIGINT or SIGTERM: cancel the build (the queries running are interrupted, the nodes
+        after them fail at once)."""
+        if sig in (signal.SIGINT, signal.SIGTERM):
+            self._cancelled.set()
+            _interrupt_duckdb()
+
+    terminate = kill = lambda self: self.send_signal(signal.SIGTERM)
+
+
+class _Lines:
+    """dbt's events as the byte lines a subprocess's stdout would give, until dbt has finished.
+    Waits in short slices, so that an interrupt reaches the run's main thread at once."""
+
+    def __init__(self, lines: queue.Queue):
+        self._q = lines
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        while not self.closed:
+            try:
+                line = self._q.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.closed = True
+                return
+            yield line
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+# dagster-dbt's environment for its subprocess, as dbt's own flags
+_FLAGS = {"DBT_TARGET_PATH": "--target-path", "DBT_LOG_PATH": "--log-path", "DBT_PROFILES_DIR": "--profiles-dir",
+          "DBT_PROJECT_DIR": "--project-dir", "DBT_INDIRECT_SELECTION": "--indirect-selection"}
+
+
+class InProcessInvocation(DbtCliInvocation):
+    """dagster-dbt's invocation of a dbt command, run on a thread of this process (module doc)."""
+
+    project_root: Path | None = None  # the project the warm-up parsed (set by the resource)
+
+    @classmethod
+    def run(cls, args, env, manifest, dagster_dbt_translator, project_dir, target_path, raise_on_error,
+            context, adapter, cli_version, dbt_project=None):
+        parsed = _parsed.get(str(Path(env.get("CENSUS_WAREHOUSE", "")).absolute()))
+        if "--selector" in args or cls.project_root is None or Path(project_dir) != cls.project_root:
+            return DbtCliInvocation.run(args=args, env=env, manifest=manifest,  # a generated copy of the project
+                                        dagster_dbt_translator=dagster_dbt_translator, project_dir=project_dir,
+                                        target_path=target_path, raise_on_error=raise_on_error, context=context,
+                                        adapter=adapter, cli_version=cli_version, dbt_project=dbt_project)
+        flags = [x for name, flag in _FLAGS.items() if env.get(name) for x in (flag, env[name])]
+        in_process = [*args[1:], *flags, "--log-level", "none", "--log-level-file", "debug", "--no-send-anonymous-usage-stats"]
+        own_env = {k: v for k, v in env.items() if os.environ.get(k) != v and not k.startswith("DBT_")
+                   and k not in ("DAGSTER_DBT_CLI", "PYTHONUNBUFFERED", "PYTHONLEGACYWINDOWSSTDIO")}
+        parsed_manifest = None
+        if parsed is not None:
+            try:
+                parsed_manifest = parsed.result()  # waits for the warm-up if it is still parsing
+            except Exception as e:  # dbt parses for itself below, and says why if it cannot
+                if context is not None:
+                    context.log.warning(f"dbt's project was not parsed ahead ({type(e).__name__}: {e}): "
+                                        "dbt parses it now")
+        target_path.mkdir(parents=True, exist_ok=True)
+        process = DbtThread(list(args), in_process, parsed_manifest, own_env)
+        invocation = cls(process=process, manifest=manifest, project=dbt_project,  # type: ignore[arg-type]
+                         dagster_dbt_translator=dagster_dbt_translator, project_dir=project_dir,
+                         target_path=target_path, raise_on_error=raise_on_error, context=context,
+                         adapter=adapter, cli_version=cli_version)
+        dagster_dbt_resource.logger.info(f"Running dbt command in process: `{invocation.dbt_command}`.")
+        return invocation
+
+
+@contextlib.contextmanager
+def invocations_in_process(project_dir: Path):
+    """While dagster-dbt's resource prepares a command: its invocation runs dbt in this process."""
+    InProcessInvocation.project_root = Path(project_dir)
+    original = dagster_dbt_resource.DbtCliInvocation
+    dagster_dbt_resource.DbtCliInvocation = InProcessInvocation
+    try:
+        yield
+    finally:
+        dagster_dbt_resource.DbtCliInvocation = original
