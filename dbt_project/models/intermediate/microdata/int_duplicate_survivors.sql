@@ -8,7 +8,7 @@
     record of an ID nobody counts under), with its decision: a small, narrow table, so the
     person lines themselves are never copied or sorted for it (int_persons_deduplicated is a
     view that joins it on). -#}
-with with_valid_id as (
+with with_valid_id as {{ not_materialized() }} (  -- read twice: inlined, each read takes its columns from the table
     select submission_id, person_index, id_number, counts_here, residence, is_born_after_standard_time,
            submission_status, submitted_at, line_no
     from {{ ref('int_persons_resident') }}
