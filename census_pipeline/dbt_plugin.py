@@ -8,6 +8,7 @@ appears in compiled SQL, in dbt's command line or logs, or in Dagster metadata.
 from __future__ import annotations
 
 import os
+import threading
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
@@ -67,10 +68,22 @@ def die_with_the_run() -> None:
 
 
 _CURSORS: list = []  # the DuckDB cursors dbt runs on in this process (dbt_in_process interrupts them)
+_CANCELLED = threading.Event()  # set when the run stops dbt in this process: no new cursor is given
 
 
-def open_cursors() -> list:
-    return list(_CURSORS)
+def cancel_builds() -> None:
+    """Stop dbt in this process (defs/dbt_in_process.py): the queries running are interrupted and
+    a node opening a connection after this is refused one, so it fails (and dbt, fail-fast, stops)."""
+    _CANCELLED.set()
+    for cursor in list(_CURSORS):
+        try:
+            cursor.interrupt()
+        except Exception:  # noqa: BLE001, S110 - a cursor closed meanwhile has nothing to interrupt
+            pass
+
+
+def allow_builds() -> None:
+    _CANCELLED.clear()
 
 
 def forget_cursors() -> None:
@@ -93,6 +106,8 @@ class Plugin(BasePlugin):
         config.update(duckdb_settings(creds.path))
 
     def configure_cursor(self, cursor):
+        if _CANCELLED.is_set():
+            raise RuntimeError("the run was interrupted: dbt stops here")
         inner, outer = self._pads
         cursor.execute("set variable census_hmac_ipad = unhex(?)", [inner])
         cursor.execute("set variable census_hmac_opad = unhex(?)", [outer])

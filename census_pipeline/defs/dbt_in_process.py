@@ -8,11 +8,14 @@ the run ingests (`warm_up`), and each build is a `dbtRunner` invocation on that 
 (3.7 s for the same build).
 
 `InProcessInvocation` is dagster-dbt's invocation with the subprocess replaced by a thread: dbt's
-events, turned into the JSON lines the subprocess would have written, feed dagster-dbt's own event
-stream, so every asset, check and log line is what the subprocess gave. dbt writes the same
-artifacts (run_results.json, dbt.log) into the same invocation folder. What differs:
-- an interrupt (Ctrl-C, a stop signal) cancels dbt in the process: the DuckDB queries running are
-  interrupted and every node after fails at once, instead of dbt receiving SIGINT;
+events become JSON lines that feed dagster-dbt's own event stream, so the assets, checks and logs
+are what the subprocess gave. As the subprocess printed them: dbt's info, warning and error events
+(not its debug events, which hold every SQL statement), with the values of DBT_ENV_SECRET_*
+variables scrubbed. dbt writes the same artifacts into the same invocation folder
+(run_results.json, manifest.json, dbt.log as JSON lines at debug level). What differs:
+- an interrupt (Ctrl-C, a stop signal) stops dbt in the process instead of sending it SIGINT: the
+  DuckDB queries running are interrupted, a node opening a connection after that is refused one
+  (dbt_plugin), and dbt, switched to fail-fast, stops at the first failed node;
 - a killed run takes dbt with it, being the same process (the subprocess needed dbt_plugin's
   parent-death signal);
 - dbt-duckdb keeps its database open in the process after a command: closed at the end of each
@@ -30,6 +33,7 @@ import queue
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -50,7 +54,7 @@ def warm_up(project_dir: Path, profiles_dir: str, warehouse: str) -> Future:
     """Import dbt and parse the project for `warehouse` (its database name is part of every
     relation) in the background; the builds of the run use what it made. Once per warehouse
     and process."""
-    key = str(Path(warehouse).absolute())
+    key = os.path.abspath(warehouse)
     with _lock:
         if key not in _parsed or (_parsed[key].done() and _parsed[key].exception() is not None):
             _parsed[key] = background(_parse, project_dir, profiles_dir, warehouse)
@@ -80,6 +84,9 @@ def _parse(project_dir: Path, profiles_dir: str, warehouse: str):
 
 @contextlib.contextmanager
 def _environment(values: dict[str, str]):
+    """`values` set in the environment meanwhile (dbt reads its profile's variables there); a variable
+    already so is left alone, so that the main thread may set it meanwhile."""
+    values = {k: v for k, v in values.items() if os.environ.get(k) != v}
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -108,21 +115,6 @@ def _close_duckdb() -> None:
     reset_adapters()  # and dbt's adapter with its connections, each holding a cursor of that database
 
 
-def _interrupt_duckdb() -> None:
-    """Interrupt the queries dbt's cursors are running (dbt-duckdb's own `cancel` interrupts a
-    new cursor, not the busy one; the project's dbt plugin keeps the cursors it configured)."""
-    from census_pipeline.dbt_plugin import open_cursors
-
-    for cursor in open_cursors():
-        with contextlib.suppress(Exception):
-            cursor.interrupt()
-
-
-class _Cancelled(Exception):
-    """Raised into dbt by the event callback once the build is cancelled: each node still to run
-    fails at its first event."""
-
-
 class DbtThread:
     """The part of `subprocess.Popen` dagster-dbt uses (args, stdout, wait, poll, send_signal,
     returncode), for a dbt command running on a thread of this process."""
@@ -139,18 +131,28 @@ class DbtThread:
         self._thread.start()
 
     def _event(self, msg) -> None:
-        from dbt_common.events.functions import msg_to_dict
+        """One event of dbt, from any of its threads: never raises (dbt fires events where an
+        exception would leave it waiting for ever). Debug events are left out, as dbt's own console
+        logger left them out of the subprocess's output."""
+        if msg.info.level == "debug":
+            return
+        from dbt_common.events.functions import env_scrubber, msg_to_dict
 
-        if self._cancelled.is_set() and msg.info.level != "error":
-            raise _Cancelled("the run was interrupted")
-        self._lines.put(json.dumps(msg_to_dict(msg), default=str).encode())
+        try:
+            self._lines.put(env_scrubber(json.dumps(msg_to_dict(msg), default=str)).encode())
+        except Exception as e:  # noqa: BLE001 - an event that does not serialize is named, not raised
+            self._lines.put(json.dumps({"info": {"level": "warn", "msg": f"dbt event not shown: {e!r}",
+                                                 "name": "CensusEventNotShown"}, "data": {}}).encode())
 
     def _run(self, args: list[str], manifest: Any, env: dict[str, str]) -> None:
         from dbt.cli.main import dbtRunner
 
+        from census_pipeline.dbt_plugin import allow_builds
+
         code = 2
         try:
             with _one_build, _environment(env):
+                allow_builds()
                 try:
                     res = dbtRunner(manifest=manifest, callbacks=[self._event]).invoke(args)
                     code = 0 if res.success else (2 if res.exception is not None else 1)
@@ -169,17 +171,32 @@ class DbtThread:
         return None if self._thread.is_alive() else self.returncode
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """The exit code; None if dbt is still running after `timeout` (dagster-dbt waits so
-        after an interrupt, then lets the interrupt go on: the thread ends with the process)."""
-        self._thread.join(timeout)
+        """The exit code; None if dbt is still running after `timeout` (dagster-dbt waits so after
+        an interrupt, then lets the interrupt go on). Once cancelled, the cursors are interrupted
+        again every half second: a model busy in Python (Splink) when the signal came meets the
+        interrupt at its next query."""
+        from census_pipeline.dbt_plugin import cancel_builds
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._thread.is_alive() and (deadline is None or time.monotonic() < deadline):
+            self._thread.join(0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic())))
+            if self._cancelled.is_set() and self._thread.is_alive():
+                cancel_builds()
         return self.poll()
 
     def send_signal(self, sig: int) -> None:
-        """SIGINT or SIGTERM: cancel the build (the queries running are interrupted, the nodes
-        after them fail at once)."""
-        if sig in (signal.SIGINT, signal.SIGTERM):
-            self._cancelled.set()
-            _interrupt_duckdb()
+        """SIGINT or SIGTERM: stop the build. dbt is switched to fail-fast, the queries running are
+        interrupted (those models fail) and a model starting after is refused its connection."""
+        if sig not in (signal.SIGINT, signal.SIGTERM):
+            return
+        from dbt.flags import get_flags
+
+        from census_pipeline.dbt_plugin import cancel_builds
+
+        self._cancelled.set()
+        with contextlib.suppress(Exception):  # dbt's flags are a frozen object, read at each result
+            object.__setattr__(get_flags(), "FAIL_FAST", True)
+        cancel_builds()
 
     terminate = kill = lambda self: self.send_signal(signal.SIGTERM)
 
@@ -222,20 +239,24 @@ class InProcessInvocation(DbtCliInvocation):
     """dagster-dbt's invocation of a dbt command, run on a thread of this process (module doc)."""
 
     project_root: Path | None = None  # the project the warm-up parsed (set by the resource)
+    warehouse: str | None = None  # the warehouse's absolute path (set by the resource)
 
     @classmethod
     def run(cls, args, env, manifest, dagster_dbt_translator, project_dir, target_path, raise_on_error,
             context, adapter, cli_version, dbt_project=None):
-        parsed = _parsed.get(str(Path(env.get("CENSUS_WAREHOUSE", "")).absolute()))
+        parsed = _parsed.get(cls.warehouse) if cls.warehouse else None
         if "--selector" in args or cls.project_root is None or Path(project_dir) != cls.project_root:
             return DbtCliInvocation.run(args=args, env=env, manifest=manifest,  # a generated copy of the project
                                         dagster_dbt_translator=dagster_dbt_translator, project_dir=project_dir,
                                         target_path=target_path, raise_on_error=raise_on_error, context=context,
                                         adapter=adapter, cli_version=cli_version, dbt_project=dbt_project)
         flags = [x for name, flag in _FLAGS.items() if env.get(name) for x in (flag, env[name])]
-        in_process = [*args[1:], *flags, "--log-level", "none", "--log-level-file", "debug", "--no-send-anonymous-usage-stats"]
+        in_process = [*args[1:], *flags, "--log-level", "none", "--log-level-file", "debug",
+                      "--log-format-file", "json", "--no-send-anonymous-usage-stats"]
         own_env = {k: v for k, v in env.items() if os.environ.get(k) != v and not k.startswith("DBT_")
                    and k not in ("DAGSTER_DBT_CLI", "PYTHONUNBUFFERED", "PYTHONLEGACYWINDOWSSTDIO")}
+        if cls.warehouse:  # absolute, as the Warehouse resource reads it (the subprocess ran in the project)
+            own_env["CENSUS_WAREHOUSE"] = cls.warehouse
         parsed_manifest = None
         if parsed is not None:
             try:
@@ -255,9 +276,11 @@ class InProcessInvocation(DbtCliInvocation):
 
 
 @contextlib.contextmanager
-def invocations_in_process(project_dir: Path):
-    """While dagster-dbt's resource prepares a command: its invocation runs dbt in this process."""
+def invocations_in_process(project_dir: Path, warehouse: str | None):
+    """While dagster-dbt's resource prepares a command: its invocation runs dbt in this process, on
+    `warehouse` (an absolute path: dagster-dbt prepares the command in the project's folder)."""
     InProcessInvocation.project_root = Path(project_dir)
+    InProcessInvocation.warehouse = warehouse
     original = dagster_dbt_resource.DbtCliInvocation
     dagster_dbt_resource.DbtCliInvocation = InProcessInvocation
     try:

@@ -12,6 +12,7 @@ so GX never holds the warehouse open between gates (docs/adr/0001).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
@@ -178,9 +179,11 @@ class GreatExpectations(dg.ConfigurableResource):
         self._imported = background(gx_duckdb_patch.apply)
 
     def _gx(self):
-        """great_expectations, once the background import (if one was started) has finished."""
+        """great_expectations, once the background import (if one was started) has finished. Had
+        it failed, GX is imported here again, and fails here only if it is really broken."""
         if self._imported is not None:
-            self._imported.result()
+            with contextlib.suppress(Exception):
+                self._imported.result()
         import great_expectations as gx
 
         return gx

@@ -54,8 +54,10 @@ def test_a_model_failing_in_process_fails_the_build_with_dbts_error_and_frees_th
 
 
 @pytest.mark.slow
-def test_after_a_build_in_process_the_warehouse_is_free_and_the_models_are_there(tmp_path, monkeypatch):
-    landing, warehouse = tmp_path / "landing", tmp_path / "w.duckdb"
+def test_after_a_build_in_process_the_warehouse_is_free_and_the_models_are_there(tmp_path, monkeypatch, capsys):
+    # another file name than the first test's, in the same process: dbt's relations are named after
+    # the warehouse file, so a project parsed for the other warehouse would build nothing here
+    landing, warehouse = tmp_path / "landing", tmp_path / "census.duckdb"
     rules_landing_zone(landing)
     with run_ingest(landing, warehouse) as con:  # and no truth file: linkage_truth's empty table
         con.execute("create table raw.linkage_truth (record_type varchar, record_key varchar, person bigint)")
@@ -63,6 +65,11 @@ def test_after_a_build_in_process_the_warehouse_is_free_and_the_models_are_there
     result = _materialize_microdata_build(landing, warehouse, monkeypatch)
 
     assert result.success, [e.message for e in result.all_events if e.is_failure]
+    # dbt's output as the subprocess printed it: its progress lines, not its debug events (every SQL
+    # statement it runs)
+    printed = capsys.readouterr().out
+    assert " START sql " in printed and " OK created sql " in printed, printed[-2000:]
+    assert "On model.census." not in printed and "create  table" not in printed, printed[-2000:]
     probe = _free_for_a_writer(warehouse)
     assert probe.returncode == 0, probe.stderr
     import duckdb

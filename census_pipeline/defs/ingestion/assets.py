@@ -30,6 +30,9 @@ COMMON = dict(group_name="ingestion", owners=["team:census-data"], kinds={"duckd
                                  "One row per reported death."),
     ],
     can_subset=False,
+    # first of the loads: its work is DuckDB's (Python's lock free), so the run's background imports
+    # and dbt parse (lib/warm_up.py) overlap it rather than the smaller loads' Python
+    op_tags={"dagster/priority": "1"},
 )
 @retried_on_transient_io
 def upload_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
