@@ -255,8 +255,6 @@ def materialize_into(landing: Path, folder: Path):
     return result, duckdb.connect(str(folder / "w.duckdb"), read_only=True)
 
 
-
-
 def census_cli(args: list[str], env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """`census <args>` as a user types it, with its output (see `run_with_deadline`)."""
     return run_with_deadline([CENSUS, *args], env, timeout)

@@ -4,7 +4,6 @@ test macros in DuckDB, build models into a warehouse of a test's own, read a var
 from __future__ import annotations
 
 import functools
-import gc
 import os
 from pathlib import Path
 from unittest import mock
@@ -46,9 +45,11 @@ def warehouse_file_name() -> str:
 def _invoke(warehouse: Path, args: list[str]):
     """dbt `args` on the prepared manifest against `warehouse` (named `warehouse_file_name()`), in
     this process. dbt-duckdb keeps its database open in the process after the command, for the
-    next one: closed here (and so checkpointed) before the test reads or copies the file."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    next one: closed here (and so checkpointed) before the test reads or copies the file, as the
+    run's builds close it."""
     from dbt.cli.main import dbtRunner
+
+    from census_pipeline.defs.dbt_in_process import close_duckdb
 
     assert warehouse.name == warehouse_file_name(), (warehouse, warehouse_file_name())
     with mock.patch.dict(os.environ, {"CENSUS_WAREHOUSE": str(warehouse)}):
@@ -56,8 +57,7 @@ def _invoke(warehouse: Path, args: list[str]):
             return dbtRunner(manifest=manifest()).invoke(
                 [*args, "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)])
         finally:
-            DuckDBConnectionManager.close_all_connections()
-            gc.collect()
+            close_duckdb()
 
 
 def build_models(warehouse: Path, *selection: str, target_path: Path) -> None:

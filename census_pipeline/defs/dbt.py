@@ -5,7 +5,8 @@ Each stage's models live in a folder of their own (dbt_project/models/<layer>/<s
 their Dagster group from that folder's `+meta: {dagster: {group: ...}}` in dbt_project.yml. The
 models still run in two `dbt build`s per run, not one per stage: the microdata gates (Great
 Expectations) sit between the microdata and the bulletin, and every dbt invocation has a fixed
-cost (~0.3 s in the run's process, defs/dbt_in_process.py; 4-6 s as a process of its own), so
+cost (~0.7 s of start and end in the run's process, defs/dbt_in_process.py; 4-6 s as a process
+of its own), so
 staging, microdata, linkage and the coverage survey build together (defs/microdata/assets.py) and
 the bulletin after the gates (defs/publication/bulletin_models.py).
 While dbt runs it holds the warehouse's write lock, so the metadata read from the warehouse (row
@@ -30,7 +31,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 from packaging import version
-from pydantic import Field as dg_field
+from pydantic import Field
 
 from census_pipeline.defs.metadata import table_metadata
 from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
@@ -83,7 +84,7 @@ class CensusDbtCliResource(DbtCliResource):
       (they open a second connection to the DuckDB file while dbt holds it; `build` reads row
       counts and schemas once dbt has finished)."""
 
-    in_process: bool = dg_field(default=True, description=(
+    in_process: bool = Field(default=True, description=(
         "Run dbt inside the run's process (defs/dbt_in_process.py): dbt imported and the project parsed "
         "once per run, in the background, instead of a new dbt process per build (~4 s each here)."))
 
@@ -96,17 +97,18 @@ class CensusDbtCliResource(DbtCliResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         super().setup_for_execution(context)
-        if self.in_process and self._warehouse():
+        warehouse = self._warehouse()
+        if self.in_process and warehouse:
             from census_pipeline.defs.dbt_in_process import warm_up
 
-            warm_up(Path(self.project_dir), self.profiles_dir or self.project_dir, self._warehouse())
+            warm_up(Path(self.project_dir), self.profiles_dir or self.project_dir, warehouse)
 
     def cli(self, args, **kwargs):
         if not self.in_process:
             return super().cli(args, **kwargs)
         from census_pipeline.defs.dbt_in_process import invocations_in_process
 
-        with invocations_in_process(Path(self.project_dir), self._warehouse()):
+        with invocations_in_process(self._warehouse()):
             return super().cli(args, **kwargs)
 
     @cached_property

@@ -99,9 +99,9 @@ def _environment(values: dict[str, str]):
                 os.environ[k] = v
 
 
-def _close_duckdb() -> None:
+def close_duckdb() -> None:
     """dbt-duckdb's database, open in this process since the command's first query: closed (and
-    so checkpointed), leaving the file to the run's next step."""
+    so checkpointed), leaving the file to the run's next step (or to a test that reads it)."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.adapters.factory import reset_adapters
 
@@ -116,15 +116,14 @@ def _close_duckdb() -> None:
 
 
 class DbtThread:
-    """The part of `subprocess.Popen` dagster-dbt uses (args, stdout, wait, poll, send_signal,
-    returncode), for a dbt command running on a thread of this process."""
+    """The part of `subprocess.Popen` dagster-dbt uses (args, stdout, wait, send_signal, returncode;
+    poll, for ourselves), for a dbt command running on a thread of this process."""
 
     def __init__(self, args: list[str], in_process_args: list[str], manifest: Any, env: dict[str, str]):
         self.args = args
         self.returncode: int | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._cancelled = threading.Event()
-        self.exception: BaseException | None = None
         self.stdout = _Lines(self._lines)
         self._thread = threading.Thread(target=self._run, args=(in_process_args, manifest, env),
                                         name="dbt", daemon=True)
@@ -156,11 +155,9 @@ class DbtThread:
                 try:
                     res = dbtRunner(manifest=manifest, callbacks=[self._event]).invoke(args)
                     code = 0 if res.success else (2 if res.exception is not None else 1)
-                    self.exception = res.exception
                 finally:
-                    _close_duckdb()
+                    close_duckdb()
         except BaseException as e:  # noqa: BLE001 - reported as the command's failure, like a subprocess's
-            self.exception = e
             self._lines.put(json.dumps({"info": {"level": "error", "msg": f"dbt failed in process: {e!r}",
                                                  "name": "CensusInProcessError"}, "data": {}}).encode())
         finally:
@@ -198,8 +195,6 @@ class DbtThread:
             object.__setattr__(get_flags(), "FAIL_FAST", True)
         cancel_builds()
 
-    terminate = kill = lambda self: self.send_signal(signal.SIGTERM)
-
 
 class _Lines:
     """dbt's events as the byte lines a subprocess's stdout would give, until dbt has finished.
@@ -226,9 +221,6 @@ class _Lines:
     def __exit__(self, *exc) -> None:
         return None
 
-    def close(self) -> None:
-        self.closed = True
-
 
 # dagster-dbt's environment for its subprocess, as dbt's own flags
 _FLAGS = {"DBT_TARGET_PATH": "--target-path", "DBT_LOG_PATH": "--log-path", "DBT_PROFILES_DIR": "--profiles-dir",
@@ -238,25 +230,24 @@ _FLAGS = {"DBT_TARGET_PATH": "--target-path", "DBT_LOG_PATH": "--log-path", "DBT
 class InProcessInvocation(DbtCliInvocation):
     """dagster-dbt's invocation of a dbt command, run on a thread of this process (module doc)."""
 
-    project_root: Path | None = None  # the project the warm-up parsed (set by the resource)
     warehouse: str | None = None  # the warehouse's absolute path (set by the resource)
 
     @classmethod
     def run(cls, args, env, manifest, dagster_dbt_translator, project_dir, target_path, raise_on_error,
             context, adapter, cli_version, dbt_project=None):
         parsed = _parsed.get(cls.warehouse) if cls.warehouse else None
-        if "--selector" in args or cls.project_root is None or Path(project_dir) != cls.project_root:
-            return DbtCliInvocation.run(args=args, env=env, manifest=manifest,  # a generated copy of the project
+        if "--selector" in args:  # dagster-dbt runs it in a copy of the project, with a selector file of its own
+            return DbtCliInvocation.run(args=args, env=env, manifest=manifest,
                                         dagster_dbt_translator=dagster_dbt_translator, project_dir=project_dir,
                                         target_path=target_path, raise_on_error=raise_on_error, context=context,
                                         adapter=adapter, cli_version=cli_version, dbt_project=dbt_project)
         flags = [x for name, flag in _FLAGS.items() if env.get(name) for x in (flag, env[name])]
         in_process = [*args[1:], *flags, "--log-level", "none", "--log-level-file", "debug",
                       "--log-format-file", "json", "--no-send-anonymous-usage-stats"]
-        own_env = {k: v for k, v in env.items() if os.environ.get(k) != v and not k.startswith("DBT_")
-                   and k not in ("DAGSTER_DBT_CLI", "PYTHONUNBUFFERED", "PYTHONLEGACYWINDOWSSTDIO")}
-        if cls.warehouse:  # absolute, as the Warehouse resource reads it (the subprocess ran in the project)
-            own_env["CENSUS_WAREHOUSE"] = cls.warehouse
+        # dagster-dbt's `env` is this process's environment and dbt's settings (the flags above, and
+        # what only a subprocess needs); the warehouse absolute, as the Warehouse resource reads it
+        # (the subprocess ran in the project's folder)
+        own_env = {"CENSUS_WAREHOUSE": cls.warehouse} if cls.warehouse else {}
         parsed_manifest = None
         if parsed is not None:
             try:
@@ -276,10 +267,9 @@ class InProcessInvocation(DbtCliInvocation):
 
 
 @contextlib.contextmanager
-def invocations_in_process(project_dir: Path, warehouse: str | None):
+def invocations_in_process(warehouse: str | None):
     """While dagster-dbt's resource prepares a command: its invocation runs dbt in this process, on
     `warehouse` (an absolute path: dagster-dbt prepares the command in the project's folder)."""
-    InProcessInvocation.project_root = Path(project_dir)
     InProcessInvocation.warehouse = warehouse
     original = dagster_dbt_resource.DbtCliInvocation
     dagster_dbt_resource.DbtCliInvocation = InProcessInvocation
