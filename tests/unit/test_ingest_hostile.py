@@ -513,3 +513,40 @@ def test_a_copy_is_compared_by_its_contents_as_the_contract_reads_them(tmp_path)
     assert conflicts == list(range(2 + len(same), 2 + len(same) + len(different)))
     assert con.execute("select line_no, redelivered_copies from raw.household_submissions").fetchall() == [
         (1, len(lines) - 1)]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(sizes=st.lists(st.integers(min_value=0, max_value=4000), min_size=0, max_size=40),
+       gz=st.lists(st.booleans(), min_size=40, max_size=40), workers=st.integers(min_value=1, max_value=3),
+       chunk_bytes=st.integers(min_value=1, max_value=20_000))
+def test_chunks_take_every_file_once_in_order_and_balance_the_workers(sizes, gz, workers, chunk_bytes):
+    """Every file in exactly one chunk, in order; no more chunks than the byte limit asks for,
+    rounded up to a multiple of the workers (nor than files); no chunk more than one file above an
+    equal share of the text."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, size in enumerate(sizes):
+            p = Path(tmp) / f"f{i:03d}.jsonl{'.gz' if gz[i] else ''}"
+            p.write_bytes(b"x" * size)
+            paths.append(p)
+        text = [s * (4 if g else 1) for s, g in zip(sizes, gz, strict=False)]
+        old = ingest.CHUNK_BYTES
+        ingest.CHUNK_BYTES = chunk_bytes
+        try:
+            parts = list(ingest.chunks(paths, workers))
+        finally:
+            ingest.CHUNK_BYTES = old
+        assert [p for part in parts for p in part] == paths
+        assert all(parts)
+        if not paths:
+            return
+        total = sum(text)
+        wanted = max(-(-total // chunk_bytes), 1)
+        n = min(-(-wanted // workers) * workers, len(paths))
+        assert len(parts) <= n
+        share, largest = total / n, max(text)
+        at = 0
+        for part in parts:
+            size = sum(text[at:at + len(part)])
+            at += len(part)
+            assert size <= share + largest
