@@ -196,7 +196,7 @@ class GreatExpectations(dg.ConfigurableResource):
         """An ephemeral GX context. With keep_results, validation results are stored on disk (the
         Data Docs are built from them); without, they stay in memory, unstripped, until stripped."""
         gx = self._gx()
-        from great_expectations.data_context.types.base import DataContextConfig
+        from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
 
         from census_pipeline.resources import gx_duckdb_patch
 
@@ -218,6 +218,9 @@ class GreatExpectations(dg.ConfigurableResource):
                 "store_backend": {"class_name": fs, "base_directory": str(self._quality / "data_docs")},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}},
             analytics_enabled=False,
+            # GX draws a tqdm bar per validation on stderr: in a run's log, a line of carriage-return
+            # redraws ("Calculating Metrics: 48%|████▊ ...") per gate
+            progress_bars=ProgressBarsConfig(globally=False),
         )
         return gx.get_context(mode="ephemeral", project_config=config)
 

@@ -48,7 +48,11 @@ def test_generate_then_run_through_the_three_variables(cli_run):
         assert [(r.job_name, r.status.value) for r in instance.get_runs()] == [("census_all", "SUCCESS")]
         assert instance.get_runs()[0].tags["census/trigger"] == "census run"
     assert (tmp_path / "out/bulletin/bulletin.html").exists() and not (tmp_path / "out/bulletin/STALE.txt").exists()
-    assert list((tmp_path / "out/logs").glob("census-run-*.log")), "the full log is kept"
+    logs = list((tmp_path / "out/logs").glob("census-run-*.log"))
+    assert logs, "the full log is kept"
+    # a log a person reads: no progress bar redrawn in it (GX drew one per gate), in no output
+    assert not [p for p in logs if b"\r" in p.read_bytes() or b"Calculating Metrics" in p.read_bytes()]
+    assert "Calculating Metrics" not in run.stdout + run.stderr
     # the key (and the HMAC pads derived from it) is in no file: warehouse, outputs and the run's
     # log, Dagster's event log and run config, dbt's logs and artifacts
     needles = [key.encode(), *(p.hex().encode() for p in hmac_pads(key))]
