@@ -68,7 +68,7 @@ def census_job_and_selection(selection: str = "*") -> tuple[dg.JobDefinition, li
     and the asset keys a `--select` string picks in it (None: all of it)."""
     from census_pipeline.definitions import defs
 
-    job = defs.get_job_def(JOB)
+    job = defs.resolve_job_def(JOB)  # (get_job_def warns: the job is defined with define_asset_job)
     if selection.strip() in ("", "*"):
         return job, None
     keys = dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
