@@ -403,26 +403,19 @@ def _ingest_chunk(con, root: Path, chunk: list[Path], workdir: Path, kind: str, 
         con.execute("drop table _checked; drop table _lines; drop table _bad")
 
 
-def chunks(paths: list[Path], workers: int = INGEST_WORKERS) -> Iterable[list[Path]]:
-    """The files in transactions of at most about CHUNK_BYTES of text (and CHUNK_FILES files) each:
-    large enough that DuckDB's statements are not dominated by their fixed cost, small enough to
-    stay well inside its memory limit; a kill loses at most the chunks being read. The chunks are
-    of equal size and their number a multiple of `workers`, so that the workers finish together:
-    cut greedily at CHUNK_BYTES, 1 M persons made chunks of 255, 255 and 104 MiB, and the last ran
-    on one core while the other waited."""
-    sizes = [(file_size(p) or 0) * (4 if p.name.endswith(".gz") else 1) for p in paths]
-    total = sum(sizes)
-    n = max(-(-total // CHUNK_BYTES), -(-len(paths) // CHUNK_FILES), 1)
-    n = min(-(-n // workers) * workers, len(paths))
+def chunks(paths: list[Path]) -> Iterable[list[Path]]:
+    """The files in transactions of about CHUNK_BYTES of text each: large enough that DuckDB
+    works on both cores (a few hundred thousand lines), small enough to stay well inside its
+    memory limit; a kill loses at most the chunk being read."""
     chunk: list[Path] = []
-    done = 0  # text in the chunks before this one and in this one
-    cut = 1  # chunks cut so far, this one included
-    for p, size in zip(paths, sizes, strict=True):
-        chunk.append(p)
-        done += size
-        if done * n >= total * cut and cut < n:  # this chunk has reached its share: cut here
+    size = 0
+    for p in paths:
+        n = (file_size(p) or 0) * (4 if p.name.endswith(".gz") else 1)
+        if chunk and (size + n > CHUNK_BYTES or len(chunk) >= CHUNK_FILES):
             yield chunk
-            chunk, cut = [], cut + 1
+            chunk, size = [], 0
+        chunk.append(p)
+        size += n
     if chunk:
         yield chunk
 
