@@ -142,7 +142,7 @@ class _DuckDB:
     """The linkage's SQL on DuckDB: work tables in the current database (a scratch one)."""
 
     spark = False
-    integer = "hugeint"  # exact pair counts (12 M x 12 M overflows a bigint's sums)
+    integer = "hugeint"  # exact pair counts, as estimate_u has always cast them
 
     def __init__(self, con) -> None:
         self.con = getattr(con, "_cursor", con)  # dbt-duckdb hands Python models a wrapper of the cursor
@@ -159,9 +159,6 @@ class _DuckDB:
     def view(self, name: str, sql: str) -> None:
         self.con.execute(f"create view {name} as {sql}")
 
-    def equal_keys(self) -> str:  # a join on k; a row (struct) key's null fields compare equal
-        return "using (k)"
-
 
 class _Spark:
     """The same SQL on a SparkSession: work tables are temp views over local checkpoints (Spark's
@@ -169,11 +166,12 @@ class _Spark:
     after the linkage."""
 
     spark = True
-    integer = "decimal(38,0)"
+    integer = "decimal(38,0)"  # Spark has no hugeint: its widest exact integer
 
     def __init__(self, session) -> None:
         self.con = session
         self.names: list[str] = []
+        self.api = _spark_api(session)
 
     def scalar(self, sql: str):
         return self.con.sql(sql).collect()[0][0]
@@ -193,9 +191,6 @@ class _Spark:
     def view(self, name: str, sql: str) -> None:
         self.con.sql(sql).createOrReplaceTempView(name)
         self.names.append(name)
-
-    def equal_keys(self) -> str:  # DuckDB's row equality: null fields equal
-        return "on r.k <=> c.k"
 
 
 def _engine(con):
@@ -268,26 +263,29 @@ def _drop_spark_work(db: _Spark, keep: str) -> None:
                 fs.delete(status.getPath(), True)
 
 
+def _spark_api(session):
+    """Splink's SparkAPI over `session`, writing its SQL with sqlglot's own Spark dialect. Splink
+    writes it with `customspark`, a subclass of sqlglot's Spark generator; the compiled sqlglot of
+    the lock (sqlglotc, mypyc) refuses to instantiate an interpreted subclass ("interpreted
+    classes cannot inherit from compiled"). That dialect's one rule is kept (_double_literal).
+    Creating it registers Splink's functions in the session (damerau_levenshtein: the ID number's
+    one-edit level, which estimate_m evaluates too)."""
+    import sqlglot
+    from splink import SparkAPI
+
+    class CompiledSqlglotSparkAPI(SparkAPI):
+        def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
+            # as Splink's: the first statement, transpiled
+            return sqlglot.parse(sql, read="spark")[0].transform(_double_literal).sql(dialect="spark", pretty=True)
+
+    # Splink's intermediate tables as Parquet in the session's checkpoint directory (its default
+    # off Databricks; census_pipeline/spark_dbt.py sets the directory), deleted by _drop_spark_work
+    return CompiledSqlglotSparkAPI(spark_session=session, break_lineage_method="parquet")
+
+
 def _splink_api(db):
     if db.spark:
-        from splink import SparkAPI
-
-        class CompiledSqlglotSparkAPI(SparkAPI):
-            """Splink's SparkAPI writing its SQL with sqlglot's own Spark dialect. Splink's writes it
-            with `customspark`, a subclass of sqlglot's Spark generator; the compiled sqlglot of the
-            lock (sqlglotc, mypyc) refuses to instantiate an interpreted subclass ("interpreted
-            classes cannot inherit from compiled"). Its one change is kept: a literal cast to
-            double is written as a double literal (`0.25D`), as Splink's dialect does."""
-
-            def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
-                return "\n;\n".join(tree.transform(_double_literal).sql(dialect="spark", pretty=True)
-                                     for tree in sqlglot.parse(sql, read="spark") if tree)
-
-        # Splink's intermediate tables as Parquet in the session's checkpoint directory (its
-        # default off Databricks; census_pipeline/spark_dbt.py sets the directory)
-        import sqlglot
-
-        return CompiledSqlglotSparkAPI(spark_session=db.con, break_lineage_method="parquet")
+        return db.api
     from splink import DuckDBAPI
 
     return DuckDBAPI(connection=db.con)
@@ -315,9 +313,6 @@ def _link(db, tables: dict[str, str], result: str, threshold: float) -> dict:
         stats.setdefault("seconds_by_part", {})[part] = round(now - clock[0], 1)
         clock[0] = now
 
-    # on Spark the API first: it registers Splink's functions (damerau_levenshtein), which
-    # estimate_m's level conditions call
-    api = _splink_api(db) if db.spark else None
     for name in ("register", "census", "register_residue", "census_residue"):
         db.view(name, f"select {COLUMNS} from {tables[name]}")  # no copy: Splink reads by name
     db.table("train_labels", f"""
@@ -385,7 +380,7 @@ def _link(db, tables: dict[str, str], result: str, threshold: float) -> dict:
     lap("blockable")
     if not all(stats["blockable"]):  # no record shares a blocking key with the other side: no pair
         return _no_pairs(db, result, stats)
-    api = api or _splink_api(db)
+    api = _splink_api(db)
     inputs = [api.register("register_blockable", table_name="register"),
               api.register("census_blockable", table_name="census")]
     # size the blocking before predicting: exact pair counts per rule, and a hard stop well
@@ -470,10 +465,9 @@ def one_to_one(con, pairs: str, result: str, threshold: float = MATCH_THRESHOLD)
 
 def _one_to_one_spark(db: _Spark, pairs: str, result: str, threshold: float) -> int:
     """one_to_one's rounds on Spark (no qualify, no delete): what is still open is a new view
-    each round, the accepted pairs the rows of no later one."""
-    spark = db.con
+    each round, and the result grows by each round's accepted pairs."""
+    db.keep(result, db.con.createDataFrame([], RESULT_SCHEMA))
     db.table("_open", f"select * from {pairs} where match_probability >= {threshold}")
-    accepted_by_round = []
     rounds = 0
     while True:
         rounds += 1
@@ -487,17 +481,13 @@ def _one_to_one_spark(db: _Spark, pairs: str, result: str, threshold: float) -> 
         """)
         if accepted.isEmpty():
             break
-        accepted_by_round.append(accepted)
+        db.table(result, f"select * from {result} union all select * from _accepted")
         db.table("_open", """
             select * from _open as o
             where not exists (select 1 from _accepted as a where a.person_no = o.person_no)
               and not exists (select 1 from _accepted as a where a.census_record_id = o.census_record_id)
         """)
-    frame = spark.createDataFrame([], RESULT_SCHEMA)
-    for accepted in accepted_by_round:
-        frame = frame.unionByName(accepted)
-    db.keep(result, frame)
-    db.names.remove(result)  # the linkage's answer: left for the model to read
+    db.names = [n for n in db.names if n != result]  # the linkage's answer: left for the model to read
     return rounds
 
 
@@ -570,7 +560,7 @@ def estimate_u(con, model: dict, register: str, census: str, id_linked: int) -> 
             select cast(coalesce(sum(r.n * c.n), 0) as {db.integer})
             from (select {key} as k, sum(n) as n from _u_{kind}_r where {where} and {key} is not null group by all) as r
             inner join (select {key} as k, sum(n) as n from _u_{kind}_c where {where} and {key} is not null
-                        group by all) as c {db.equal_keys()}"""))
+                        group by all) as c using (k)"""))
 
     def both(kind: str, where: str) -> int:  # pairs of a register and a census record both meeting `where`
         r, c = (int(db.scalar(f"select cast(coalesce(sum(n), 0) as {db.integer}) from _u_{kind}_{side} where {where}"))
