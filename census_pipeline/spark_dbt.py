@@ -76,7 +76,7 @@ def start_session(settings: EngineSettings):
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     # Splink's SparkAPI writes its intermediate tables as Parquet here (break_lineage_method
-    # "parquet", its default off Databricks)
+    # "parquet", its default off Databricks); lib/linkage.py deletes them after each linkage
     spark.sparkContext.setCheckpointDir(str(settings.spark_dir / "checkpoints"))
     register_functions(spark)
     return spark
@@ -94,11 +94,13 @@ class SessionPythonJobHelper:
         from pyspark.sql import SparkSession
 
         code = compile(compiled_code, f"<dbt Python model {self.relation}>", "exec")
-        exec(code, {"__name__": f"dbt_model_{self.relation}", "spark": SparkSession.builder.getOrCreate()})  # noqa: S102
+        exec(code, {"__name__": f"dbt_model_{self.relation}", "spark": SparkSession.builder.getOrCreate()})
 
 
 def use_session_for_python_models() -> None:
-    """dbt-spark's adapter with the `session` submission method, the default in session mode."""
+    """dbt-spark's adapter with the `session` submission method, the default in session mode.
+    dbt makes the adapter itself and offers no hook to add a helper: its class's two properties
+    are wrapped (once per process; a model's own `submission_method` still wins)."""
     from dbt.adapters.spark.impl import SparkAdapter
 
     if getattr(SparkAdapter, "_census_session_helper", False):
