@@ -127,7 +127,7 @@ def engine_refusal(warehouse: str) -> str | None:
         return str(e)
     if engine == "spark":
         return ("CENSUS_ENGINE=spark: the Dagster run builds on DuckDB only so far; run it without CENSUS_ENGINE, "
-                "then `python -m census_pipeline.spark_dbt` builds its SQL models on Spark (docs/scale-out.md)")
+                "then `python -m census_pipeline.spark_dbt` builds its dbt models on Spark (docs/scale-out.md)")
     return None
 
 

@@ -6,6 +6,12 @@ own, from census_pipeline.lib.engine), registers the two functions the models ne
 SQL lacks, registers the raw zone (Parquet written from the DuckDB warehouse) as the `raw`
 source tables, then runs dbt in-process: dbt-spark's `getOrCreate()` finds this session.
 
+dbt-spark submits Python models to Databricks only (its job-cluster and all-purpose-cluster
+helpers); in session mode this module adds a third, `session`, and makes it the default: the
+compiled model (the model's code and dbt-spark's own `df.write ... saveAsTable`) runs here with
+this session as `spark`. So the three dbt Python models (pypinyin, Splink) are the same files on
+both engines.
+
 The two functions:
 - census_stable_hash(text): DuckDB's hash() (census_pipeline.lib.duckdb_hash), so donors,
   jackknife groups and cell keys are the ones DuckDB draws;
@@ -27,15 +33,12 @@ from census_pipeline.lib.engine import EngineSettings, engine_settings
 from census_pipeline.lib.raw_zone import PARTITION_COLUMN
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
-# The dbt Python models (Splink, pypinyin): dbt-spark runs Python models only on Databricks, so
-# on Spark these three and every model resting on them (linkage.*, linkage_audit.*, the coverage
-# survey's matches and estimates, follow-up) wait for Dagster assets over Splink's SparkAPI
-# (docs/scale-out.md, "Not yet"). Every other model builds on Spark: the SPARK_SLICE.
-NOT_ON_SPARK = ("int_name_pinyin+", "int_linkage_probabilistic+", "int_pes_probabilistic+")
 SPARK_SLICE = ("resource_type:model",)
 
 
 def spark_conf(settings: EngineSettings) -> dict[str, str]:
+    from splink.backends.spark import similarity_jar_location
+
     derby = f"-Dderby.system.home={settings.spark_dir} -Dderby.stream.error.file={settings.spark_dir / 'derby.log'}"
     return {
         "spark.master": settings.spark_master,
@@ -58,6 +61,8 @@ def spark_conf(settings: EngineSettings) -> dict[str, str]:
         # tables with the same types as its own
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.shuffle.partitions": os.environ.get("CENSUS_SPARK_SHUFFLE_PARTITIONS") or "4",
+        # Splink's string functions (damerau_levenshtein: the ID number's one-edit level)
+        "spark.jars": similarity_jar_location(),
     }
 
 
@@ -70,8 +75,42 @@ def start_session(settings: EngineSettings):
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    # Splink's SparkAPI writes its intermediate tables as Parquet here (break_lineage_method
+    # "parquet", its default off Databricks); lib/linkage.py deletes them after each linkage
+    spark.sparkContext.setCheckpointDir(str(settings.spark_dir / "checkpoints"))
     register_functions(spark)
     return spark
+
+
+class SessionPythonJobHelper:
+    """A dbt Python model in this process's Spark session: dbt-spark's compiled code (the model,
+    then `df = model(dbt, spark)` and its write of `df` as the table) run with `spark` bound to
+    the session that runs the SQL models."""
+
+    def __init__(self, parsed_model: dict, credentials) -> None:
+        self.relation = f"{parsed_model['schema']}.{parsed_model['alias']}"
+
+    def submit(self, compiled_code: str) -> None:
+        from pyspark.sql import SparkSession
+
+        code = compile(compiled_code, f"<dbt Python model {self.relation}>", "exec")
+        exec(code, {"__name__": f"dbt_model_{self.relation}", "spark": SparkSession.builder.getOrCreate()})
+
+
+def use_session_for_python_models() -> None:
+    """dbt-spark's adapter with the `session` submission method, the default in session mode.
+    dbt makes the adapter itself and offers no hook to add a helper: its class's two properties
+    are wrapped (once per process; a model's own `submission_method` still wins)."""
+    from dbt.adapters.spark.impl import SparkAdapter
+
+    if getattr(SparkAdapter, "_census_session_helper", False):
+        return
+    helpers = SparkAdapter.python_submission_helpers.fget
+    default = SparkAdapter.default_python_submission_method.fget
+    SparkAdapter.python_submission_helpers = property(lambda self: {**helpers(self), "session": SessionPythonJobHelper})
+    SparkAdapter.default_python_submission_method = property(
+        lambda self: "session" if self.config.credentials.method == "session" else default(self))
+    SparkAdapter._census_session_helper = True
 
 
 def register_functions(spark) -> None:
@@ -137,13 +176,14 @@ def export_from_warehouse(warehouse: str, settings: EngineSettings) -> dict[str,
 def dbt(args: list[str], settings: EngineSettings) -> bool:
     from dbt.cli.main import dbtRunner
 
+    use_session_for_python_models()
     common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", "spark",
               "--target-path", str(settings.spark_dir / "dbt_target"), "--log-path", str(settings.spark_dir / "logs")]
     result = dbtRunner().invoke([*args, *common])
     return result.success
 
 
-def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclude: Sequence[str] = NOT_ON_SPARK) -> bool:
+def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclude: Sequence[str] = ()) -> bool:
     """Export the raw zone from `warehouse`, then seed and build `select` but `exclude` on Spark;
     stops the session."""
     export_from_warehouse(warehouse, settings)
@@ -174,8 +214,7 @@ def attach_spark_tables(con, settings: EngineSettings) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m census_pipeline.spark_dbt", description=__doc__.splitlines()[0])
     parser.add_argument("--select", nargs="+", default=SPARK_SLICE, help="dbt selectors (default: every model)")
-    parser.add_argument("--exclude", nargs="*", default=NOT_ON_SPARK,
-                        help="dbt selectors left out (default: the three dbt Python models and what rests on them)")
+    parser.add_argument("--exclude", nargs="*", default=(), help="dbt selectors left out (default: none)")
     args = parser.parse_args(argv)
     warehouse = os.environ.get("CENSUS_WAREHOUSE") or str(DEFAULT_LOCATIONS["CENSUS_WAREHOUSE"])
     settings = engine_settings(os.environ, warehouse)

@@ -1,10 +1,13 @@
-"""Probabilistic record linkage (Splink 5, DuckDB backend) of what the ID numbers leave unlinked.
+"""Probabilistic record linkage (Splink 5, on DuckDB or Spark) of what the ID numbers leave unlinked.
 
 Register records and census records that no valid ID number links are compared on the name
 (exact with term-frequency adjustment, same pinyin, one given-name character apart split by
 name length), sex, birth date, place and the census record's own ID number (one edit from the
 register's: a transposed or mistyped digit). Everything runs as SQL in the warehouse's DuckDB
-connection; Splink's work tables live in a scratch schema that is dropped afterwards.
+connection; Splink's work tables live in a scratch schema that is dropped afterwards. On Spark
+(the dbt Python models handed a SparkSession) the same model, SQL and one-to-one rule run through
+Splink's SparkAPI, the work tables as temp views dropped afterwards (`_Spark`); the SQL is written
+once where the two engines agree and the few differences are `_DuckDB`'s and `_Spark`'s.
 
 Training: m probabilities come from the ID-linked pairs (true matches with their real name,
 birth and place disagreements: typos, homophones, people registered in one township and
@@ -70,8 +73,8 @@ def settings(name_frequencies: bool = True) -> dict:
     exact name counts for less when the name is common (term-frequency adjustment; only
     meaningful on a census large enough to know how common a name is)."""
     tf = {"tf_adjustment_column": "name", "tf_adjustment_weight": 1.0} if name_frequencies else {}
-    one_char = ('"name_length_l" = "name_length_r" and ("name_mask2_l" = "name_mask2_r" '
-                'or "name_mask3_l" = "name_mask3_r" or "name_mask4_l" = "name_mask4_r")')
+    one_char = ('name_length_l = name_length_r and (name_mask2_l = name_mask2_r '
+                'or name_mask3_l = name_mask3_r or name_mask4_l = name_mask4_r)')
     return {
         "link_type": "link_only",
         "unique_id_column_name": "record_id",
@@ -81,53 +84,53 @@ def settings(name_frequencies: bool = True) -> dict:
         "comparisons": [
             {"output_column_name": "name", "comparison_description": "name (characters, pinyin)",
              "comparison_levels": [
-                 _level('"name_l" is null or "name_r" is null', "null", is_null_level=True),
-                 _level('"name_l" = "name_r"', "exact", m_probability=0.9, u_probability=0.001, **tf),
-                 _level('"name_pinyin_l" = "name_pinyin_r"', "same pinyin (homophone)", m_probability=0.03,
+                 _level('name_l is null or name_r is null', "null", is_null_level=True),
+                 _level('name_l = name_r', "exact", m_probability=0.9, u_probability=0.001, **tf),
+                 _level('name_pinyin_l = name_pinyin_r', "same pinyin (homophone)", m_probability=0.03,
                         u_probability=0.0005),
-                 _level(f'"name_length_l" >= 3 and {one_char}', "one character apart, 3+ characters",
+                 _level(f'name_length_l >= 3 and {one_char}', "one character apart, 3+ characters",
                         m_probability=0.03, u_probability=0.002),
-                 _level(f'"name_length_l" = 2 and {one_char}', "one character apart, 2 characters",
+                 _level(f'name_length_l = 2 and {one_char}', "one character apart, 2 characters",
                         m_probability=0.02, u_probability=0.01),
                  _level("else", "different", m_probability=0.02, u_probability=0.98),
              ]},
             {"output_column_name": "sex", "comparison_description": "sex",
              "comparison_levels": [
-                 _level('"sex_l" is null or "sex_r" is null', "null", is_null_level=True),
-                 _level('"sex_l" = "sex_r"', "same", m_probability=0.99, u_probability=0.5),
+                 _level('sex_l is null or sex_r is null', "null", is_null_level=True),
+                 _level('sex_l = sex_r', "same", m_probability=0.99, u_probability=0.5),
                  _level("else", "different", m_probability=0.01, u_probability=0.5),
              ]},
             {"output_column_name": "birth", "comparison_description": "birth date (or month)",
              "comparison_levels": [
-                 _level('"birth_ym_l" is null or "birth_ym_r" is null', "null", is_null_level=True),
-                 _level('"birth_date_l" = "birth_date_r"', "same date", m_probability=0.9, u_probability=0.0001),
+                 _level('birth_ym_l is null or birth_ym_r is null', "null", is_null_level=True),
+                 _level('birth_date_l = birth_date_r', "same date", m_probability=0.9, u_probability=0.0001),
                  # one side knows only the month (no valid ID): agreeing is what a match does; ID-linked
                  # training pairs always have both dates, so this m is set, not trained
-                 _level('("birth_date_l" is null or "birth_date_r" is null) and "birth_ym_l" = "birth_ym_r"',
+                 _level('(birth_date_l is null or birth_date_r is null) and birth_ym_l = birth_ym_r',
                         "same month, a date unknown", m_probability=0.97, fix_m_probability=True, u_probability=0.001),
-                 _level('"birth_ym_l" = "birth_ym_r"', "same month, dates differ", m_probability=0.08,
+                 _level('birth_ym_l = birth_ym_r', "same month, dates differ", m_probability=0.08,
                         u_probability=0.001),
-                 _level('floor("birth_ym_l" / 100) = floor("birth_ym_r" / 100)', "same year",
+                 _level('floor(birth_ym_l / 100) = floor(birth_ym_r / 100)', "same year",
                         m_probability=0.01, u_probability=0.012),
                  _level("else", "different", m_probability=0.01, u_probability=0.987),
              ]},
             {"output_column_name": "place", "comparison_description": "township (registered / counted)",
              "comparison_levels": [
-                 _level('"township_code_l" is null or "township_code_r" is null', "null", is_null_level=True),
-                 _level('"township_code_l" = "township_code_r"', "same township", m_probability=0.8,
+                 _level('township_code_l is null or township_code_r is null', "null", is_null_level=True),
+                 _level('township_code_l = township_code_r', "same township", m_probability=0.8,
                         u_probability=0.02),
-                 _level('"county_code_l" = "county_code_r"', "same county", m_probability=0.1, u_probability=0.1),
+                 _level('county_code_l = county_code_r', "same county", m_probability=0.1, u_probability=0.1),
                  _level("else", "elsewhere", m_probability=0.1, u_probability=0.88),
              ]},
             {"output_column_name": "id_number", "comparison_description": "ID number as written",
              "comparison_levels": [
-                 _level('"id_number_l" is null or "id_number_r" is null', "null", is_null_level=True),
+                 _level('id_number_l is null or id_number_r is null', "null", is_null_level=True),
                  # in the residue the IDs never agree exactly: one edit (transposed, mistyped or
                  # lost digit) is what a true pair shows; its m is set, not trained on ID links
-                 _level('damerau_levenshtein("id_number_l", "id_number_r") <= 1', "one edit apart",
+                 _level('damerau_levenshtein(id_number_l, id_number_r) <= 1', "one edit apart",
                         m_probability=0.95, fix_m_probability=True, u_probability=0.000001),
                  # two valid ID numbers that differ: two people (a typo rarely yields a valid number)
-                 _level('"id_valid_l" and "id_valid_r"', "both valid, different", m_probability=0.005,
+                 _level('id_valid_l and id_valid_r', "both valid, different", m_probability=0.005,
                         fix_m_probability=True, u_probability=0.9),
                  _level("else", "different", m_probability=0.045, fix_m_probability=True, u_probability=0.099999),
              ]},
@@ -135,14 +138,93 @@ def settings(name_frequencies: bool = True) -> dict:
     }
 
 
+class _DuckDB:
+    """The linkage's SQL on DuckDB: work tables in the current database (a scratch one)."""
+
+    spark = False
+    integer = "hugeint"  # exact pair counts, as estimate_u has always cast them
+
+    def __init__(self, con) -> None:
+        self.con = getattr(con, "_cursor", con)  # dbt-duckdb hands Python models a wrapper of the cursor
+
+    def scalar(self, sql: str):
+        return self.con.execute(sql).fetchall()[0][0]
+
+    def rows(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
+
+    def table(self, name: str, sql: str) -> None:
+        self.con.execute(f"create or replace table {name} as {sql}")
+
+    def view(self, name: str, sql: str) -> None:
+        self.con.execute(f"create view {name} as {sql}")
+
+
+class _Spark:
+    """The same SQL on a SparkSession: work tables are temp views over local checkpoints (Spark's
+    block store: memory, and executors' local disk when full; gone with the session), dropped
+    after the linkage."""
+
+    spark = True
+    integer = "decimal(38,0)"  # Spark has no hugeint: its widest exact integer
+
+    def __init__(self, session) -> None:
+        self.con = session
+        self.names: list[str] = []
+        self.api = _spark_api(session)
+
+    def scalar(self, sql: str):
+        return self.con.sql(sql).collect()[0][0]
+
+    def rows(self, sql: str) -> list[tuple]:
+        return [tuple(r) for r in self.con.sql(sql).collect()]
+
+    def keep(self, name: str, frame):
+        frame = frame.localCheckpoint()
+        frame.createOrReplaceTempView(name)
+        self.names.append(name)
+        return frame
+
+    def table(self, name: str, sql: str):
+        return self.keep(name, self.con.sql(sql))
+
+    def view(self, name: str, sql: str) -> None:
+        self.con.sql(sql).createOrReplaceTempView(name)
+        self.names.append(name)
+
+
+def _engine(con):
+    if isinstance(con, _DuckDB | _Spark):
+        return con
+    return _Spark(con) if type(con).__module__.startswith("pyspark") else _DuckDB(con)
+
+
 def link_residue(con, tables: dict[str, str], threshold: float = MATCH_THRESHOLD) -> tuple[str, dict]:
     """Link the register records and census records no ID links. Returns the name of a temp
-    table of accepted one-to-one pairs (person_no, census_record_id, match_probability,
-    match_weight) and figures of the run. `tables` names, in `con`: register, census (all
-    records), register_residue, census_residue, id_links. `threshold`: the match probability a
-    pair needs."""
-    con = getattr(con, "_cursor", con)  # dbt-duckdb hands Python models a wrapper of the cursor
+    table (on Spark a temp view) of accepted one-to-one pairs (person_no, census_record_id,
+    match_probability, match_weight) and figures of the run. `con`: DuckDB's connection or a
+    SparkSession. `tables` names, in `con`: register, census (all records), register_residue,
+    census_residue, id_links. `threshold`: the match probability a pair needs."""
+    db = _engine(con)
     started = time.monotonic()
+    result = "linkage_probabilistic_pairs"
+    if db.spark:
+        try:
+            stats = _link(db, tables, result, threshold)
+        finally:
+            _drop_spark_work(db, keep=result)
+    else:
+        stats = _link_in_scratch(db, tables, result, threshold)
+    stats["seconds"] = round(time.monotonic() - started, 1)
+    log.info("probabilistic linkage: %s", stats)
+    if os.environ.get("CENSUS_LINKAGE_STATS"):  # the benchmark's record of where the time went (counts only)
+        with open(os.environ["CENSUS_LINKAGE_STATS"], "a") as f:
+            f.write(json.dumps({"tables": tables["register_residue"], **stats}) + "\n")
+    return result, stats
+
+
+def _link_in_scratch(db: _DuckDB, tables: dict[str, str], result: str, threshold: float) -> dict:
+    con = db.con
     database, schema = con.execute("select current_database(), current_schema()").fetchall()[0]
     # Splink's work tables (~150 of them, names and birth dates among their columns) live in a
     # database in memory, spilling to DuckDB's temp directory when large, not in the warehouse
@@ -155,22 +237,73 @@ def link_residue(con, tables: dict[str, str], threshold: float = MATCH_THRESHOLD
     con.execute(f"attach ':memory:' as {scratch}")
     con.execute(f"use {scratch}")
     tables = {k: f'"{database}".{v}' if v.count(".") == 1 else v for k, v in tables.items()}
-    result = "linkage_probabilistic_pairs"
     try:
-        stats = _link(con, tables, result, threshold)
+        return _link(db, tables, result, threshold)
     finally:
         con.execute(f'use "{database}"."{schema}"')
         con.execute(f"detach database if exists {scratch}")
-    stats["seconds"] = round(time.monotonic() - started, 1)
-    log.info("probabilistic linkage: %s", stats)
-    if os.environ.get("CENSUS_LINKAGE_STATS"):  # the benchmark's record of where the time went (counts only)
-        with open(os.environ["CENSUS_LINKAGE_STATS"], "a") as f:
-            f.write(json.dumps({"tables": tables["register_residue"], **stats}) + "\n")
-    return result, stats
 
 
-def _link(con, tables: dict[str, str], result: str, threshold: float) -> dict:
-    from splink import DuckDBAPI, Linker
+def _drop_spark_work(db: _Spark, keep: str) -> None:
+    """Drop the linkage's temp views and Splink's (its `__splink__` tables), and the Parquet files
+    Splink wrote under the checkpoint directory (names and birth dates among their columns)."""
+    spark = db.con
+    for table in spark.catalog.listTables():
+        if table.isTemporary and table.name != keep and (table.name in db.names or table.name.startswith("__splink__")):
+            spark.catalog.dropTempView(table.name)
+    checkpoints = spark.sparkContext._jsc.sc().getCheckpointDir()
+    if checkpoints.isEmpty():
+        return
+    jvm = spark.sparkContext._jvm
+    folder = jvm.org.apache.hadoop.fs.Path(checkpoints.get())
+    fs = folder.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if fs.exists(folder):
+        for status in fs.listStatus(folder):
+            if status.getPath().getName().startswith("__splink__"):
+                fs.delete(status.getPath(), True)
+
+
+def _spark_api(session):
+    """Splink's SparkAPI over `session`, writing its SQL with sqlglot's own Spark dialect. Splink
+    writes it with `customspark`, a subclass of sqlglot's Spark generator; the compiled sqlglot of
+    the lock (sqlglotc, mypyc) refuses to instantiate an interpreted subclass ("interpreted
+    classes cannot inherit from compiled"). That dialect's one rule is kept (_double_literal).
+    Creating it registers Splink's functions in the session (damerau_levenshtein: the ID number's
+    one-edit level, which estimate_m evaluates too)."""
+    import sqlglot
+    from splink import SparkAPI
+
+    class CompiledSqlglotSparkAPI(SparkAPI):
+        def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
+            # as Splink's: the first statement, transpiled
+            return sqlglot.parse(sql, read="spark")[0].transform(_double_literal).sql(dialect="spark", pretty=True)
+
+    # Splink's intermediate tables as Parquet in the session's checkpoint directory (its default
+    # off Databricks; census_pipeline/spark_dbt.py sets the directory), deleted by _drop_spark_work
+    return CompiledSqlglotSparkAPI(spark_session=session, break_lineage_method="parquet")
+
+
+def _splink_api(db):
+    if db.spark:
+        return db.api
+    from splink import DuckDBAPI
+
+    return DuckDBAPI(connection=db.con)
+
+
+def _double_literal(node):
+    """Splink's customspark dialect's one rule (splink/internals/spark/spark_helpers): a literal
+    cast to double becomes a double literal."""
+    from sqlglot import exp
+
+    if (isinstance(node, exp.Cast | exp.TryCast) and node.to.sql(dialect="spark").lower() == "double"
+            and node.this.key == "literal" and node.name != "Infinity"):
+        return exp.Var(this=f"{node.name}D")
+    return node
+
+
+def _link(db, tables: dict[str, str], result: str, threshold: float) -> dict:
+    from splink import Linker
     from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
     clock = [time.monotonic()]
@@ -181,9 +314,8 @@ def _link(con, tables: dict[str, str], result: str, threshold: float) -> dict:
         clock[0] = now
 
     for name in ("register", "census", "register_residue", "census_residue"):
-        con.execute(f"create view {name} as select {COLUMNS} from {tables[name]}")  # no copy: Splink reads by name
-    con.execute(f"""
-        create table train_labels as
+        db.view(name, f"select {COLUMNS} from {tables[name]}")  # no copy: Splink reads by name
+    db.table("train_labels", f"""
         select 'register' as source_dataset_l, person_no as record_id_l,
                'census' as source_dataset_r, census_record_id as record_id_r
         from {tables['id_links']}
@@ -193,15 +325,16 @@ def _link(con, tables: dict[str, str], result: str, threshold: float) -> dict:
         order by md5(person_no || ':{TRAINING_SEED}'), person_no
         limit {TRAINING_PAIRS}
     """)
-    count = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
+    count = {t: db.scalar(f"select count(*) from {t}")
              for t in ("register", "census", "register_residue", "census_residue", "train_labels")}
-    con.execute(f"""create or replace temp table {result} (person_no varchar, census_record_id varchar,
-                    match_probability double, match_weight double)""")
+    if not db.spark:
+        db.con.execute(f"""create or replace temp table {result} (person_no varchar, census_record_id varchar,
+                           match_probability double, match_weight double)""")
     stats = {"register_residue": count["register_residue"], "census_residue": count["census_residue"],
              "training_pairs": count["train_labels"], "candidate_pairs": 0}
     lap("inputs")
     if not count["register_residue"] or not count["census_residue"]:
-        return stats
+        return _no_pairs(db, result, stats)
 
     # m from the ID-linked pairs, u from all pairs of the whole register and census; on a census
     # too small to estimate them (a test, a pilot) the priors in settings() stand
@@ -210,19 +343,19 @@ def _link(con, tables: dict[str, str], result: str, threshold: float) -> dict:
     stats["m_trained"] = count["train_labels"] >= MIN_TRAINING
     stats["u_trained"] = large
     if stats["m_trained"]:
-        estimate_m(con, model, "train_labels")
+        estimate_m(db, model, "train_labels")
     lap("train_m")
     if stats["u_trained"]:
-        id_linked = con.execute(f"select count(*) from {tables['id_links']}").fetchall()[0][0]
-        estimate_u(con, model, "register", "census", id_linked)
+        id_linked = db.scalar(f"select count(*) from {tables['id_links']}")
+        estimate_u(db, model, "register", "census", id_linked)
     lap("train_u")
 
     # the prior on the residue: pairs a strict rule accepts, taken as 90% of the true ones (a
     # hash join, unlike an ID-distance rule); at least one, at most half of all pairs
-    strict = con.execute("""
+    strict = db.scalar("""
         select count(*) from register_residue as l inner join census_residue as r
         on l.name = r.name and l.sex = r.sex and l.birth_ym = r.birth_ym
-    """).fetchall()[0][0]
+    """)
     all_pairs = count["register_residue"] * count["census_residue"]
     model["probability_two_random_records_match"] = min(0.5, max(1, strict) / 0.9 / all_pairs)
     stats["prior"] = model["probability_two_random_records_match"]
@@ -242,13 +375,12 @@ def _link(con, tables: dict[str, str], result: str, threshold: float) -> dict:
         against = f"{other}_residue" if i == 0 else f"{other}_blockable"
         shares_a_key = " or ".join(f"exists (select 1 from {against} as {other_alias} where {rule})"
                                    for rule in BLOCKING_RULES)
-        con.execute(f"create table {side}_blockable as select * from {side}_residue as {alias} where {shares_a_key}")
-    stats["blockable"] = [con.execute(f"select count(*) from {t}_blockable").fetchall()[0][0]
-                          for t in ("register", "census")]
+        db.table(f"{side}_blockable", f"select * from {side}_residue as {alias} where {shares_a_key}")
+    stats["blockable"] = [db.scalar(f"select count(*) from {t}_blockable") for t in ("register", "census")]
     lap("blockable")
     if not all(stats["blockable"]):  # no record shares a blocking key with the other side: no pair
-        return stats
-    api = DuckDBAPI(connection=con)
+        return _no_pairs(db, result, stats)
+    api = _splink_api(db)
     inputs = [api.register("register_blockable", table_name="register"),
               api.register("census_blockable", table_name="census")]
     # size the blocking before predicting: exact pair counts per rule, and a hard stop well
@@ -264,27 +396,35 @@ def _link(con, tables: dict[str, str], result: str, threshold: float) -> dict:
                            f"per rule {stats['comparisons_by_rule']}; tighten BLOCKING_RULES in {__name__}")
     linker = Linker(inputs, model, log_level=logging.WARNING)
     if large:  # how common each name is in the whole register and census, not in the residue alone
-        con.execute("""
-            create table name_frequencies as
+        db.table("name_frequencies", """
             select name, count(*) / sum(count(*)) over () as tf_name
-            from (select name from register union all select name from census)
+            from (select name from register union all select name from census) as names
             where name is not null group by name
         """)
         linker.table_management.register_term_frequency_lookup(api.register("name_frequencies"), "name")
     lap("name_frequencies")
     predictions = linker.inference.predict(threshold_match_probability=0.5)
     lap("predict")
-    stats["candidate_pairs"] = con.execute(f"select count(*) from {predictions.physical_name}").fetchall()[0][0]
-    con.execute(f"""
-        create table candidate_pairs as  -- each prediction oriented register -> census, whichever side Splink put it on
+    stats["candidate_pairs"] = db.scalar(f"select count(*) from {predictions.physical_name}")
+    db.table("candidate_pairs", f"""
+        -- each prediction oriented register -> census, whichever side Splink put it on
         select case when source_dataset_l = 'register' then record_id_l else record_id_r end as person_no,
                case when source_dataset_l = 'register' then record_id_r else record_id_l end as census_record_id,
                match_probability, match_weight
         from {predictions.physical_name}
     """)
-    stats["clustering_rounds"] = one_to_one(con, "candidate_pairs", result, threshold)
+    stats["clustering_rounds"] = one_to_one(db, "candidate_pairs", result, threshold)
     lap("cluster")
     return stats
+
+
+def _no_pairs(db, result: str, stats: dict) -> dict:
+    if db.spark:  # DuckDB's result table is already there, empty
+        db.con.createDataFrame([], RESULT_SCHEMA).createOrReplaceTempView(result)
+    return stats
+
+
+RESULT_SCHEMA = "person_no string, census_record_id string, match_probability double, match_weight double"
 
 
 def one_to_one(con, pairs: str, result: str, threshold: float = MATCH_THRESHOLD) -> int:
@@ -292,9 +432,14 @@ def one_to_one(con, pairs: str, result: str, threshold: float = MATCH_THRESHOLD)
     duplicates, ties to the lowest id), written for pairs: in each round, a pair of two records
     still unlinked is accepted when it is the best (highest probability, then lowest id) of each
     of its two records among their pairs with records still unlinked; rounds repeat until none is
-    accepted. Inserts the accepted pairs at `threshold` or above into `result`; returns the
-    rounds. (Splink's own SQL for this was planned by DuckDB as a nested-loop join of every
-    record with every other: 12 s for 7 k records at 1 M persons, 238 s at 12 M; same links.)"""
+    accepted. Inserts the accepted pairs at `threshold` or above into `result` (on Spark: makes
+    `result` the temp view of them); returns the rounds. (Splink's own SQL for this was planned
+    by DuckDB as a nested-loop join of every record with every other: 12 s for 7 k records at 1 M
+    persons, 238 s at 12 M; same links.)"""
+    db = _engine(con)
+    if db.spark:
+        return _one_to_one_spark(db, pairs, result, threshold)
+    con = db.con
     con.execute(f"create temp table _open as select * from {pairs} where match_probability >= {threshold}")
     rounds = 0
     while True:
@@ -318,6 +463,34 @@ def one_to_one(con, pairs: str, result: str, threshold: float = MATCH_THRESHOLD)
     return rounds
 
 
+def _one_to_one_spark(db: _Spark, pairs: str, result: str, threshold: float) -> int:
+    """one_to_one's rounds on Spark (no qualify, no delete): what is still open is a new view
+    each round, and the result grows by each round's accepted pairs."""
+    db.keep(result, db.con.createDataFrame([], RESULT_SCHEMA))
+    db.table("_open", f"select * from {pairs} where match_probability >= {threshold}")
+    rounds = 0
+    while True:
+        rounds += 1
+        accepted = db.table("_accepted", """
+            select person_no, census_record_id, match_probability, match_weight from (
+                select *,
+                       rank() over (partition by person_no order by match_probability desc, census_record_id) as best_l,
+                       rank() over (partition by census_record_id order by match_probability desc, person_no) as best_r
+                from _open) as ranked
+            where best_l = 1 and best_r = 1
+        """)
+        if accepted.isEmpty():
+            break
+        db.table(result, f"select * from {result} union all select * from _accepted")
+        db.table("_open", """
+            select * from _open as o
+            where not exists (select 1 from _accepted as a where a.person_no = o.person_no)
+              and not exists (select 1 from _accepted as a where a.census_record_id = o.census_record_id)
+        """)
+    db.names = [n for n in db.names if n != result]  # the linkage's answer: left for the model to read
+    return rounds
+
+
 def _comparison_levels(model: dict):
     """Each comparison with its levels numbered in order; the null level is -1 (as Splink's gamma)."""
     for comparison in model["comparisons"]:
@@ -330,19 +503,20 @@ def estimate_m(con, model: dict, labels: str) -> None:
     Splink's estimate_m_from_pairwise_labels computes; the same values at 1 M persons), in one
     pass of SQL over `labels` (record_id_l in `register`, record_id_r in `census`). A level no
     labelled pair shows keeps its prior."""
-    sides = ", ".join(f'l.{c} as "{c}_l", r.{c} as "{c}_r"' for c in (c.strip() for c in COLUMNS.split(",")))
+    db = _engine(con)
+    sides = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in (c.strip() for c in COLUMNS.split(",")))
     comparisons = list(_comparison_levels(model))
     levels_sql = ", ".join(
         "case " + " ".join(f"when {lv['sql_condition']} then {n}" for n, lv in levels if lv["sql_condition"] != "else")
-        + f" else {levels[-1][0]} end" for _, levels in comparisons)
-    counts = con.execute(f"""
+        + f" else {levels[-1][0]} end as level_{k}" for k, (_, levels) in enumerate(comparisons))
+    counts = db.rows(f"""
         with pairs as (
             select {sides} from {labels} as p
             inner join register as l on l.record_id = p.record_id_l
             inner join census as r on r.record_id = p.record_id_r
         )
-        select *, count(*) from (select {levels_sql} from pairs) group by all
-    """).fetchall()
+        select *, count(*) from (select {levels_sql} from pairs) as levels group by all
+    """)
     for k, (_comparison, levels) in enumerate(comparisons):
         seen: dict[int, int] = {}
         for row in counts:
@@ -374,21 +548,22 @@ def estimate_u(con, model: dict, register: str, census: str, id_linked: int) -> 
               "sexes": ("sex", "all"), "places": ("township_code, county_code", "all"),
               "ids": ("id_number is not null as present, coalesce(id_valid, false) as valid", "all")}
     # in the current database: during a linkage the scratch one, detached afterwards with the
-    # names these tables hold (a temp table would outlive the linkage in the dbt session)
+    # names these tables hold (a temp table would outlive the linkage in the dbt session); on
+    # Spark temp views, dropped after the linkage
+    db = _engine(con)
     for side, table in (("r", register), ("c", census)):
         for kind, (columns, by) in groups.items():
-            con.execute(f"create or replace table _u_{kind}_{side} as "
-                        f"select {columns}, count(*) as n from {table} group by {by}")
+            db.table(f"_u_{kind}_{side}", f"select {columns}, count(*) as n from {table} group by {by}")
 
     def pairs(kind: str, key: str, where: str = "true") -> int:  # pairs whose `key` is equal, not null
-        return con.execute(f"""
-            select coalesce(sum(r.n * c.n), 0)::hugeint
+        return int(db.scalar(f"""
+            select cast(coalesce(sum(r.n * c.n), 0) as {db.integer})
             from (select {key} as k, sum(n) as n from _u_{kind}_r where {where} and {key} is not null group by all) as r
             inner join (select {key} as k, sum(n) as n from _u_{kind}_c where {where} and {key} is not null
-                        group by all) as c using (k)""").fetchall()[0][0]
+                        group by all) as c using (k)"""))
 
     def both(kind: str, where: str) -> int:  # pairs of a register and a census record both meeting `where`
-        r, c = (con.execute(f"select coalesce(sum(n), 0)::hugeint from _u_{kind}_{side} where {where}").fetchall()[0][0]
+        r, c = (int(db.scalar(f"select cast(coalesce(sum(n), 0) as {db.integer}) from _u_{kind}_{side} where {where}"))
                 for side in ("r", "c"))
         return r * c
 

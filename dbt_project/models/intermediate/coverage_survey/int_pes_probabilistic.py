@@ -5,7 +5,8 @@ Restricted zone: keys only."""
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
+    # file_format: dbt-spark writes a Python model's table as Delta unless told (dbt-duckdb reads no such setting)
+    dbt.config(materialized="table", file_format="parquet")
     from census_pipeline.lib.linkage import PES_MATCH_THRESHOLD, link_residue
 
     dbt.ref("int_pes_persons")

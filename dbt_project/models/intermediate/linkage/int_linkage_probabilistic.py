@@ -5,7 +5,8 @@ Restricted zone: keys only, no names or ID numbers."""
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
+    # file_format: dbt-spark writes a Python model's table as Delta unless told (dbt-duckdb reads no such setting)
+    dbt.config(materialized="table", file_format="parquet")
     from census_pipeline.lib.linkage import link_residue
 
     # dbt.ref declares the lineage; Splink reads the tables by name in the same connection
