@@ -116,19 +116,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def engine_refusal(warehouse: str) -> str | None:
-    """Why a run must not start on the engine CENSUS_ENGINE names, or None. The Dagster run builds on
-    DuckDB only: on Spark today only the published tables build (issue 14), so a run asked for
-    Spark is refused rather than quietly run on DuckDB."""
+    """Why a run must not start on the engine CENSUS_ENGINE names, or None: an engine it does not
+    know, or Spark without the Java it starts."""
+    from census_pipeline.defs.spark_engine import java_missing
     from census_pipeline.lib.engine import engine_settings
 
     try:
         engine = engine_settings(os.environ, warehouse).engine
     except ValueError as e:
         return str(e)
-    if engine == "spark":
-        return ("CENSUS_ENGINE=spark: the Dagster run builds on DuckDB only so far; run it without CENSUS_ENGINE, "
-                "then `python -m census_pipeline.spark_dbt` builds its dbt models on Spark (docs/scale-out.md)")
-    return None
+    return java_missing() if engine == "spark" else None
 
 
 def check_can_start(args: argparse.Namespace, command: str = "run") -> tuple[dict[str, str] | None, int]:

@@ -31,10 +31,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 from packaging import version
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from census_pipeline.defs.metadata import table_metadata
 from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
+from census_pipeline.lib.engine import EngineSettings
 from census_pipeline.lib.lineage import cached_column_lineage, read_cache, sql_hazards, write_cache
 from census_pipeline.resources import Warehouse
 
@@ -88,6 +89,18 @@ class CensusDbtCliResource(DbtCliResource):
         "Run dbt inside the run's process (defs/dbt_in_process.py): dbt imported and the project parsed "
         "once per run, in the background, instead of a new dbt process per build (~4 s each here)."))
 
+    _engine: EngineSettings | None = PrivateAttr(default=None)
+
+    @property
+    def engine(self) -> EngineSettings | None:
+        """The engine this run builds on (CENSUS_ENGINE, read when the run starts); None before."""
+        return self._engine
+
+    @property
+    def dbt_target(self) -> str | None:
+        """The profile's target the engine asks for: `spark`, or None (the default, the DuckDB warehouse)."""
+        return "spark" if self._engine is not None and self._engine.engine == "spark" else None
+
     @staticmethod
     def _warehouse() -> str | None:
         """The warehouse dbt's profile names (CENSUS_WAREHOUSE), absolute as the Warehouse resource
@@ -98,17 +111,32 @@ class CensusDbtCliResource(DbtCliResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         super().setup_for_execution(context)
         warehouse = self._warehouse()
+        if warehouse:
+            from census_pipeline.defs.spark_engine import settings_for
+
+            self._engine = settings_for(warehouse)
+        if self.dbt_target == "spark" and not self.in_process:
+            raise dg.Failure("CENSUS_ENGINE=spark runs dbt in the run's process (dbt-spark's session mode uses "
+                             "the run's Spark session): in_process must stay true")
         if self.in_process and warehouse:
             from census_pipeline.defs.dbt_in_process import warm_up
 
-            warm_up(Path(self.project_dir), self.profiles_dir or self.project_dir, warehouse)
+            warm_up(Path(self.project_dir), self.profiles_dir or self.project_dir, warehouse, self.dbt_target)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self.dbt_target == "spark":
+            from census_pipeline.defs.spark_engine import stop
+
+            stop()
 
     def cli(self, args, **kwargs):
+        if self.dbt_target == "spark":
+            args = [*args, "--target", "spark"]
         if not self.in_process:
             return super().cli(args, **kwargs)
         from census_pipeline.defs.dbt_in_process import invocations_in_process
 
-        with invocations_in_process(self._warehouse()):
+        with invocations_in_process(self._warehouse(), self.dbt_target):
             return super().cli(args, **kwargs)
 
     @cached_property
@@ -126,12 +154,13 @@ class CensusDbtCliResource(DbtCliResource):
 PARTIAL_PARSE = DBT_DIR / "target" / "partial_parse"  # dbt's parse state, one file per warehouse
 
 
-def _partial_parse_file(warehouse_path: str) -> Path:
+def _partial_parse_file(warehouse_path: str, target: str | None = None) -> Path:
     """dbt re-parses the whole project (~3-5 s) when the profile differs from the one its saved
     parse state was made with, and the profile holds the warehouse's path: one state per warehouse,
     so a run never re-parses for want of the right one (the parse of `census prepare` is made with
     the default warehouse; tests and benchmarks use others)."""
-    key = hashlib.sha256(str(Path(warehouse_path).absolute()).encode()).hexdigest()[:16]
+    name = str(Path(warehouse_path).absolute()) + (f"|{target}" if target else "")  # a target: a profile of its own
+    key = hashlib.sha256(name.encode()).hexdigest()[:16]
     return PARTIAL_PARSE / f"{key}.msgpack"
 
 
@@ -154,12 +183,12 @@ def prune_parse_states(folder: Path = PARTIAL_PARSE, keep: int = KEEP_PARSE_STAT
 
 
 @contextlib.contextmanager
-def parse_state(target_path: Path, warehouse_path: str):
+def parse_state(target_path: Path, warehouse_path: str, target: str | None = None):
     """Around a build in `target_path`: the warehouse's parse state copied in (dagster-dbt then
     copies none of its own), and the build's copied back once it is done (replaced whole: a reader
     never sees half a file). dbt checks a state before using it (project files, vars, profile,
     versions), so a stale one only costs a full parse."""
-    state = _partial_parse_file(warehouse_path)
+    state = _partial_parse_file(warehouse_path, target)
     if state.exists():
         target_path.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(state, target_path / "partial_parse.msgpack")
@@ -243,9 +272,11 @@ TRANSLATOR = CensusTranslator(settings=DagsterDbtTranslatorSettings(enable_code_
 BULLETIN_BUILD = "path:models/marts/bulletin path:models/intermediate/publication"
 
 
-def _relations(manifest: Mapping[str, Any], con) -> tuple[dict, dict]:
+def _relations(manifest: Mapping[str, Any], con, elsewhere: Mapping[tuple[str, str], list] | None = None
+               ) -> tuple[dict, dict]:
     """Every table and view dbt knows, by (schema, name): its asset key and its columns in the
-    warehouse (one catalog query, once dbt has finished: no second connection while it runs)."""
+    warehouse (one catalog query, once dbt has finished: no second connection while it runs), or
+    in `elsewhere` ((schema, name) -> [(column, type)]: the views only Spark holds)."""
     keys = {}
     for props in [*manifest["nodes"].values(), *manifest["sources"].values()]:
         if props["resource_type"] in ("model", "seed", "snapshot", "source"):
@@ -258,6 +289,9 @@ def _relations(manifest: Mapping[str, Any], con) -> tuple[dict, dict]:
     ).fetchall():
         if (schema.lower(), table.lower()) in keys:
             columns.setdefault((schema.lower(), table.lower()), []).append(column)
+    for relation, cols in (elsewhere or {}).items():
+        if relation in keys:
+            columns.setdefault(relation, [c for c, _ in cols])
     return keys, columns
 
 
@@ -265,7 +299,8 @@ LINEAGE_CACHE = DBT_DIR / "target" / "column_lineage_cache.json"  # beside dbt's
 
 
 def model_sql_metadata(context: dg.AssetExecutionContext, invocation, held: list[dg.Output], con,
-                       secret: str) -> dict[str, dict]:
+                       secret: str, dialect: str = "duckdb",
+                       elsewhere: Mapping[tuple[str, str], list] | None = None) -> dict[str, dict]:
     """By output name: `dagster/column_lineage` (from the compiled SQL: census_pipeline/lib/lineage.py)
     and `compiled_sql`, the SQL dbt ran, for each SQL model this build wrote. Column names and SQL
     only, never data values; SQL holding a secret or an ID-number-like literal is withheld.
@@ -275,7 +310,7 @@ def model_sql_metadata(context: dg.AssetExecutionContext, invocation, held: list
     started = time.perf_counter()
     compiled = {r["unique_id"]: r.get("compiled_code")
                 for r in invocation.get_artifact("run_results.json")["results"]}
-    keys, columns = _relations(invocation.manifest, con)
+    keys, columns = _relations(invocation.manifest, con, elsewhere)
     cache = read_cache(LINEAGE_CACHE)
     cached = len(cache)
     out, n_columns, n_resolved = {}, 0, 0
@@ -285,7 +320,7 @@ def model_sql_metadata(context: dg.AssetExecutionContext, invocation, held: list
         if node.get("resource_type") != "model" or node.get("language") != "sql" or not code:
             continue  # seeds read no table; Python models are not SQL: neither gets lineage
         own = columns.get((node["schema"].lower(), (node.get("alias") or node["name"]).lower()), [])
-        found = cached_column_lineage(code, columns, own, cache)
+        found = cached_column_lineage(code, columns, own, cache, dialect)
         if found.reason:
             context.log.warning(f"No column lineage for {node['name']}: {found.reason}")
         n_columns, n_resolved = n_columns + len(own), n_resolved + len(found.deps)
@@ -315,7 +350,12 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     stage_metadata = stage_metadata or {}
     target_path = invocation_folder(context.op.name, context.run.run_id)
     held = []
-    with parse_state(target_path, warehouse.path):
+    on_spark = getattr(dbt, "dbt_target", None) == "spark"
+    if on_spark:
+        from census_pipeline.defs import spark_engine
+
+        spark_engine.before_build(warehouse.path, dbt.engine, context.log)
+    with parse_state(target_path, warehouse.path, "spark" if on_spark else None):
         # the dbt unit tests (rules on hand-written rows) test the SQL, not this census: they run in
         # the test suite (tests/integration/test_dbt_unit_tests.py), not in every census run
         invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False,
@@ -325,9 +365,17 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
                 held.append(event)  # metadata is added below, once dbt has let go of the warehouse
             else:
                 yield event
+    spark_only: dict[tuple[str, str], list] = {}  # Spark's views: not readable in the warehouse
+    if on_spark:  # Spark's tables, readable in the warehouse for the gates, the figures and the publication
+        with warehouse.connect() as con:
+            views = spark_engine.after_build(con, dbt.engine)
+        spark_only = {k: v for k, v in spark_engine.relation_columns().items()
+                      if ".".join(k) not in set(views)}
+        context.log.info(f"{len(views)} tables built on Spark, readable in the warehouse as views")
     with warehouse.connect(read_only=True) as con:
         try:
-            models = model_sql_metadata(context, invocation, held, con, secret) if held else {}
+            models = model_sql_metadata(context, invocation, held, con, secret, "spark" if on_spark else "duckdb",
+                                        spark_only) if held else {}
         except Exception as e:  # a reader's aid: never lose the build's outputs over it
             context.log.warning(f"No column lineage or compiled SQL this run: {type(e).__name__}: {e}")
             models = {}
@@ -335,7 +383,12 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
             key = context.asset_key_for_output(event.output_name)
             table = ".".join(key.path)
             spec = context.assets_def.specs_by_key[key]
-            extra = table_metadata(con, table, spec.metadata.get("dagster/column_schema"))
+            relation = tuple(p.lower() for p in key.path)
+            if relation in spark_only:  # a view of Spark's: its columns from Spark, no row count (it is a query)
+                extra = {"dagster/column_schema": dg.TableSchema(columns=[
+                    dg.TableColumn(name=c, type=t) for c, t in spark_only[relation]])}
+            else:
+                extra = table_metadata(con, table, spec.metadata.get("dagster/column_schema"))
             extra.update(models.get(event.output_name, {}))
             if tuple(key.path) in stage_metadata:
                 extra.update(stage_metadata[tuple(key.path)](con))

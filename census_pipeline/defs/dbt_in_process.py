@@ -50,21 +50,25 @@ _lock = threading.Lock()
 _one_build = threading.Lock()  # dbt's flags and dbt-duckdb's database are process-wide: one command at a time
 
 
-def warm_up(project_dir: Path, profiles_dir: str, warehouse: str) -> Future:
+def _key(warehouse: str, target: str | None) -> str:
+    return os.path.abspath(warehouse) + (f"|{target}" if target else "")
+
+
+def warm_up(project_dir: Path, profiles_dir: str, warehouse: str, target: str | None = None) -> Future:
     """Import dbt and parse the project for `warehouse` (its database name is part of every
-    relation) in the background; the builds of the run use what it made. Once per warehouse
-    and process."""
-    key = os.path.abspath(warehouse)
+    relation) and the profile's `target` (None: its default) in the background; the builds of
+    the run use what it made. Once per warehouse, target and process."""
+    key = _key(warehouse, target)
     with _lock:
         if key not in _parsed or (_parsed[key].done() and _parsed[key].exception() is not None):
-            _parsed[key] = background(_parse, project_dir, profiles_dir, warehouse)
+            _parsed[key] = background(_parse, project_dir, profiles_dir, warehouse, target)
         _parsed[key] = _parsed.pop(key)  # the newest last; a process running on many warehouses
         while len(_parsed) > KEEP_PARSED:  # (a test suite) keeps the last few
             _parsed.pop(next(iter(_parsed)))
         return _parsed[key]
 
 
-def _parse(project_dir: Path, profiles_dir: str, warehouse: str):
+def _parse(project_dir: Path, profiles_dir: str, warehouse: str, target: str | None = None):
     """The project as dbt parses it for `warehouse`, from the warehouse's saved parse state when
     it is current (~1 s; a whole parse ~4 s), in a scratch target folder."""
     from dbt.cli.main import dbtRunner
@@ -72,11 +76,11 @@ def _parse(project_dir: Path, profiles_dir: str, warehouse: str):
     from census_pipeline.defs.dbt import parse_state
 
     with _one_build, tempfile.TemporaryDirectory(prefix="census-dbt-parse-") as tmp:
-        target = Path(tmp)
-        with parse_state(target, warehouse), _environment({"CENSUS_WAREHOUSE": warehouse}):
+        folder = Path(tmp)
+        with parse_state(folder, warehouse, target), _environment({"CENSUS_WAREHOUSE": warehouse}):
             res = dbtRunner().invoke(["parse", "--project-dir", str(project_dir), "--profiles-dir", profiles_dir,
-                                      "--target-path", str(target), "--log-path", str(target), "--quiet",
-                                      "--no-send-anonymous-usage-stats"])
+                                      "--target-path", str(folder), "--log-path", str(folder), "--quiet",
+                                      "--no-send-anonymous-usage-stats", *(["--target", target] if target else [])])
         if not res.success:
             raise RuntimeError(f"dbt parse failed: {res.exception}")
         return res.result
@@ -231,11 +235,12 @@ class InProcessInvocation(DbtCliInvocation):
     """dagster-dbt's invocation of a dbt command, run on a thread of this process (module doc)."""
 
     warehouse: str | None = None  # the warehouse's absolute path (set by the resource)
+    target: str | None = None  # the profile's target (None: its default, DuckDB)
 
     @classmethod
     def run(cls, args, env, manifest, dagster_dbt_translator, project_dir, target_path, raise_on_error,
             context, adapter, cli_version, dbt_project=None):
-        parsed = _parsed.get(cls.warehouse) if cls.warehouse else None
+        parsed = _parsed.get(_key(cls.warehouse, cls.target)) if cls.warehouse else None
         if "--selector" in args:  # dagster-dbt runs it in a copy of the project, with a selector file of its own
             return DbtCliInvocation.run(args=args, env=env, manifest=manifest,
                                         dagster_dbt_translator=dagster_dbt_translator, project_dir=project_dir,
@@ -267,10 +272,12 @@ class InProcessInvocation(DbtCliInvocation):
 
 
 @contextlib.contextmanager
-def invocations_in_process(warehouse: str | None):
+def invocations_in_process(warehouse: str | None, target: str | None = None):
     """While dagster-dbt's resource prepares a command: its invocation runs dbt in this process, on
-    `warehouse` (an absolute path: dagster-dbt prepares the command in the project's folder)."""
+    `warehouse` (an absolute path: dagster-dbt prepares the command in the project's folder) and
+    the profile's `target`."""
     InProcessInvocation.warehouse = warehouse
+    InProcessInvocation.target = target
     original = dagster_dbt_resource.DbtCliInvocation
     dagster_dbt_resource.DbtCliInvocation = InProcessInvocation
     try:

@@ -188,7 +188,7 @@ def cache_key(sql: str, tables: Mapping[Relation, Sequence[str]], columns: Seque
 
 
 def cached_column_lineage(sql: str, tables: Mapping[Relation, Sequence[str]], columns: Sequence[str],
-                          cache: MutableMapping[str, dict]) -> ModelLineage:
+                          cache: MutableMapping[str, dict], dialect: str = "duckdb") -> ModelLineage:
     """`column_lineage`, looked up in `cache` first (an unchanged model is not parsed again) and
     stored there after (as JSON-ready lists); the entry used moves last, the oldest stay first."""
     key = cache_key(sql, tables, columns)
@@ -197,7 +197,7 @@ def cached_column_lineage(sql: str, tables: Mapping[Relation, Sequence[str]], co
         return ModelLineage({c: tuple(tuple(d) for d in deps) for c, deps in hit["deps"].items()},
                             tuple(hit["unresolved"]), hit["reason"])
     except (KeyError, TypeError, ValueError):  # not there, or not in the shape written below
-        found = column_lineage(sql, tables, columns)
+        found = column_lineage(sql, tables, columns, dialect)
         cache[key] = {"deps": {c: [list(d) for d in deps] for c, deps in found.deps.items()},
                       "unresolved": list(found.unresolved), "reason": found.reason}
         return found

@@ -76,14 +76,16 @@ def test_run_fails_clearly_without_a_landing_zone(tmp_path):
     assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "out").exists()  # no run started
 
 
-@pytest.mark.parametrize(("engine", "says"), [("spark", "DuckDB only so far"), ("postgres", "duckdb, spark")])
+@pytest.mark.parametrize(("engine", "says"), [("spark", "needs Java 17"), ("postgres", "duckdb, spark")])
 def test_run_refuses_an_engine_it_cannot_run_on(tmp_path, engine, says):
-    """CENSUS_ENGINE=spark is not quietly run on DuckDB (issue 14: only the published tables build on Spark)."""
+    """An engine the run does not know, or Spark where no Java is found, is refused before anything
+    starts (not quietly run on DuckDB)."""
     (tmp_path / "landing").mkdir()
     env = dict(os.environ, CENSUS_LANDING_DIR=str(tmp_path / "landing"), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
                CENSUS_OUTPUT_DIR=str(tmp_path / "out"), CENSUS_ENGINE=engine, CENSUS_LOG_LEVEL="ERROR",
-               PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    env.pop("DAGSTER_HOME", None)
+               PATH=str(Path(sys.executable).parent))  # the venv's tools only: no java on it
+    for name in ("DAGSTER_HOME", "JAVA_HOME"):
+        env.pop(name, None)
     run = census_cli(["run"], env)
     assert run.returncode == 2
     assert run.stdout == "" and run.stderr.count("\n") == 1 and says in run.stderr and "CENSUS_ENGINE" in run.stderr

@@ -1,25 +1,25 @@
-"""The Spark engine (issue 14): every dbt model, the three Python models (pypinyin, Splink's
-SparkAPI) among them, built on dbt-spark over the raw zone of the shared DuckDB run written as
-Parquet, gives the same tables cell by cell and the same published CSV bytes as DuckDB did.
+"""The Spark engine (issue 14): `CENSUS_ENGINE=spark census run` on the shared test census, the
+whole Dagster run as a user starts it (ingestion, gates, every dbt model on dbt-spark in the run's
+process, the three Python models (pypinyin, Splink's SparkAPI) among them, the publication from
+Spark's tables), gives the same tables cell by cell and publishes the same CSV bytes as the DuckDB
+run did.
 
-One Spark run (`python -m census_pipeline.spark_dbt`, a process of its own that stops its session
-and JVM when it ends) with a run directory, metastore and warehouse of the test's own. Java comes
-from Debian when missing (CI)."""
+The run is a process of its own with a Spark run directory (metastore, warehouse, raw zone) of the
+test's own; it stops its session and JVM when it ends. Java comes from Debian when missing (CI)."""
 
 import os
 import re
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import pytest
 
 from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
-from census_pipeline.lib.engine import engine_settings
-from census_pipeline.lib.safe_cells import copy_csv
-from census_pipeline.spark_dbt import attach_spark_tables
-from tests.builders import bulletin_folder, debian_tool, run_with_deadline, warehouse_path
+from tests.builders import bulletin_folder, census_cli, debian_tool
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), the edits
 # and donor imputation, where the engines' SQL differs most; the quality tables (the scorecard's
@@ -56,19 +56,22 @@ def _value(v):
 
 
 @pytest.fixture(scope="module")
-def spark_run(built, tmp_path_factory):
+def spark_run(built, small_census, tmp_path_factory):
     debian_tool("java", "openjdk-17-jre-headless")
-    warehouse = warehouse_path(built[1])
-    env = dict(os.environ, CENSUS_WAREHOUSE=str(warehouse), CENSUS_ENGINE="spark",
-               CENSUS_SPARK_DIR=str(tmp_path_factory.mktemp("spark")), CENSUS_SPARK_MASTER="local[2]")
+    folder = tmp_path_factory.mktemp("spark_run")
+    env = dict(os.environ, CENSUS_LANDING_DIR=str(small_census[0]), CENSUS_WAREHOUSE=str(folder / "w.duckdb"),
+               CENSUS_OUTPUT_DIR=str(folder / "out"), DAGSTER_HOME=str(folder / "dagster_home"),
+               CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(folder / "spark"), CENSUS_SPARK_MASTER="local[2]",
+               CENSUS_LOG_LEVEL="INFO", PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    (folder / "dagster_home").mkdir()
     started = time.monotonic()
-    run = run_with_deadline([sys.executable, "-m", "census_pipeline.spark_dbt"], env, timeout=600)
-    seconds = time.monotonic() - started
-    print(f"Spark build of every model: {seconds:.0f} s")
+    run = census_cli(["run"], env, timeout=840)
+    print(f"CENSUS_ENGINE=spark census run: {time.monotonic() - started:.0f} s")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    spark = duckdb.connect()
-    attached = attach_spark_tables(spark, engine_settings(env, warehouse))
-    yield spark, attached
+    spark = duckdb.connect(str(folder / "w.duckdb"), read_only=True)
+    attached = [f"{s}.{t}" for s, t in spark.execute(
+        "select table_schema, table_name from information_schema.tables where table_type = 'VIEW'").fetchall()]
+    yield SimpleNamespace(con=spark, attached=attached, run=run, folder=folder)
     spark.close()
 
 
@@ -79,7 +82,7 @@ def _rows(con, relation: str) -> list[tuple]:
 @pytest.mark.parametrize(("schema", "table"), COMPARED, ids=[t for _, t in COMPARED])
 def test_spark_table_equals_duckdb_cell_by_cell(built, spark_run, schema, table):
     _, duck, _ = built
-    spark, attached = spark_run
+    spark, attached = spark_run.con, spark_run.attached
     assert f"{schema}.{table}" in attached, f"Spark built no {schema}.{table}"
     want, got = duck.sql(f"select * from {schema}.{table}"), spark.sql(f"select * from {schema}.{table}")
     assert got.columns == want.columns
@@ -91,9 +94,26 @@ def test_spark_table_equals_duckdb_cell_by_cell(built, spark_run, schema, table)
         assert g == w
 
 
-def test_spark_bulletin_csvs_are_byte_identical(built, spark_run, tmp_path):
-    """The publication's own CSV writer over Spark's tables writes the bytes DuckDB's run published."""
-    spark, _ = spark_run
+def test_spark_run_publishes_the_bytes_duckdb_published(built, spark_run):
+    """The Spark run's own publication step wrote the bulletin's CSVs from Spark's tables: byte for
+    byte those of the DuckDB run; and every asset and check of the graph ran, none skipped."""
+    out = spark_run.run.stdout
+    assert "census run succeeded" in out and "steps failed: 0" in out and "not run" not in out, out[-3000:]
+    assert "tables built on Spark, readable in the warehouse as views" in out
+    published = spark_run.folder / "out" / "bulletin"
     for name in PUBLISHED_TABLES:
-        copy_csv(spark, f"bulletin.{name}", tmp_path / f"{name}.csv", order_by=["region_code"], bom=True)
-        assert (tmp_path / f"{name}.csv").read_bytes() == (bulletin_folder(built) / f"{name}.csv").read_bytes(), name
+        assert (published / f"{name}.csv").read_bytes() == (bulletin_folder(built) / f"{name}.csv").read_bytes(), name
+
+
+def test_what_the_gates_and_the_publication_read_is_spark_s(spark_run):
+    """The warehouse's analysis tables are views over the Parquet files Spark wrote in its run
+    directory: what the gates, the figures and the publication read is Spark's output, not DuckDB's."""
+    spark_dir = str(spark_run.folder / "spark")
+    definitions = dict(((f"{s}.{t}", sql) for s, t, sql in spark_run.con.execute(
+        "select schema_name, view_name, sql from duckdb_views() where not internal").fetchall()))
+    for schema, table in [("microdata", "persons"), ("bulletin", "b1_population"), ("quality", "pes_estimates"),
+                          ("linkage", "linkage_quality")]:
+        assert spark_dir in definitions[f"{schema}.{table}"], definitions.get(f"{schema}.{table}")
+    tables = spark_run.con.execute("select table_schema from information_schema.tables "
+                                   "where table_type = 'BASE TABLE' group by all").fetchall()
+    assert {s for (s,) in tables} <= {"raw", "quality"}, tables  # ingestion's own (raw, the ledger, quarantine)
