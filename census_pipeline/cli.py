@@ -317,9 +317,14 @@ def _exit_now(code: int) -> None:
     interpreter's teardown: dbt ran in this process (defs/dbt_in_process.py), and at teardown the
     DuckDB bindings report the type constants some module still holds as "leaked" (some 90 lines
     on stderr, after a run that went well). Output is flushed and the log handlers closed first;
-    the run's events are committed already (the event log commits each one)."""
+    the run's events are committed already (the event log commits each one). multiprocessing's
+    exit work runs first: each dbt manifest holds a multiprocessing lock (a named semaphore) that
+    its finalizer releases, and without it the resource tracker, outliving the process, wrote
+    "There appear to be 1 leaked semaphore objects" into the run's log."""
     import logging
+    from multiprocessing import util
 
+    util._exit_function()  # what atexit would have run: finalizers (the semaphores unlinked); no child processes here
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()
