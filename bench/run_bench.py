@@ -168,6 +168,9 @@ def main() -> None:
     ap.add_argument("--workdir", required=True, help="where the landing zone (reused), warehouse and outputs go")
     ap.add_argument("--workers", type=int, default=2, help="generator worker processes")
     ap.add_argument("--skip-references", action="store_true", help="do not run the two reference scripts")
+    ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                    help="CENSUS_ENGINE of the run (spark: its run directory is WORKDIR/spark, emptied first; "
+                         "results in bench/results/<persons>-spark.json)")
     args = ap.parse_args()
 
     bin_dir = Path(sys.executable).parent
@@ -181,7 +184,12 @@ def main() -> None:
                CENSUS_LINKAGE_STATS=str(logs / "linkage_stats.jsonl"),
                PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     env.setdefault("CENSUS_PSEUDONYM_KEY", "benchmark-key-not-for-real-data")
-    results: dict = {"persons_requested": args.persons, "load_before": os.getloadavg(), "stages": {}}
+    env["CENSUS_ENGINE"] = args.engine
+    if args.engine == "spark":  # a run directory of the run's own: metastore, Spark's warehouse, raw zone
+        env["CENSUS_SPARK_DIR"] = str(work / "spark")
+        subprocess.run(["rm", "-rf", env["CENSUS_SPARK_DIR"]], check=True)
+    results: dict = {"persons_requested": args.persons, "engine": args.engine, "load_before": os.getloadavg(),
+                     "stages": {}}
 
     households = round(args.persons / PERSONS_PER_HOUSEHOLD)
     if not (landing / "uploads").is_dir():
@@ -221,12 +229,14 @@ def main() -> None:
         results["ratio_bulletin_path_to_duckdb_floor"] = round(bulletin_path / results["reference_duckdb"]["wall_s"], 2)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / f"{args.persons}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    name = f"{args.persons}{'' if args.engine == 'duckdb' else '-' + args.engine}.json"
+    (out / name).write_text(json.dumps(results, indent=1, ensure_ascii=False))
     print(summary(results))
 
 
 def summary(r: dict) -> str:
-    lines = [f"persons requested {r['persons_requested']:,}; resident (truth) {r['resident_population_truth']:,}; "
+    lines = [f"engine {r.get('engine', 'duckdb')}; "
+             f"persons requested {r['persons_requested']:,}; resident (truth) {r['resident_population_truth']:,}; "
              f"input lines {r['lines_received']:,}; load before {r['load_before'][0]:.2f}", "",
              "| work | wall | CPU | peak memory (process tree) |", "| --- | --- | --- | --- |"]
     for key in ("generate", "census_run", "reference_python", "reference_duckdb"):

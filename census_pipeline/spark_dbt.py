@@ -1,7 +1,8 @@
 """The dbt models on Apache Spark (CENSUS_ENGINE=spark; issue 14, docs/scale-out.md).
 
-dbt-spark's session mode runs Spark inside the dbt process; this module is that process. It
-starts the Spark session itself (master, warehouse and a Derby metastore of the run directory's
+dbt-spark's session mode runs Spark inside the dbt process: `CENSUS_ENGINE=spark census run`'s own
+process (defs/spark_engine.py, ADR 0012), or this module's `main` for the dbt models alone beside a
+DuckDB run. Either starts the Spark session itself (master, warehouse and a Derby metastore of the run directory's
 own, from census_pipeline.lib.engine), registers the two functions the models need that Spark
 SQL lacks, registers the raw zone (Parquet written from the DuckDB warehouse) as the `raw`
 source tables, then runs dbt in-process: dbt-spark's `getOrCreate()` finds this session.
@@ -16,7 +17,10 @@ The two functions:
 - census_stable_hash(text): DuckDB's hash() (census_pipeline.lib.duckdb_hash), so donors,
   jackknife groups and cell keys are the ones DuckDB draws;
 - census_pseudonym(text): HMAC-SHA256 under CENSUS_PSEUDONYM_KEY, hex, as the DuckDB plugin's
-  pads compute it. The key stays in this process: it is in no SQL text, profile or Spark setting.
+  pads compute it. The key is in no SQL text, profile, Spark setting or log; but the function's
+  closure holds it, and Spark ships that closure to its Python workers: on `local[...]` processes
+  of this machine, on a cluster its executors, over the network (turn on Spark's authentication
+  and encryption there: spark.authenticate, spark.network.crypto.enabled, spark.io.encryption.enabled).
 
     python -m census_pipeline.spark_dbt [--select ...] [--exclude ...]   # warehouse and run directory from the env
 """
@@ -196,18 +200,26 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
         spark.stop()
 
 
-def attach_spark_tables(con, settings: EngineSettings) -> list[str]:
+def attach_spark_tables(con, settings: EngineSettings, only: set[tuple[str, str]] | None = None) -> list[str]:
     """Views in the DuckDB connection `con` over the tables Spark built (Parquet under its
     warehouse), named as in the warehouse (`bulletin.b1_population`): the publication code reads
-    them as it reads DuckDB's own. Returns the names."""
+    them as it reads DuckDB's own. `only`: just these (schema, table), each of which must have its
+    Parquet files (a build's tables; None: every table folder there). A DuckDB table of the same
+    name (an earlier DuckDB run on this warehouse) gives way to the view. Returns the names."""
+    if only is None:
+        wanted = sorted((d.name.removesuffix(".db"), t.name) for d in settings.spark_warehouse.glob("*.db")
+                        for t in d.iterdir() if t.is_dir() and any(t.glob("*.parquet")))
+    else:
+        wanted = sorted(only)
     names = []
-    for schema_dir in sorted(settings.spark_warehouse.glob("*.db")):
-        schema = schema_dir.name.removesuffix(".db")
-        for table in sorted(p for p in schema_dir.iterdir() if p.is_dir() and any(p.glob("*.parquet"))):
-            con.execute(f"create schema if not exists {schema}")
-            con.execute(f"create or replace view {schema}.{table.name} as "
-                        f"select * from read_parquet('{table}/*.parquet')")
-            names.append(f"{schema}.{table.name}")
+    for schema, table in wanted:
+        folder = settings.spark_warehouse / f"{schema}.db" / table
+        if not any(folder.glob("*.parquet")):
+            raise RuntimeError(f"Spark built {schema}.{table} but no Parquet file is in {folder}")
+        con.execute(f"create schema if not exists {schema}")
+        con.execute(f"drop table if exists {schema}.{table}")
+        con.execute(f"create or replace view {schema}.{table} as select * from read_parquet('{folder}/*.parquet')")
+        names.append(f"{schema}.{table}")
     return names
 
 

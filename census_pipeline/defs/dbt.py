@@ -156,8 +156,8 @@ PARTIAL_PARSE = DBT_DIR / "target" / "partial_parse"  # dbt's parse state, one f
 
 def _partial_parse_file(warehouse_path: str, target: str | None = None) -> Path:
     """dbt re-parses the whole project (~3-5 s) when the profile differs from the one its saved
-    parse state was made with, and the profile holds the warehouse's path: one state per warehouse,
-    so a run never re-parses for want of the right one (the parse of `census prepare` is made with
+    parse state was made with, and the profile holds the warehouse's path and the target: one state
+    per warehouse and target (None: the profile's default, DuckDB), so a run never re-parses for want of the right one (the parse of `census prepare` is made with
     the default warehouse; tests and benchmarks use others)."""
     name = str(Path(warehouse_path).absolute()) + (f"|{target}" if target else "")  # a target: a profile of its own
     key = hashlib.sha256(name.encode()).hexdigest()[:16]
@@ -367,8 +367,9 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
                 yield event
     spark_only: dict[tuple[str, str], list] = {}  # Spark's views: not readable in the warehouse
     if on_spark:  # Spark's tables, readable in the warehouse for the gates, the figures and the publication
+        built = spark_engine.built_tables(invocation.get_artifact("run_results.json"), invocation.manifest)
         with warehouse.connect() as con:
-            views = spark_engine.after_build(con, dbt.engine)
+            views = spark_engine.after_build(con, dbt.engine, built)
         spark_only = {k: v for k, v in spark_engine.relation_columns().items()
                       if ".".join(k) not in set(views)}
         context.log.info(f"{len(views)} tables built on Spark, readable in the warehouse as views")

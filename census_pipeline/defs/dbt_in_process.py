@@ -44,7 +44,7 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from census_pipeline.lib.warm_up import background
 
-_parsed: dict[str, Future] = {}  # warehouse path -> the project parsed for it, oldest first
+_parsed: dict[str, Future] = {}  # warehouse path (and target, if not the default) -> the project parsed for it, oldest first
 KEEP_PARSED = 3
 _lock = threading.Lock()
 _one_build = threading.Lock()  # dbt's flags and dbt-duckdb's database are process-wide: one command at a time
@@ -198,6 +198,10 @@ class DbtThread:
         with contextlib.suppress(Exception):  # dbt's flags are a frozen object, read at each result
             object.__setattr__(get_flags(), "FAIL_FAST", True)
         cancel_builds()
+        with contextlib.suppress(Exception):  # on Spark (CENSUS_ENGINE=spark): its running jobs
+            from census_pipeline.defs.spark_engine import cancel_jobs
+
+            cancel_jobs()
 
 
 class _Lines:
@@ -241,6 +245,11 @@ class InProcessInvocation(DbtCliInvocation):
     def run(cls, args, env, manifest, dagster_dbt_translator, project_dir, target_path, raise_on_error,
             context, adapter, cli_version, dbt_project=None):
         parsed = _parsed.get(_key(cls.warehouse, cls.target)) if cls.warehouse else None
+        if "--selector" in args and cls.target == "spark":  # a dbt process of its own has no Spark session
+            import dagster as dg
+
+            raise dg.Failure("On Spark dbt runs in the run's process only: select fewer than 200 dbt resources, "
+                             "or all of a build's (dagster-dbt sends a larger subset to a dbt process of its own)")
         if "--selector" in args:  # dagster-dbt runs it in a copy of the project, with a selector file of its own
             return DbtCliInvocation.run(args=args, env=env, manifest=manifest,
                                         dagster_dbt_translator=dagster_dbt_translator, project_dir=project_dir,

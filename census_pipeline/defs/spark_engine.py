@@ -10,12 +10,14 @@ of the run:
 2. runs dbt in the run's process with `--target spark` (dbt-spark's session mode finds the session
    started here: `spark_dbt.start_session`, with the run directory's own warehouse and Derby
    metastore, and the two functions Spark SQL lacks);
-3. makes every table Spark built readable in the DuckDB warehouse as a view of the same name over
-   its Parquet files (`spark_dbt.attach_spark_tables`): the gates, the figures of each stage and
-   the publication read Spark's tables through them, with the code that reads DuckDB's own.
+3. makes every table this build made on Spark readable in the DuckDB warehouse as a view of the
+   same name over its Parquet files (`spark_dbt.attach_spark_tables`; a DuckDB table of that name,
+   from an earlier DuckDB run, gives way): the gates, the figures of each stage and the
+   publication read Spark's tables through them, with the code that reads DuckDB's own. The
+   warehouse then depends on the Spark run directory: moved or deleted, those views break.
 
 One Spark session per run process, started at the first build and stopped when the run's
-resources are torn down.
+resources are torn down (the JVM ends with the process).
 """
 
 from __future__ import annotations
@@ -60,11 +62,38 @@ def before_build(warehouse: str, settings: EngineSettings, log=None) -> None:
                  f"in {settings.raw_zone}")
 
 
-def after_build(con, settings: EngineSettings) -> list[str]:
-    """Views in the DuckDB warehouse (connection `con`, writable) over every table Spark built."""
+def built_tables(run_results: dict, manifest: dict) -> set[tuple[str, str]]:
+    """(schema, table) of every seed and table model this dbt invocation built (status success)."""
+    out = set()
+    for r in run_results["results"]:
+        node = manifest["nodes"].get(r["unique_id"], {})
+        kind = node.get("resource_type")
+        if r.get("status") == "success" and (kind == "seed" or (kind == "model" and node["config"].get(
+                "materialized") in ("table", "incremental"))):
+            out.add((node["schema"].lower(), (node.get("alias") or node["name"]).lower()))
+    return out
+
+
+def after_build(con, settings: EngineSettings, tables: set[tuple[str, str]]) -> list[str]:
+    """Views in the DuckDB warehouse (connection `con`, writable), in one transaction, over the
+    `tables` Spark has just built; a DuckDB table of the same name gives way."""
     from census_pipeline import spark_dbt
 
-    return spark_dbt.attach_spark_tables(con, settings)
+    con.execute("begin")
+    try:
+        names = spark_dbt.attach_spark_tables(con, settings, tables)
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+    return names
+
+
+def cancel_jobs() -> None:
+    """Cancel the Spark jobs running in the run's session (an interrupt of the run), if any."""
+    session = _session
+    if session is not None:
+        session.sparkContext.cancelAllJobs()
 
 
 def relation_columns() -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -79,13 +108,13 @@ def relation_columns() -> dict[tuple[str, str], list[tuple[str, str]]]:
         for table in _session.catalog.listTables(db.name):
             if table.isTemporary:  # a session's temporary views are listed in every database
                 continue
-            columns = _session.catalog.listColumns(table.name, db.name)
+            columns = _session.catalog.listColumns(f"{db.name}.{table.name}")  # (dbName= is deprecated: a warning)
             out[(db.name.lower(), table.name.lower())] = [(c.name, c.dataType) for c in columns]
     return out
 
 
 def stop() -> None:
-    """Stop the run's Spark session and its JVM, if a build started one."""
+    """Stop the run's Spark session, if a build started one (its JVM ends with the process)."""
     global _session
     with _lock:
         session, _session = _session, None

@@ -1,7 +1,7 @@
 """Column lineage of a dbt model from its compiled SQL, and that SQL made safe to show.
 
 `column_lineage` says, for each column a model writes, which columns of the tables it reads the
-value comes from. It parses the compiled SQL with sqlglot (DuckDB dialect) and needs only the
+value comes from. It parses the compiled SQL with sqlglot (DuckDB's dialect, or Spark's for a Spark run) and needs only the
 column lists of the tables read (for `select *`); it never opens the warehouse. A column depends on
 
 - the columns its expression reads, followed through CTEs, subqueries and unions; and

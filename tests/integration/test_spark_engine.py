@@ -4,11 +4,13 @@ process, the three Python models (pypinyin, Splink's SparkAPI) among them, the p
 Spark's tables), gives the same tables cell by cell and publishes the same CSV bytes as the DuckDB
 run did.
 
-The run is a process of its own with a Spark run directory (metastore, warehouse, raw zone) of the
-test's own; it stops its session and JVM when it ends. Java comes from Debian when missing (CI)."""
+The run is a process of its own, on a copy of the DuckDB run's warehouse (as an office would switch
+engines), with a Spark run directory (metastore, warehouse, raw zone) of the test's own; it stops
+its session and JVM when it ends. Java comes from Debian when missing (CI)."""
 
 import os
 import re
+import shutil
 import sys
 import time
 from decimal import Decimal
@@ -19,7 +21,7 @@ import duckdb
 import pytest
 
 from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
-from tests.builders import bulletin_folder, census_cli, debian_tool
+from tests.builders import bulletin_folder, census_cli, debian_tool, warehouse_path
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), the edits
 # and donor imputation, where the engines' SQL differs most; the quality tables (the scorecard's
@@ -64,6 +66,9 @@ def spark_run(built, small_census, tmp_path_factory):
                CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(folder / "spark"), CENSUS_SPARK_MASTER="local[2]",
                CENSUS_LOG_LEVEL="INFO", PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     (folder / "dagster_home").mkdir()
+    # on the DuckDB run's own warehouse (a copy): its ledger reads no file again, and Spark's tables
+    # replace DuckDB's, the analysis tables becoming views over Spark's Parquet
+    shutil.copyfile(warehouse_path(built[1]), folder / "w.duckdb")
     started = time.monotonic()
     run = census_cli(["run"], env, timeout=840)
     print(f"CENSUS_ENGINE=spark census run: {time.monotonic() - started:.0f} s")
@@ -107,7 +112,8 @@ def test_spark_run_publishes_the_bytes_duckdb_published(built, spark_run):
 
 def test_what_the_gates_and_the_publication_read_is_spark_s(spark_run):
     """The warehouse's analysis tables are views over the Parquet files Spark wrote in its run
-    directory: what the gates, the figures and the publication read is Spark's output, not DuckDB's."""
+    directory, DuckDB's tables of the same names gone: what the gates, the figures and the
+    publication read is Spark's output, not DuckDB's."""
     spark_dir = str(spark_run.folder / "spark")
     definitions = dict(((f"{s}.{t}", sql) for s, t, sql in spark_run.con.execute(
         "select schema_name, view_name, sql from duckdb_views() where not internal").fetchall()))
