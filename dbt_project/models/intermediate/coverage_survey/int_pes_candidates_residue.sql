@@ -4,4 +4,5 @@
     blocking key with a PES person), which costs less than a 23-second copy. -#}
 select c.*
 from {{ ref('int_pes_candidates') }} as c
-where c.record_id not in (select census_record_id from {{ ref('int_pes_id_matches') }})
+-- NOT EXISTS, not NOT IN: Spark's nested loop over every pair
+where not exists (select 1 from {{ ref('int_pes_id_matches') }} as m where m.census_record_id = c.record_id)

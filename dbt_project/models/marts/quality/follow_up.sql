@@ -44,7 +44,8 @@ cases as (
            'listed with ' || coalesce(cast(f.expected_persons as {{ text_type() }}), '?') || ' persons; no accepted submission'
                as detail
     from frame as f
-    where f.household_id not in (select household_id from submissions)
+    where f.household_id is not null  -- (NOT EXISTS, not NOT IN: Spark's nested loop; a null id was never a case)
+      and not exists (select 1 from submissions as s where s.household_id = f.household_id)
 
     union all
     select 'no_final_submission', household_id, ea_code,
