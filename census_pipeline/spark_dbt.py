@@ -200,19 +200,14 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
         spark.stop()
 
 
-def attach_spark_tables(con, settings: EngineSettings, only: set[tuple[str, str]] | None = None) -> list[str]:
-    """Views in the DuckDB connection `con` over the tables Spark built (Parquet under its
-    warehouse), named as in the warehouse (`bulletin.b1_population`): the publication code reads
-    them as it reads DuckDB's own. `only`: just these (schema, table), each of which must have its
-    Parquet files (a build's tables; None: every table folder there). A DuckDB table of the same
-    name (an earlier DuckDB run on this warehouse) gives way to the view. Returns the names."""
-    if only is None:
-        wanted = sorted((d.name.removesuffix(".db"), t.name) for d in settings.spark_warehouse.glob("*.db")
-                        for t in d.iterdir() if t.is_dir() and any(t.glob("*.parquet")))
-    else:
-        wanted = sorted(only)
+def attach_spark_tables(con, settings: EngineSettings, tables: set[tuple[str, str]]) -> list[str]:
+    """Views in the DuckDB connection `con` over `tables` ((schema, table) Spark built, each of
+    which must have its Parquet files under Spark's warehouse), named as in the warehouse
+    (`bulletin.b1_population`): the publication code reads them as it reads DuckDB's own. A DuckDB
+    table of the same name (an earlier DuckDB run on this warehouse) gives way to the view.
+    Returns the names."""
     names = []
-    for schema, table in wanted:
+    for schema, table in sorted(tables):
         folder = settings.spark_warehouse / f"{schema}.db" / table
         if not any(folder.glob("*.parquet")):
             raise RuntimeError(f"Spark built {schema}.{table} but no Parquet file is in {folder}")

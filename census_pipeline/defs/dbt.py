@@ -112,9 +112,9 @@ class CensusDbtCliResource(DbtCliResource):
         super().setup_for_execution(context)
         warehouse = self._warehouse()
         if warehouse:
-            from census_pipeline.defs.spark_engine import settings_for
+            from census_pipeline.lib.engine import engine_settings
 
-            self._engine = settings_for(warehouse)
+            self._engine = engine_settings(os.environ, warehouse)  # when the run starts, never at import
         if self.dbt_target == "spark" and not self.in_process:
             raise dg.Failure("CENSUS_ENGINE=spark runs dbt in the run's process (dbt-spark's session mode uses "
                              "the run's Spark session): in_process must stay true")
@@ -157,8 +157,9 @@ PARTIAL_PARSE = DBT_DIR / "target" / "partial_parse"  # dbt's parse state, one f
 def _partial_parse_file(warehouse_path: str, target: str | None = None) -> Path:
     """dbt re-parses the whole project (~3-5 s) when the profile differs from the one its saved
     parse state was made with, and the profile holds the warehouse's path and the target: one state
-    per warehouse and target (None: the profile's default, DuckDB), so a run never re-parses for want of the right one (the parse of `census prepare` is made with
-    the default warehouse; tests and benchmarks use others)."""
+    per warehouse and target (None: the profile's default, DuckDB), so a run never re-parses for want
+    of the right one (the parse of `census prepare` is made with the default warehouse; tests and
+    benchmarks use others)."""
     name = str(Path(warehouse_path).absolute()) + (f"|{target}" if target else "")  # a target: a profile of its own
     key = hashlib.sha256(name.encode()).hexdigest()[:16]
     return PARTIAL_PARSE / f"{key}.msgpack"
@@ -350,12 +351,13 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     stage_metadata = stage_metadata or {}
     target_path = invocation_folder(context.op.name, context.run.run_id)
     held = []
-    on_spark = getattr(dbt, "dbt_target", None) == "spark"
+    target = getattr(dbt, "dbt_target", None)  # None: DuckDB, the profile's default
+    on_spark = target == "spark"
     if on_spark:
         from census_pipeline.defs import spark_engine
 
-        spark_engine.before_build(warehouse.path, dbt.engine, context.log)
-    with parse_state(target_path, warehouse.path, "spark" if on_spark else None):
+        spark_engine.before_build(warehouse.path, dbt.engine, context.run.run_id, context.log)
+    with parse_state(target_path, warehouse.path, target):
         # the dbt unit tests (rules on hand-written rows) test the SQL, not this census: they run in
         # the test suite (tests/integration/test_dbt_unit_tests.py), not in every census run
         invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False,
@@ -370,12 +372,11 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
         built = spark_engine.built_tables(invocation.get_artifact("run_results.json"), invocation.manifest)
         with warehouse.connect() as con:
             views = spark_engine.after_build(con, dbt.engine, built)
-        spark_only = {k: v for k, v in spark_engine.relation_columns().items()
-                      if ".".join(k) not in set(views)}
+        spark_only = spark_engine.view_columns()
         context.log.info(f"{len(views)} tables built on Spark, readable in the warehouse as views")
     with warehouse.connect(read_only=True) as con:
         try:
-            models = model_sql_metadata(context, invocation, held, con, secret, "spark" if on_spark else "duckdb",
+            models = model_sql_metadata(context, invocation, held, con, secret, target or "duckdb",
                                         spark_only) if held else {}
         except Exception as e:  # a reader's aid: never lose the build's outputs over it
             context.log.warning(f"No column lineage or compiled SQL this run: {type(e).__name__}: {e}")

@@ -327,14 +327,16 @@ def _link(db, tables: dict[str, str], result: str, threshold: float) -> dict:
     """)
     count = {t: db.scalar(f"select count(*) from {t}")
              for t in ("register", "census", "register_residue", "census_residue", "train_labels")}
-    if not db.spark:
+    if db.spark:  # the answer, empty until one-to-one fills it (a census with no pair leaves it so)
+        db.con.createDataFrame([], RESULT_SCHEMA).createOrReplaceTempView(result)
+    else:
         db.con.execute(f"""create or replace temp table {result} (person_no varchar, census_record_id varchar,
                            match_probability double, match_weight double)""")
     stats = {"register_residue": count["register_residue"], "census_residue": count["census_residue"],
              "training_pairs": count["train_labels"], "candidate_pairs": 0}
     lap("inputs")
     if not count["register_residue"] or not count["census_residue"]:
-        return _no_pairs(db, result, stats)
+        return stats
 
     # m from the ID-linked pairs, u from all pairs of the whole register and census; on a census
     # too small to estimate them (a test, a pilot) the priors in settings() stand
@@ -379,7 +381,7 @@ def _link(db, tables: dict[str, str], result: str, threshold: float) -> dict:
     stats["blockable"] = [db.scalar(f"select count(*) from {t}_blockable") for t in ("register", "census")]
     lap("blockable")
     if not all(stats["blockable"]):  # no record shares a blocking key with the other side: no pair
-        return _no_pairs(db, result, stats)
+        return stats
     api = _splink_api(db)
     inputs = [api.register("register_blockable", table_name="register"),
               api.register("census_blockable", table_name="census")]
@@ -415,12 +417,6 @@ def _link(db, tables: dict[str, str], result: str, threshold: float) -> dict:
     """)
     stats["clustering_rounds"] = one_to_one(db, "candidate_pairs", result, threshold)
     lap("cluster")
-    return stats
-
-
-def _no_pairs(db, result: str, stats: dict) -> dict:
-    if db.spark:  # DuckDB's result table is already there, empty
-        db.con.createDataFrame([], RESULT_SCHEMA).createOrReplaceTempView(result)
     return stats
 
 
@@ -487,7 +483,6 @@ def _one_to_one_spark(db: _Spark, pairs: str, result: str, threshold: float) -> 
             where not exists (select 1 from _accepted as a where a.person_no = o.person_no)
               and not exists (select 1 from _accepted as a where a.census_record_id = o.census_record_id)
         """)
-    db.names = [n for n in db.names if n != result]  # the linkage's answer: left for the model to read
     return rounds
 
 

@@ -14,7 +14,8 @@ def model(dbt, session):
 
     registrants = dbt.ref("stg_registers__hukou_registrants")
     census = dbt.ref("int_persons_edited")
-    if type(session).__module__.startswith("pyspark"):
+    on_spark = type(session).__module__.startswith("pyspark")
+    if on_spark:
         names = registrants.select("person_name").unionAll(census.select("person_name"))
         characters = (names.where("person_name is not null")
                       .selectExpr("explode(split(person_name, '')) as character").distinct().collect())
@@ -26,7 +27,7 @@ def model(dbt, session):
             where person_name is not null
         """).fetchall()
     rows = [(c, lazy_pinyin(c, style=Style.NORMAL)[0]) for (c,) in characters if c.strip()]
-    if type(session).__module__.startswith("pyspark"):
+    if on_spark:
         return session.createDataFrame(rows, "character string, pinyin string")
     import pandas as pd
 
