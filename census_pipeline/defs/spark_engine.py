@@ -5,8 +5,9 @@ dbt's models are built. Ingestion writes the restricted raw tables into the Duck
 always (its ledger, quarantine and exactly-once rules are the warehouse's); then each `dbt build`
 of the run:
 
-1. writes the raw tables dbt reads as the raw zone, Parquet partitioned by county
-   (lib/raw_zone.py), and registers them as the `raw.*` tables of the Spark session;
+1. (the run's first build only) writes the raw tables dbt reads as the raw zone, Parquet
+   partitioned by county (lib/raw_zone.py), and registers them as the `raw.*` tables of the Spark
+   session;
 2. runs dbt in the run's process with `--target spark` (dbt-spark's session mode finds the session
    started here: `spark_dbt.start_session`, with the run directory's own warehouse and Derby
    metastore, and the two functions Spark SQL lacks);
