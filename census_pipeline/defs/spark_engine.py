@@ -13,9 +13,12 @@ of the run:
    metastore, and the two functions Spark SQL lacks);
 3. makes every table this build made on Spark readable in the DuckDB warehouse as a view of the
    same name over its Parquet files (`spark_dbt.attach_spark_tables`; a DuckDB table of that name,
-   from an earlier DuckDB run, gives way): the gates, the figures of each stage and the
+   from an earlier DuckDB run, gives way): the figures of each stage, the asset metadata and the
    publication read Spark's tables through them, with the code that reads DuckDB's own. The
    warehouse then depends on the Spark run directory: moved or deleted, those views break.
+
+The Great Expectations gates of the tables dbt builds run on GX's Spark execution engine, in this
+same session (`session`); the raw zone's gate stays on DuckDB, where ingestion writes it.
 
 One Spark session per run process, started at the first build and stopped when the run's
 resources are torn down (the JVM ends with the process).
@@ -46,21 +49,38 @@ def before_build(warehouse: str, settings: EngineSettings, run_id: str, log=None
     """The run's Spark session (started here the first time) with the raw zone of `warehouse`,
     exported and registered once per run: ingestion is over before the first build, so the
     bulletin's build reads the raw zone the microdata's exported (again, 4.4 s at 1 M persons)."""
-    global _session, _raw_zone_of
+    global _raw_zone_of
     from census_pipeline import spark_dbt
 
     with _lock:
-        if _session is None:
-            _session = spark_dbt.start_session(settings)
-            spark_dbt.use_session_for_python_models()  # Splink and pypinyin on this session too
+        spark = _started(settings)
         if _raw_zone_of == run_id:
             return
         rows = spark_dbt.export_from_warehouse(warehouse, settings)
-        spark_dbt.register_raw_zone(_session, settings)
+        spark_dbt.register_raw_zone(spark, settings)
         _raw_zone_of = run_id
     if log is not None:
         log.info(f"Spark ({settings.spark_master}): raw zone of {len(rows)} tables, {sum(rows.values()):,} rows, "
                  f"in {settings.raw_zone}")
+
+
+def _started(settings: EngineSettings):
+    """The run's session, started now if none is (under _lock)."""
+    global _session
+    from census_pipeline import spark_dbt
+
+    if _session is None:
+        _session = spark_dbt.start_session(settings)
+        spark_dbt.use_session_for_python_models()  # Splink and pypinyin on this session too
+    return _session
+
+
+def session(settings: EngineSettings):
+    """The run's Spark session, for the quality gates (resources/expectations.py): the one the
+    builds use, or started here when the run builds nothing (a gate run alone: the metastore of the
+    run directory still knows the tables and the raw zone an earlier build registered)."""
+    with _lock:
+        return _started(settings)
 
 
 def built_tables(run_results: dict, manifest: dict) -> set[tuple[str, str]]:

@@ -2,12 +2,13 @@
 whole Dagster run as a user starts it (ingestion, gates, every dbt model on dbt-spark in the run's
 process, the three Python models (pypinyin, Splink's SparkAPI) among them, the publication from
 Spark's tables), gives the same tables cell by cell and publishes the same CSV bytes as the DuckDB
-run did.
+run did; its quality gates ran on GX's Spark execution engine and found what DuckDB's found.
 
 The run is a process of its own, on a copy of the DuckDB run's warehouse (as an office would switch
 engines), with a Spark run directory (metastore, warehouse, raw zone) of the test's own; it stops
 its session and JVM when it ends. Java comes from Debian when missing (CI)."""
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import duckdb
 import pytest
 
 from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
+from census_pipeline.defs.quality.gates import GATES
 from tests.builders import bulletin_folder, census_cli, debian_tool, warehouse_path
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), the edits
@@ -123,3 +125,33 @@ def test_what_the_gates_and_the_publication_read_is_spark_s(spark_run):
     tables = spark_run.con.execute("select table_schema from information_schema.tables "
                                    "where table_type = 'BASE TABLE' group by all").fetchall()
     assert {s for (s,) in tables} <= {"raw", "quality"}, tables  # ingestion's own (raw, the ledger, quarantine)
+
+
+def _validations(out: Path) -> dict[str, dict]:
+    """Each suite's newest stored validation result (stripped: counts only) under out/quality."""
+    newest: dict[str, Path] = {}
+    for path in sorted((out / "quality" / "validations").rglob("*.json"), key=lambda p: p.parent.name):
+        newest[path.relative_to(out / "quality" / "validations").parts[0]] = path
+    return {suite: json.loads(path.read_text(encoding="utf-8")) for suite, path in newest.items()}
+
+
+def test_the_gates_of_spark_s_tables_ran_on_gx_s_spark_engine_with_duckdb_s_findings(built, spark_run):
+    """Every suite of a table dbt builds was validated by GX's Spark execution engine on Spark's own
+    tables (its batch is a Spark DataFrame, not a query over the warehouse), and found what the
+    DuckDB run's did: each expectation passed or failed alike, over as many rows, with the same
+    counts. The raw zone's suite, ingestion's own table, stayed on DuckDB."""
+    duck = _validations(warehouse_path(built[1]).parent / "out")
+    spark = _validations(spark_run.folder / "out")
+    gates = {g.suite: g for g in GATES}
+    assert set(spark) == set(duck) == set(gates)
+    compared = 0
+    for suite, result in spark.items():
+        source = result["meta"]["active_batch_definition"]["datasource_name"]
+        assert source == ("spark" if gates[suite].built_by_dbt else "warehouse"), (suite, source)
+        assert duck[suite]["meta"]["active_batch_definition"]["datasource_name"] == "warehouse"
+        assert len(result["results"]) == len(duck[suite]["results"]) > 0, suite
+        for got, want in zip(result["results"], duck[suite]["results"], strict=True):
+            assert got["expectation_config"]["type"] == want["expectation_config"]["type"]
+            assert (got["success"], got["result"]) == (want["success"], want["result"]), (suite, got, want)
+            compared += "element_count" in got["result"] and got["result"]["element_count"] > 0
+    assert compared >= 10  # column expectations over rows, not only empty or aggregate ones
