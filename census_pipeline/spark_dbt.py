@@ -34,7 +34,6 @@ from collections.abc import Sequence
 
 from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
 from census_pipeline.lib.engine import EngineSettings, engine_settings
-from census_pipeline.lib.raw_zone import PARTITION_COLUMN
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 SPARK_SLICE = ("resource_type:model",)
@@ -146,21 +145,23 @@ def register_functions(spark) -> None:
 
 
 def register_raw_zone(spark, settings: EngineSettings) -> list[str]:
-    """Every Parquet dataset under the raw zone becomes the external table raw.<name>."""
+    """Every Parquet dataset under the raw zone becomes the external table raw.<name>, read
+    recursively: its county and upload-day folders are a layout, not partition columns (the
+    columns are in the files, typed; a line's table has its submission's folders only), so Spark
+    reads the rows and types DuckDB wrote, a null upload day included."""
     spark.sql("create database if not exists raw")
     names = []
-    for folder in sorted(p for p in settings.raw_zone.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in settings.raw_zone.iterdir() if p.is_dir() and not p.name.startswith(".")):
         spark.sql(f"drop table if exists raw.{folder.name}")
-        spark.sql(f"create table raw.{folder.name} using parquet location '{folder}'")
-        if any(p.name.startswith(f"{PARTITION_COLUMN}=") for p in folder.iterdir()):
-            # the metastore knows a table's partitions only once told of them
-            spark.sql(f"msck repair table raw.{folder.name}")
+        spark.sql(f"create table raw.{folder.name} using parquet options (recursiveFileLookup 'true') "
+                  f"location '{folder}'")
         names.append(folder.name)
     return names
 
 
-def export_from_warehouse(warehouse: str, settings: EngineSettings) -> dict[str, int]:
-    """The raw tables dbt reads (its `raw` sources, from the project's manifest) as the raw zone."""
+def export_from_warehouse(warehouse: str, settings: EngineSettings):
+    """The raw tables dbt reads (its `raw` sources, from the project's manifest) brought up to date
+    in the raw zone, partition by partition (lib/raw_zone.py); returns its raw_zone.Export."""
     import json
 
     import duckdb

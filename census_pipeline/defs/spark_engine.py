@@ -5,9 +5,9 @@ dbt's models are built. Ingestion writes the restricted raw tables into the Duck
 always (its ledger, quarantine and exactly-once rules are the warehouse's); then each `dbt build`
 of the run:
 
-1. (the run's first build only) writes the raw tables dbt reads as the raw zone, Parquet
-   partitioned by county (lib/raw_zone.py), and registers them as the `raw.*` tables of the Spark
-   session;
+1. (the run's first build only) brings the raw zone up to date with the raw tables dbt reads:
+   Parquet by county and upload day, only the partitions that changed rewritten (lib/raw_zone.py);
+   and registers them as the `raw.*` tables of the Spark session;
 2. runs dbt in the run's process with `--target spark` (dbt-spark's session mode finds the session
    started here: `spark_dbt.start_session`, with the run directory's own warehouse and Derby
    metastore, and the two functions Spark SQL lacks);
@@ -56,12 +56,13 @@ def before_build(warehouse: str, settings: EngineSettings, run_id: str, log=None
         spark = _started(settings)
         if _raw_zone_of == run_id:
             return
-        rows = spark_dbt.export_from_warehouse(warehouse, settings)
+        done = spark_dbt.export_from_warehouse(warehouse, settings)
         spark_dbt.register_raw_zone(spark, settings)
         _raw_zone_of = run_id
     if log is not None:
-        log.info(f"Spark ({settings.spark_master}): raw zone of {len(rows)} tables, {sum(rows.values()):,} rows, "
-                 f"in {settings.raw_zone}")
+        log.info(f"Spark ({settings.spark_master}): raw zone of {len(done.rows)} tables, {sum(done.rows.values()):,} "
+                 f"rows, in {settings.raw_zone}: partitions (a county's upload day; a table without either is one) "
+                 f"{done.written:,} written, {done.kept:,} unchanged, {done.removed:,} removed")
 
 
 def _started(settings: EngineSettings):
