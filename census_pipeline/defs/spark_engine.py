@@ -79,7 +79,9 @@ def _started(settings: EngineSettings):
 def session(settings: EngineSettings):
     """The run's Spark session, for the quality gates (resources/expectations.py): the one the
     builds use, or started here when the run builds nothing (a gate run alone: the metastore of the
-    run directory still knows the tables and the raw zone an earlier build registered)."""
+    run directory still knows the tables and the raw zone an earlier build registered; a suite that
+    reads a raw table, the listing frame, then reads it as that build exported it, not as the
+    warehouse holds it now)."""
     with _lock:
         return _started(settings)
 

@@ -22,8 +22,11 @@ new day of uploads writes that day's folders. A changed schema rewrites the whol
 Crash-safe. Each partition is written beside the table, then moved into place; the manifest is
 removed before the first change and written (atomically) after the last, so an export killed at
 any point leaves a table with no manifest, which the next export writes whole. Partitions are
-compared by 64-bit hashes of their rows (DuckDB's hash, summed and xor-ed): a change that left
-a partition's count and both sums alike would go unseen; it is not one an ordinary delivery makes.
+compared by 64-bit hashes of their rows (DuckDB's hash of the row, summed, and hashed again and
+xor-ed: DuckDB combines a row's columns by xor, so values swapped between two rows leave a plain
+xor alike): a change that left a partition's count and both sums alike would go unseen; it is not
+one an ordinary delivery makes. Crash-safe means a killed process, not a power cut: nothing is
+fsynced before the manifest is put in place.
 
 DuckDB-only types are written as what they hold: JSON as its text (the models parse it), an
 unsigned count as a signed one.
@@ -47,6 +50,8 @@ DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder DuckDB (as Hive) 
 WHOLE = "."  # the one "partition" of a table that is not partitioned
 LAYOUT_VERSION = 2  # 1: county folders only, partition columns in the path only
 _move = os.replace  # every file and folder put in place (a test kills an export at one of them)
+_remove = shutil.rmtree  # every folder taken away (likewise); never told to ignore errors: a folder left
+                         # behind unlisted would be read by Spark, its rows twice or stale
 
 
 @dataclasses.dataclass
@@ -92,8 +97,10 @@ def _relation(con, table: str, tables: set[str]) -> tuple[str, tuple[str, ...], 
     select = _select_list(cols, "t")
     parent = PARENT.get(table)
     if not own and parent in tables and "submission_id" in names:
-        return (f"select {select}, p.county_code, p.upload_date from raw.{table} t "
-                f"left join (select submission_id, county_code, upload_date from raw.{parent}) p using (submission_id)",
+        # one row per submission_id on the parent's side (it is unique there): a line is never written twice
+        return (f"select {select}, p.county_code, p.upload_date from raw.{table} t left join "
+                f"(select submission_id, min(county_code) as county_code, min(upload_date) as upload_date "
+                f"from raw.{parent} group by submission_id) p using (submission_id)",
                 PARTITION_COLUMNS, False)
     return f"select {select} from raw.{table} t", own, bool(own)
 
@@ -102,7 +109,8 @@ def _folder_sql(parts: tuple[str, ...]) -> str:
     """SQL: a row's partition folder, as DuckDB's partitioned COPY names it."""
     if not parts:
         return f"'{WHOLE}'"
-    return " || '/' || ".join(f"'{c}=' || coalesce(cast({c} as varchar), '{DEFAULT_PARTITION}')" for c in parts)
+    return " || '/' || ".join(f"'{c}=' || coalesce(url_encode(cast({c} as varchar)), '{DEFAULT_PARTITION}')"
+                              for c in parts)  # DuckDB percent-encodes a value as url_encode does
 
 
 def _read_manifest(target: Path) -> dict | None:
@@ -123,7 +131,8 @@ def _remove_partition(target: Path, folder: str) -> None:
         (target / "part-0.parquet").unlink(missing_ok=True)
         return
     path = target / folder
-    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        _remove(path)
     parent = path.parent
     while parent != target and parent.is_dir() and not any(parent.iterdir()):  # a county left with no day
         parent.rmdir()
@@ -139,14 +148,16 @@ def export_table(con, folder: Path, table: str, tables: set[str], result: Export
     written = [c for c, _ in schema if in_files or c not in parts]  # a parent's county and day: the path only
     hashed = ", ".join(f'"{c}"' for c in written)
     now = {f: [int(n), str(s), int(x)] for f, n, s, x in con.execute(f"""
-        select {_folder_sql(parts)} as folder, count(*), sum(hash({hashed})::hugeint), bit_xor(hash({hashed}))
+        select {_folder_sql(parts)} as folder, count(*), sum(hash({hashed})::hugeint), bit_xor(hash(hash({hashed})))
         from ({relation}) group by all
     """).fetchall()}
     result.rows[table] = sum(n for n, _, _ in now.values())
     layout = {"version": LAYOUT_VERSION, "partitioned_by": list(parts), "columns": schema}
     old = _read_manifest(target)
-    if old is None or old.get("layout") != layout:
-        shutil.rmtree(target, ignore_errors=True)
+    if old is None or old.get("layout") != layout:  # written whole: the manifest goes first
+        (target / MANIFEST).unlink(missing_ok=True)
+        if target.exists():
+            _remove(target)
         old = {"partitions": {}}
     changed = sorted(f for f in now if old["partitions"].get(f) != now[f])
     removed = sorted(set(old["partitions"]) - set(now))
@@ -157,15 +168,17 @@ def export_table(con, folder: Path, table: str, tables: set[str], result: Export
     (target / MANIFEST).unlink(missing_ok=True)  # from here until the new one: written whole next time
     columns = ", ".join(f'"{c}"' for c in written)
     staging = folder / f".{table}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    if staging.exists():  # a killed export's
+        _remove(staging)
     staging.mkdir()
     if not (target / SCHEMA_FILE).exists():  # a table written whole (its columns are the manifest's)
         con.execute(f"copy (select {columns} from ({relation}) limit 0) to '{staging / SCHEMA_FILE}' (format parquet)")
         _move(staging / SCHEMA_FILE, target / SCHEMA_FILE)
     if changed and parts:
         picked = ", ".join("'" + f.replace("'", "''") + "'" for f in changed)
+        only = "" if len(changed) == len(now) else f"where {_folder_sql(parts)} in ({picked})"
         con.execute(f"""
-            copy (select * from ({relation}) where {_folder_sql(parts)} in ({picked}))
+            copy (select * from ({relation}) {only})
             to '{staging / "parts"}' (format parquet, partition_by ({", ".join(parts)}),
                                       write_partition_columns {str(in_files).lower()})
         """)
@@ -181,7 +194,7 @@ def export_table(con, folder: Path, table: str, tables: set[str], result: Export
         _move(staging / "part-0.parquet", target / "part-0.parquet")
     for f in removed:
         _remove_partition(target, f)
-    shutil.rmtree(staging)
+    _remove(staging)
     _write_atomically(target / MANIFEST, json.dumps({"layout": layout, "partitions": now}, indent=0))
     result.written += len(changed)
     result.removed += len(removed)

@@ -108,23 +108,52 @@ def test_an_older_layout_or_another_schema_is_written_whole(tmp_path):
 
 # ------------------------------------------------------------------ property: any history, any crash
 
-COUNTIES = ("330102", "330106", "330110")
+# county codes are digits in a census; these also hold what DuckDB percent-encodes in a folder name
+COUNTIES = ("330102", "3301 06", "33/0=1%")
 submission = st.tuples(st.integers(0, 40), st.sampled_from(COUNTIES),
                        st.one_of(st.none(), st.integers(0, 4).map(lambda d: date(2020, 11, 1) + timedelta(days=d))),
                        st.text(alphabet="ab'\"/=", max_size=3))
-step = st.tuples(st.lists(submission, max_size=6), st.lists(st.integers(0, 40), max_size=4),
-                 st.one_of(st.none(), st.integers(1, 12)))
+# deliveries, withdrawals, whether the submissions' columns change (a layout change: written whole),
+# the file operation (a move or a removal) an export is killed at, and whether it is retried at once
+step = st.tuples(st.lists(submission, max_size=6), st.lists(st.integers(0, 40), max_size=4), st.booleans(),
+                 st.one_of(st.none(), st.integers(1, 12)), st.booleans())
 
 
 class Killed(Exception):
     pass
 
 
+def _export_killed_at(con, folder: Path, tables: list[str], kill_at: int) -> None:
+    """An export killed at its kill_at-th file operation: before a move into place, or halfway
+    through a removal (one of the folder's files gone, the rest still there)."""
+    real_move, real_remove, calls = raw_zone._move, raw_zone._remove, [0]
+
+    def dying(real, partly):
+        def op(*args):
+            calls[0] += 1
+            if calls[0] == kill_at:
+                if partly:
+                    for f in sorted(Path(args[0]).rglob("*.parquet"))[:1]:
+                        f.unlink()
+                raise Killed
+            real(*args)
+        return op
+
+    raw_zone._move, raw_zone._remove = dying(real_move, False), dying(real_remove, True)
+    try:
+        export_raw_zone(con, folder, tables)
+    except Killed:
+        pass
+    finally:
+        raw_zone._move, raw_zone._remove = real_move, real_remove
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(step, min_size=1, max_size=5))
+@given(steps=st.lists(step, min_size=1, max_size=6))
 def test_after_any_history_of_deliveries_and_killed_exports_the_zone_is_the_warehouse(tmp_path_factory, steps):
-    """Submissions (and their lines) arrive, are replaced or withdrawn; some exports are killed at
-    their n-th file operation. After every export that finishes, the raw zone holds exactly the
+    """Submissions (and their lines) arrive, are replaced or withdrawn, the submissions' columns
+    change and change back; some exports are killed at their n-th file operation and left so until
+    after the next deliveries. After every export that finishes, the raw zone holds exactly the
     warehouse's rows: nothing lost, nothing twice, nothing stale."""
     folder = tmp_path_factory.mktemp("zone") / "raw"
     con = duckdb.connect()
@@ -132,38 +161,62 @@ def test_after_any_history_of_deliveries_and_killed_exports_the_zone_is_the_ware
     con.execute("create table raw.household_submissions (submission_id varchar, county_code varchar, "
                 "upload_date date, address varchar)")
     con.execute("create table raw.person_lines (submission_id varchar, person_index bigint, name varchar)")
-    real_replace = raw_zone._move
-    for arrivals, withdrawn, kill_at in steps:
+    tables = ["household_submissions", "person_lines"]
+    extra = False
+    for arrivals, withdrawn, toggle, kill_at, retry in steps:
         for n, county, day, text in arrivals:
             sid = f"s{n}"
             con.execute("delete from raw.household_submissions where submission_id = ?", [sid])
             con.execute("delete from raw.person_lines where submission_id = ?", [sid])
-            con.execute("insert into raw.household_submissions values (?, ?, ?, ?)", [sid, county, day, text])
+            con.execute(f"insert into raw.household_submissions values (?, ?, ?, ?{', null' if extra else ''})",
+                        [sid, county, day, text])
             con.execute("insert into raw.person_lines values (?, 1, ?), (?, 2, ?)", [sid, text, sid, text + "2"])
         for n in withdrawn:
             con.execute("delete from raw.household_submissions where submission_id = ?", [f"s{n}"])
+        if toggle:
+            extra = not extra
+            con.execute("alter table raw.household_submissions " +
+                        ("add column h_rooms bigint" if extra else "drop column h_rooms"))
         if kill_at is not None:
-            calls = [0]
-
-            def dying(src, dst, calls=calls, kill_at=kill_at):
-                calls[0] += 1
-                if calls[0] == kill_at:
-                    raise Killed
-                real_replace(src, dst)
-
-            raw_zone._move = dying
-            try:
-                export_raw_zone(con, folder, ["household_submissions", "person_lines"])
-            except Killed:
-                pass
-            finally:
-                raw_zone._move = real_replace
-        export_raw_zone(con, folder, ["household_submissions", "person_lines"])
-        for table in ("household_submissions", "person_lines"):
+            _export_killed_at(con, folder, tables, kill_at)
+            if not retry:
+                continue  # the zone stays as the killed export left it until the next deliveries
+        export_raw_zone(con, folder, tables)
+        for table in tables:
             want = sorted(con.execute(f"select * from raw.{table}").fetchall(), key=repr)
             assert _read(con, folder / table) == want, table
             assert (folder / table / MANIFEST).exists()
         assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_a_killed_export_then_the_old_rows_again_is_still_exact(tmp_path):
+    """The case a kept manifest would get wrong: an export is killed after replacing a partition,
+    the warehouse goes back to what the manifest describes, and the next export must not trust it."""
+    con = duckdb.connect()
+    _census(con)
+    folder = tmp_path / "raw"
+    export_raw_zone(con, folder, ["household_submissions"])
+    con.execute("update raw.household_submissions set device_id = '\"changed\"'")
+    _export_killed_at(con, folder, ["household_submissions"], 3)  # one partition replaced, the next removed
+    con.execute("""update raw.household_submissions set device_id = case submission_id when 's1' then '"x"'
+                   when 's3' then '{"a": 1}' end""")
+    export_raw_zone(con, folder, ["household_submissions"])
+    assert [r[3] for r in _read(con, folder / "household_submissions")] == ['"x"', None, '{"a": 1}']
+
+
+def test_a_layout_change_killed_halfway_then_undone_is_still_exact(tmp_path):
+    """Columns change (the table is written whole: its folder removed first), the export is killed
+    halfway through that removal, and the columns change back: the old manifest must not vouch for
+    the folders the removal took."""
+    con = duckdb.connect()
+    _census(con)
+    folder = tmp_path / "raw"
+    export_raw_zone(con, folder, ["household_submissions"])
+    con.execute("alter table raw.household_submissions add column h_rooms bigint")
+    _export_killed_at(con, folder, ["household_submissions"], 1)
+    con.execute("alter table raw.household_submissions drop column h_rooms")
+    export_raw_zone(con, folder, ["household_submissions"])
+    assert len(_read(con, folder / "household_submissions")) == 3
 
 
 @pytest.mark.parametrize("table", ["household_submissions"])
