@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -122,14 +123,45 @@ def observed(kind: str, result: dict) -> str:
     return "" if value is None else "(withheld: not a count)"
 
 
+# What an engine's error message may quote of a row: a literal in single quotes (DuckDB's "Could
+# not convert string '...' to INT32", Spark's CAST_INVALID_INPUT "The value '...' of the type ..."),
+# a run of digits as long as an ID number's or a phone's, a Chinese character (a name, an address)
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")
+_VALUE_SHAPED = re.compile(r"[0-9]{6,}|[\u3400-\u9fff\uf900-\ufaff]+")
+ERROR_CHARS = 300
+
+
+def without_values(message: str | None) -> str | None:
+    """An engine's error message, its first line only, with every quoted literal, long digit run
+    and Chinese character replaced by an ellipsis: what failed and why, never the value."""
+    if not message:
+        return message
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    text = _VALUE_SHAPED.sub("…", _QUOTED.sub("'…'", first))
+    return text[:ERROR_CHARS] + ("…" if len(text) > ERROR_CHARS else "")
+
+
+def _strip_exception(info: dict) -> None:
+    """GX's exception_info, in place: the message without values, no traceback (its frames quote
+    the SQL and the engine's message again)."""
+    for part in [info, *(v for v in info.values() if isinstance(v, dict))]:
+        if "exception_message" in part:
+            part["exception_message"] = without_values(part["exception_message"])
+        if "exception_traceback" in part:
+            part["exception_traceback"] = None
+
+
 def strip_values(validation) -> None:
-    """Keep only counts and rates in each expectation's result, in place (see KEPT_RESULT_KEYS)."""
+    """Keep only counts and rates in each expectation's result, in place (see KEPT_RESULT_KEYS),
+    and no value in an error's message."""
     for r in validation.results:
         result = r.result or {}
         kept = {k: result[k] for k in KEPT_RESULT_KEYS if k in result}
         if _is_count(result.get("observed_value")):
             kept["observed_value"] = result["observed_value"]
         r.result = kept
+        if isinstance(getattr(r, "exception_info", None), dict):
+            _strip_exception(r.exception_info)
 
 
 def _outcome(r, key_column: str | None) -> ExpectationOutcome:
@@ -144,7 +176,7 @@ def _outcome(r, key_column: str | None) -> ExpectationOutcome:
         sample = [row.get(key_column) if isinstance(row, dict) else row for row in sample]
     else:
         sample = []
-    error = "; ".join(e for e in errors if e) or None
+    error = "; ".join(without_values(e) for e in errors if e) or None  # into the check's metadata: no value
     return ExpectationOutcome(
         rule=(cfg.meta or {}).get("rule", cfg.type), description=cfg.description or cfg.type,
         severity=(cfg.meta or {}).get("severity", "ERROR"), success=bool(r.success),

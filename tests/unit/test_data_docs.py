@@ -1,7 +1,7 @@
 """Great Expectations pages made to open offline, and expectations put in plain words."""
 
 from census_pipeline.resources.data_docs import MARK, offline
-from census_pipeline.resources.expectations import in_words, observed, strip_values
+from census_pipeline.resources.expectations import in_words, observed, strip_values, without_values
 
 GX_HEAD = """<html><head><link rel="stylesheet" href="https://maxcdn.example/bootstrap.min.css"/>
 <script src="https://code.example/jquery.min.js"></script><style>a { background: url('https://s3.example/logo.png') }</style>
@@ -40,3 +40,26 @@ def test_stripped_results_keep_counts_only():
 
     strip_values(V)
     assert V.results[0].result == {"element_count": 9, "unexpected_count": 1}
+
+
+def test_an_engine_s_error_message_keeps_what_failed_and_loses_the_value():
+    spark = ("[CAST_INVALID_INPUT] The value '330106194312027228' of the type \"STRING\" cannot be cast to "
+             "\"INT\" because it is malformed. SQLSTATE: 22018\n== SQL (line 1, position 8) ==\nselect '张三'")
+    duck = "Conversion Error: Could not convert string '王小明' to INT32 near 13012345678 and 李"
+    assert without_values(spark) == ("[CAST_INVALID_INPUT] The value '…' of the type \"STRING\" cannot be cast to "
+                                     "\"INT\" because it is malformed. SQLSTATE: 22018")
+    assert without_values(duck) == "Conversion Error: Could not convert string '…' to INT32 near … and …"
+    assert without_values(None) is None and len(without_values("x" * 1000)) == 301
+
+    class R:
+        result = {"element_count": 9}
+        exception_info = {"metric.id": {"raised_exception": True, "exception_message": duck,
+                                        "exception_traceback": "Traceback ... '王小明' ..."}}
+
+    class V:
+        results = [R()]
+
+    strip_values(V)
+    assert V.results[0].exception_info == {"metric.id": {
+        "raised_exception": True, "exception_message": "Conversion Error: Could not convert string '…' to INT32 "
+                                                       "near … and …", "exception_traceback": None}}
