@@ -122,10 +122,10 @@ def engine_refusal(warehouse: str) -> str | None:
     from census_pipeline.lib.engine import engine_settings
 
     try:
-        engine = engine_settings(os.environ, warehouse).engine
+        settings = engine_settings(os.environ, warehouse)
     except ValueError as e:
         return str(e)
-    return java_missing() if engine == "spark" else None
+    return java_missing() if settings.on_spark else None
 
 
 def check_can_start(args: argparse.Namespace, command: str = "run") -> tuple[dict[str, str] | None, int]:

@@ -99,7 +99,7 @@ class CensusDbtCliResource(DbtCliResource):
     @property
     def dbt_target(self) -> str | None:
         """The profile's target the engine asks for: `spark`, or None (the default, the DuckDB warehouse)."""
-        return "spark" if self._engine is not None and self._engine.engine == "spark" else None
+        return "spark" if self._engine is not None and self._engine.on_spark else None
 
     @staticmethod
     def _warehouse() -> str | None:

@@ -25,6 +25,10 @@ class EngineSettings:
     spark_dir: Path
 
     @property
+    def on_spark(self) -> bool:
+        return self.engine == "spark"
+
+    @property
     def raw_zone(self) -> Path:
         return self.spark_dir / "raw"
 

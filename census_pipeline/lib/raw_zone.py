@@ -145,10 +145,10 @@ def export_table(con, folder: Path, table: str, tables: set[str], result: Export
     relation, parts, in_files = _relation(con, table, tables)
     described = con.sql(relation)
     schema = [[c, str(t)] for c, t in zip(described.columns, described.types, strict=True)]
-    written = [c for c, _ in schema if in_files or c not in parts]  # a parent's county and day: the path only
-    hashed = ", ".join(f'"{c}"' for c in written)
+    # the columns in the files (a parent's county and day are in the path only), hashed as written
+    columns = ", ".join(f'"{c}"' for c, _ in schema if in_files or c not in parts)
     now = {f: [int(n), str(s), int(x)] for f, n, s, x in con.execute(f"""
-        select {_folder_sql(parts)} as folder, count(*), sum(hash({hashed})::hugeint), bit_xor(hash(hash({hashed})))
+        select {_folder_sql(parts)} as folder, count(*), sum(hash({columns})::hugeint), bit_xor(hash(hash({columns})))
         from ({relation}) group by all
     """).fetchall()}
     result.rows[table] = sum(n for n, _, _ in now.values())
@@ -166,7 +166,6 @@ def export_table(con, folder: Path, table: str, tables: set[str], result: Export
         return
     target.mkdir(parents=True, exist_ok=True)
     (target / MANIFEST).unlink(missing_ok=True)  # from here until the new one: written whole next time
-    columns = ", ".join(f'"{c}"' for c in written)
     staging = folder / f".{table}.staging"
     if staging.exists():  # a killed export's
         _remove(staging)

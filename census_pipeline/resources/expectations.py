@@ -134,9 +134,9 @@ ERROR_CHARS = 300
 def without_values(message: str | None) -> str | None:
     """An engine's error message, its first line only, with every quoted literal, long digit run
     and Chinese character replaced by an ellipsis: what failed and why, never the value."""
-    if not message:
+    if not message or not message.strip():
         return message
-    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = message.strip().splitlines()[0]
     text = _VALUE_SHAPED.sub("…", _QUOTED.sub("'…'", first))
     return text[:ERROR_CHARS] + ("…" if len(text) > ERROR_CHARS else "")
 
@@ -227,7 +227,7 @@ class GreatExpectations(dg.ConfigurableResource):
 
     @property
     def _on_spark(self) -> bool:
-        return self._engine is not None and self._engine.engine == "spark"
+        return self._engine is not None and self._engine.on_spark
 
     def _gx(self):
         """great_expectations, once the background import (if one was started) has finished. Had
