@@ -117,7 +117,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def engine_refusal(warehouse: str) -> str | None:
     """Why a run must not start on the engine CENSUS_ENGINE names, or None: an engine it does not
-    know, or Spark without the Java it starts."""
+    know, Spark in this process without the Java it starts, or a Spark Connect server without the
+    client's packages."""
     from census_pipeline.defs.spark_engine import java_missing
     from census_pipeline.lib.engine import engine_settings
 
@@ -125,7 +126,13 @@ def engine_refusal(warehouse: str) -> str | None:
         settings = engine_settings(os.environ, warehouse)
     except ValueError as e:
         return str(e)
-    return java_missing() if settings.on_spark else None
+    if not settings.on_spark:
+        return None
+    if settings.spark_remote:
+        from census_pipeline.defs.spark_engine import connect_client_missing
+
+        return connect_client_missing()
+    return java_missing()
 
 
 def check_can_start(args: argparse.Namespace, command: str = "run") -> tuple[dict[str, str] | None, int]:

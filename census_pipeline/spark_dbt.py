@@ -2,9 +2,10 @@
 
 dbt-spark's session mode runs Spark inside the dbt process: `CENSUS_ENGINE=spark census run`'s own
 process (defs/spark_engine.py, ADR 0012), or this module's `main` for the dbt models alone beside a
-DuckDB run. Either starts the Spark session itself (master, warehouse and a Derby metastore of the run directory's
-own, from census_pipeline.lib.engine), registers the two functions the models need that Spark
-SQL lacks, registers the raw zone (Parquet written from the DuckDB warehouse) as the `raw`
+DuckDB run. Either starts the Spark session itself (master, warehouse and a Derby metastore of the
+run directory's own, from census_pipeline.lib.engine; or, with CENSUS_SPARK_REMOTE, a session of a
+Spark Connect server, whose master, warehouse and metastore are its own: ADR 0013), registers the
+two functions the models need that Spark SQL lacks, registers the raw zone (Parquet written from the DuckDB warehouse) as the `raw`
 source tables, then runs dbt in-process: dbt-spark's `getOrCreate()` finds this session.
 
 dbt-spark submits Python models to Databricks only (its job-cluster and all-purpose-cluster
@@ -31,6 +32,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
 from census_pipeline.lib.engine import EngineSettings, engine_settings
@@ -69,20 +71,55 @@ def spark_conf(settings: EngineSettings) -> dict[str, str]:
     }
 
 
+# what a session may set for itself (runtime SQL settings): on a Spark Connect server, whose static
+# settings (master, warehouse, metastore, jars, memory) are the server's, these are all the run sets
+SESSION_CONF = ("spark.sql.session.timeZone", "spark.sql.sources.partitionColumnTypeInference.enabled",
+                "spark.sql.parquet.outputTimestampType", "spark.sql.shuffle.partitions")
+
+
 def start_session(settings: EngineSettings):
+    """The run's Spark session: Spark in this process (its master, warehouse and metastore from
+    `settings`), or, with CENSUS_SPARK_REMOTE, a session of that Spark Connect server with this
+    run's session settings. Either way with the two functions the models need and the folder for
+    Splink's work tables."""
     from pyspark.sql import SparkSession
 
+    from census_pipeline.lib.linkage import CHECKPOINTS_CONF
+
     settings.spark_dir.mkdir(parents=True, exist_ok=True)
-    builder = SparkSession.builder.enableHiveSupport()
-    for key, value in spark_conf(settings).items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    conf = spark_conf(settings)
+    if settings.spark_remote:
+        # dbt-spark's session mode (and the Python models') ask SparkSession.builder for their
+        # session: with SPARK_REMOTE set that is a Spark Connect builder, which finds this one
+        os.environ["SPARK_REMOTE"] = settings.spark_remote
+        spark = SparkSession.builder.remote(settings.spark_remote).getOrCreate()
+        for key in SESSION_CONF:
+            spark.conf.set(key, conf[key])
+    else:
+        builder = SparkSession.builder.enableHiveSupport()
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
     # Splink's SparkAPI writes its intermediate tables as Parquet here (break_lineage_method
     # "parquet", its default off Databricks); lib/linkage.py deletes them after each linkage
-    spark.sparkContext.setCheckpointDir(str(settings.spark_dir / "checkpoints"))
+    spark.conf.set(CHECKPOINTS_CONF, str(settings.spark_dir / "checkpoints"))
     register_functions(spark)
     return spark
+
+
+def cancel_jobs(spark) -> None:
+    """Cancel what `spark` is running: its jobs in this process's Spark, its operations on a
+    Spark Connect server."""
+    if is_remote(spark):
+        spark.interruptAll()
+    else:
+        spark.sparkContext.cancelAllJobs()
+
+
+def is_remote(spark) -> bool:
+    """`spark` is a Spark Connect session (a server's), not Spark in this process."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 class SessionPythonJobHelper:
@@ -201,15 +238,25 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
         spark.stop()
 
 
-def attach_spark_tables(con, settings: EngineSettings, tables: set[tuple[str, str]]) -> list[str]:
+def warehouse_folder(spark, settings: EngineSettings) -> Path:
+    """The folder of the tables Spark builds: the run directory's warehouse/ for Spark in this
+    process; a Spark Connect server's own `spark.sql.warehouse.dir` (a path this machine must read
+    too: shared storage on a cluster)."""
+    if not settings.spark_remote:
+        return settings.spark_warehouse
+    folder = spark.conf.get("spark.sql.warehouse.dir")
+    return Path(folder.removeprefix("file:")) if folder.startswith(("file:", "/")) else Path(folder)
+
+
+def attach_spark_tables(con, warehouse: Path, tables: set[tuple[str, str]]) -> list[str]:
     """Views in the DuckDB connection `con` over `tables` ((schema, table) Spark built, each of
     which must have its Parquet files under Spark's warehouse), named as in the warehouse
-    (`bulletin.b1_population`): the publication code reads them as it reads DuckDB's own. A DuckDB
-    table of the same name (an earlier DuckDB run on this warehouse) gives way to the view.
-    Returns the names."""
+    (`bulletin.b1_population`): the publication code reads them as it reads DuckDB's own. `warehouse`
+    is Spark's (warehouse_folder). A DuckDB table of the same name (an earlier DuckDB run on this
+    warehouse) gives way to the view. Returns the names."""
     names = []
     for schema, table in sorted(tables):
-        folder = settings.spark_warehouse / f"{schema}.db" / table
+        folder = warehouse / f"{schema}.db" / table
         if not any(folder.glob("*.parquet")):
             raise RuntimeError(f"Spark built {schema}.{table} but no Parquet file is in {folder}")
         con.execute(f"create schema if not exists {schema}")

@@ -45,6 +45,17 @@ def java_missing() -> str | None:
     return "CENSUS_ENGINE=spark needs Java 17 (apt-get install openjdk-17-jre-headless, or set JAVA_HOME)"
 
 
+def connect_client_missing() -> str | None:
+    """Why a Spark Connect session cannot start here, or None: pyspark's Connect client needs gRPC."""
+    try:
+        from pyspark.sql.connect.utils import check_dependencies
+
+        check_dependencies("pyspark.sql.connect.session")
+    except ImportError as e:
+        return f"CENSUS_SPARK_REMOTE needs pyspark's Spark Connect client (pip install 'pyspark[connect]'): {e}"
+    return None
+
+
 def before_build(warehouse: str, settings: EngineSettings, run_id: str, log=None) -> None:
     """The run's Spark session (started here the first time) with the raw zone of `warehouse`,
     exported and registered once per run: ingestion is over before the first build, so the
@@ -60,7 +71,7 @@ def before_build(warehouse: str, settings: EngineSettings, run_id: str, log=None
         spark_dbt.register_raw_zone(spark, settings)
         _raw_zone_of = run_id
     if log is not None:
-        log.info(f"Spark ({settings.spark_master}): raw zone of {len(done.rows)} tables, {sum(done.rows.values()):,} "
+        log.info(f"{settings.spark_where}: raw zone of {len(done.rows)} tables, {sum(done.rows.values()):,} "
                  f"rows, in {settings.raw_zone}: partitions (a county's upload day; a table without either is one) "
                  f"{done.written:,} written, {done.kept:,} unchanged, {done.removed:,} removed")
 
@@ -105,14 +116,16 @@ def after_build(con, settings: EngineSettings, tables: set[tuple[str, str]]) -> 
     from census_pipeline.defs.ingestion.ingest import atomic
 
     with atomic(con):
-        return spark_dbt.attach_spark_tables(con, settings, tables)
+        return spark_dbt.attach_spark_tables(con, spark_dbt.warehouse_folder(_session, settings), tables)
 
 
 def cancel_jobs() -> None:
     """Cancel the Spark jobs running in the run's session (an interrupt of the run), if any."""
+    from census_pipeline import spark_dbt
+
     session = _session
     if session is not None:
-        session.sparkContext.cancelAllJobs()
+        spark_dbt.cancel_jobs(session)
 
 
 def view_columns() -> dict[tuple[str, str], list[tuple[str, str]]]:

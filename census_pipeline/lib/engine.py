@@ -2,6 +2,11 @@
 
     CENSUS_ENGINE        duckdb (default: the embedded warehouse) or spark
     CENSUS_SPARK_MASTER  the Spark master (default local[2]: this machine's two cores)
+    CENSUS_SPARK_REMOTE  a Spark Connect server, sc://host:port, instead of Spark in the run's
+                         process: a cluster's driver, with its own master, warehouse and metastore
+                         (CENSUS_SPARK_MASTER is then not used). Its token, when the server asks for
+                         one, comes from SPARK_CONNECT_AUTHENTICATE_TOKEN (pyspark reads it), never
+                         from the URL; a host other than localhost is reached over TLS
     CENSUS_SPARK_DIR     the Spark run directory (default <warehouse>.spark/): raw/ (the raw zone
                          as Parquet), warehouse/ (the tables dbt builds) and metastore_db/ (a Derby
                          metastore: Derby admits one process, so one per run directory)
@@ -23,6 +28,12 @@ class EngineSettings:
     engine: str
     spark_master: str
     spark_dir: Path
+    spark_remote: str | None = None
+
+    @property
+    def spark_where(self) -> str:
+        """Where the Spark work runs, for logs and metadata (no secret: the URL holds none)."""
+        return f"Spark Connect {self.spark_remote}" if self.spark_remote else f"Spark {self.spark_master}"
 
     @property
     def on_spark(self) -> bool:
@@ -48,5 +59,12 @@ def engine_settings(env: Mapping[str, str], warehouse: str | Path) -> EngineSett
     if engine not in ENGINES:
         raise ValueError(f"CENSUS_ENGINE={engine!r}: expected one of {', '.join(ENGINES)}")
     spark_dir = Path(env.get("CENSUS_SPARK_DIR") or f"{warehouse}.spark").absolute()
+    remote = (env.get("CENSUS_SPARK_REMOTE") or "").strip() or None
+    if remote is not None:
+        if not remote.startswith("sc://"):
+            raise ValueError(f"CENSUS_SPARK_REMOTE={remote!r}: expected a Spark Connect URL, sc://host:port")
+        if "token=" in remote.lower():
+            raise ValueError("CENSUS_SPARK_REMOTE holds a token: give it in SPARK_CONNECT_AUTHENTICATE_TOKEN instead "
+                             "(a URL is printed in logs and run metadata; a secret must not be)")
     return EngineSettings(engine=engine, spark_master=env.get("CENSUS_SPARK_MASTER") or "local[2]",
-                          spark_dir=spark_dir)
+                          spark_dir=spark_dir, spark_remote=remote)

@@ -26,7 +26,9 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
+from pathlib import Path
 
 MATCH_THRESHOLD = 0.99  # documented in docs/linkage.md: accept a pair at P(match) >= 0.99
 # The coverage survey's matching takes a pair that is more likely a match than not: in the
@@ -39,6 +41,7 @@ TRAINING_SEED = 20201101  # which pairs the sample takes
 MAX_COMPARISONS = 500_000_000  # blocked pairs: above this, stop and say which rule explodes
 MIN_TRAINING = 1_000  # fewer ID-linked pairs or records than this: keep the priors
 SCRATCH = "linkage_work"  # Splink's work tables (restricted; dropped after each run)
+CHECKPOINTS_CONF = "census.checkpoints"  # a Spark session's conf: the folder of Splink's Parquet work tables
 
 BLOCKING_RULES = [
     # a name spelled differently: same birth date, sex and surname. Without the surname the pairs
@@ -251,16 +254,20 @@ def _drop_spark_work(db: _Spark, keep: str) -> None:
     for table in spark.catalog.listTables():
         if table.isTemporary and table.name != keep and (table.name in db.names or table.name.startswith("__splink__")):
             spark.catalog.dropTempView(table.name)
-    checkpoints = spark.sparkContext._jsc.sc().getCheckpointDir()
-    if checkpoints.isEmpty():
-        return
-    jvm = spark.sparkContext._jvm
-    folder = jvm.org.apache.hadoop.fs.Path(checkpoints.get())
-    fs = folder.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if fs.exists(folder):
-        for status in fs.listStatus(folder):
-            if status.getPath().getName().startswith("__splink__"):
-                fs.delete(status.getPath(), True)
+    folder = checkpoint_folder(spark)
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.name.startswith("__splink__"):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def checkpoint_folder(spark) -> Path:
+    """Where Splink writes its intermediate tables as Parquet: the run directory's checkpoints/,
+    which census_pipeline/spark_dbt.py names in the session's conf (`census.checkpoints`), read
+    back here the same way on a session of this process and on a Spark Connect server's (whose
+    driver has no Python SparkContext to ask). A folder of the run directory: on a cluster, shared
+    storage that this machine mounts too."""
+    return Path(spark.conf.get(CHECKPOINTS_CONF))
 
 
 def _spark_api(session):
@@ -278,8 +285,12 @@ def _spark_api(session):
             # as Splink's: the first statement, transpiled
             return sqlglot.parse(sql, read="spark")[0].transform(_double_literal).sql(dialect="spark", pretty=True)
 
-    # Splink's intermediate tables as Parquet in the session's checkpoint directory (its default
-    # off Databricks; census_pipeline/spark_dbt.py sets the directory), deleted by _drop_spark_work
+        def _get_checkpoint_dir_path(self, spark_df) -> str:
+            # Splink asks the JVM's SparkContext, which a Spark Connect session has none of
+            return str(checkpoint_folder(self.spark))
+
+    # Splink's intermediate tables as Parquet in the run directory's checkpoints/ (its default off
+    # Databricks), deleted by _drop_spark_work
     return CompiledSqlglotSparkAPI(spark_session=session, break_lineage_method="parquet")
 
 

@@ -335,8 +335,7 @@ class GreatExpectations(dg.ConfigurableResource):
         spark = spark_engine.session(self._engine)
         source = ctx.data_sources.add_spark(name="spark", persist=False)
         batch = source.add_dataframe_asset(name=suite_name).add_batch_definition_whole_dataframe("all")
-        master = spark.sparkContext.master
-        return batch, {"dataframe": spark.sql(query)}, None, f"Spark {master} (GX Spark execution engine)"
+        return batch, {"dataframe": spark.sql(query)}, None, f"{self._engine.spark_where} (GX Spark execution engine)"
 
     def _publish(self, suite_name: str, key, validation, outcomes: list[ExpectationOutcome]) -> str | None:
         """Store the stripped result, build its GX pages, make the site offline, write our pages."""
