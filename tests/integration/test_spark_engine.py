@@ -1,17 +1,24 @@
 """The Spark engine (issue 14): `CENSUS_ENGINE=spark census run` on the shared test census, the
-whole Dagster run as a user starts it (ingestion, gates, every dbt model on dbt-spark in the run's
-process, the three Python models (pypinyin, Splink's SparkAPI) among them, the publication from
-Spark's tables), gives the same tables cell by cell and publishes the same CSV bytes as the DuckDB
-run did; its quality gates ran on GX's Spark execution engine and found what DuckDB's found.
+whole Dagster run as a user starts it (ingestion, gates, every dbt model on dbt-spark, the three
+Python models (pypinyin, Splink's SparkAPI) among them, the publication from Spark's tables), gives
+the same tables cell by cell and publishes the same CSV bytes as the DuckDB run did; its quality
+gates ran on GX's Spark execution engine and found what DuckDB's found.
 
-The run is a process of its own, on a copy of the DuckDB run's warehouse (as an office would switch
-engines), with a Spark run directory (metastore, warehouse, raw zone) of the test's own; it stops
-its session and JVM when it ends. Java comes from Debian when missing (CI)."""
+Spark is a server of its own, as on a cluster: a Spark Connect server (census_pipeline.spark_connect,
+`local[2]`, its own warehouse and metastore) that admits only clients with its token, and the run
+its client (CENSUS_SPARK_REMOTE). Spark inside the run's process, the default, starts its session
+from the same code (tests/integration/test_spark_linkage.py starts one). The run is a process of its
+own, on a copy of the DuckDB run's warehouse (as an office would switch engines), with a Spark run
+directory (raw zone, Splink's work tables) of the test's own. Java comes from Debian when missing (CI)."""
 
 import json
 import os
 import re
+import secrets
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -23,7 +30,8 @@ import pytest
 
 from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
 from census_pipeline.defs.quality.gates import GATES
-from tests.builders import bulletin_folder, census_cli, debian_tool, warehouse_path
+from census_pipeline.spark_connect import server_command, server_env
+from tests.builders import bulletin_folder, census_cli, debian_tool, run_with_deadline, warehouse_path
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), the edits
 # and donor imputation, where the engines' SQL differs most; the quality tables (the scorecard's
@@ -60,12 +68,42 @@ def _value(v):
 
 
 @pytest.fixture(scope="module")
-def spark_run(built, small_census, tmp_path_factory):
+def connect_server(tmp_path_factory):
+    """A Spark Connect server on 127.0.0.1 with a token of its own; stopped (its process group)
+    at the end."""
     debian_tool("java", "openjdk-17-jre-headless")
+    folder = tmp_path_factory.mktemp("spark_connect")
+    token = secrets.token_hex(16)
+    with socket.socket() as s:  # a free port (the server binds it a moment later)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(folder / "server.log", "w") as log:
+        server = subprocess.Popen(["env", "--default-signal=INT,TERM", *server_command(folder, port)], cwd=folder,
+                                  env=server_env(dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)),
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while "Spark Connect server started" not in (folder / "server.log").read_text(errors="replace"):
+            assert server.poll() is None and time.monotonic() < deadline, \
+                (folder / "server.log").read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        yield SimpleNamespace(url=f"sc://localhost:{port}", token=token, folder=folder)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def spark_run(built, small_census, connect_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("spark_run")
     env = dict(os.environ, CENSUS_LANDING_DIR=str(small_census[0]), CENSUS_WAREHOUSE=str(folder / "w.duckdb"),
                CENSUS_OUTPUT_DIR=str(folder / "out"), DAGSTER_HOME=str(folder / "dagster_home"),
-               CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(folder / "spark"), CENSUS_SPARK_MASTER="local[2]",
+               CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(folder / "spark"), CENSUS_SPARK_REMOTE=connect_server.url,
+               SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token,
                CENSUS_LOG_LEVEL="INFO", PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
     (folder / "dagster_home").mkdir()
     # on the DuckDB run's own warehouse (a copy): its ledger reads no file again, and Spark's tables
@@ -73,7 +111,7 @@ def spark_run(built, small_census, tmp_path_factory):
     shutil.copyfile(warehouse_path(built[1]), folder / "w.duckdb")
     started = time.monotonic()
     run = census_cli(["run"], env, timeout=840)
-    print(f"CENSUS_ENGINE=spark census run: {time.monotonic() - started:.0f} s")
+    print(f"CENSUS_ENGINE=spark census run through Spark Connect: {time.monotonic() - started:.0f} s")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     spark = duckdb.connect(str(folder / "w.duckdb"), read_only=True)
     attached = [f"{s}.{t}" for s, t in spark.execute(
@@ -112,11 +150,11 @@ def test_spark_run_publishes_the_bytes_duckdb_published(built, spark_run):
         assert (published / f"{name}.csv").read_bytes() == (bulletin_folder(built) / f"{name}.csv").read_bytes(), name
 
 
-def test_what_the_gates_and_the_publication_read_is_spark_s(spark_run):
-    """The warehouse's analysis tables are views over the Parquet files Spark wrote in its run
-    directory, DuckDB's tables of the same names gone: what the gates, the figures and the
+def test_what_the_gates_and_the_publication_read_is_spark_s(spark_run, connect_server):
+    """The warehouse's analysis tables are views over the Parquet files Spark wrote in the server's
+    warehouse, DuckDB's tables of the same names gone: what the gates, the figures and the
     publication read is Spark's output, not DuckDB's."""
-    spark_dir = str(spark_run.folder / "spark")
+    spark_dir = str(connect_server.folder / "warehouse")
     definitions = dict(((f"{s}.{t}", sql) for s, t, sql in spark_run.con.execute(
         "select schema_name, view_name, sql from duckdb_views() where not internal").fetchall()))
     for schema, table in [("microdata", "persons"), ("bulletin", "b1_population"), ("quality", "pes_estimates"),
@@ -155,3 +193,39 @@ def test_the_gates_of_spark_s_tables_ran_on_gx_s_spark_engine_with_duckdb_s_find
             assert (got["success"], got["result"]) == (want["success"], want["result"]), (suite, got, want)
             compared += "element_count" in got["result"] and got["result"]["element_count"] > 0
     assert compared >= 10  # column expectations over rows, not only empty or aggregate ones
+
+
+CONNECT_PROBE = """
+import sys
+from pyspark.sql import SparkSession
+SparkSession.builder.remote(sys.argv[1]).getOrCreate().sql("select 1").collect()
+print("admitted")
+"""
+
+
+@pytest.mark.parametrize("token", [None, "not-the-token"], ids=["no token", "a wrong token"])
+def test_the_server_admits_no_client_without_its_token(connect_server, token):
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_CONNECT_AUTHENTICATE_TOKEN"}
+    if token:
+        env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = token
+    probe = run_with_deadline([sys.executable, "-c", CONNECT_PROBE, connect_server.url], env, timeout=120)
+    assert probe.returncode != 0 and "admitted" not in probe.stdout
+    assert re.search(r"UNAUTHENTICATED|authentication|token", probe.stderr, re.I), probe.stderr[-2000:]
+    env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = connect_server.token  # the probe itself works
+    assert "admitted" in run_with_deadline([sys.executable, "-c", CONNECT_PROBE, connect_server.url], env,
+                                           timeout=120).stdout
+
+
+def test_the_token_is_in_nothing_the_run_wrote_or_printed(spark_run, connect_server):
+    """The server's token (a secret from the environment) is in no output of the run: its
+    console, its log files, the Dagster instance (event log, run records), the quality results and
+    pages, the bulletin, the run directory."""
+    token = connect_server.token.encode()
+    assert token not in (spark_run.run.stdout + spark_run.run.stderr).encode()
+    scanned = 0
+    for root in (spark_run.folder / "out", spark_run.folder / "dagster_home", spark_run.folder / "spark"):
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert token not in path.read_bytes(), path
+                scanned += 1
+    assert scanned > 50
