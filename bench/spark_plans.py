@@ -1,0 +1,90 @@
+"""What Spark would do with each dbt model on a cluster: its physical plan, read for the shapes that
+do not scale out (docs/scale-out.md, "The models' plans on a cluster").
+
+After a `CENSUS_ENGINE=spark census run`, this starts a Spark session on the same run directory
+(its metastore knows the tables; Spark in this process, `local[1]`) and EXPLAINs the compiled SQL
+of every model of the run's two dbt builds (dbt_project/target/census_*_models-<run>-*/compiled):
+nothing is executed. Per model it counts:
+
+- rows gathered into one task: `Exchange SinglePartition` whose input is not a partial aggregate
+  (a global total's partial sums going to one task is harmless; un-aggregated rows are not);
+- nested-loop joins (`BroadcastNestedLoopJoin`, `CartesianProduct`), with the first operator of
+  the broadcast side, to tell a one-row total from a relation that grows with the census;
+- evaluations of the two Python functions (`BatchEvalPython`): each ships rows to Python workers,
+  and a CTE that Spark inlines into several readers is evaluated once per reader.
+
+    .venv/bin/python bench/spark_plans.py --spark-dir DIR --run RUN_ID_PREFIX [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TARGET = HERE.parent / "dbt_project" / "target"
+
+
+def findings(plan: str) -> dict[str, list[str]]:
+    """The plan's shapes that do not scale out, each with the operator that feeds it."""
+    lines = plan.splitlines()
+    out: dict[str, list[str]] = {"one task": [], "nested loop": [], "python": []}
+    for i, line in enumerate(lines):
+        if "Exchange SinglePartition" in line:
+            child = lines[i + 1].strip(" :+-") if i + 1 < len(lines) else ""
+            if not re.match(r"HashAggregate\(keys=\[\], functions=\[partial_", child):
+                out["one task"].append(child[:120])
+        elif re.search(r"BroadcastNestedLoopJoin|CartesianProduct", line):
+            out["nested loop"].append(_build_side(lines, i)[:120])
+        elif "BatchEvalPython" in line or "ArrowEvalPython" in line:
+            out["python"].append(line.strip(" :+-")[:60])
+    return out
+
+
+def _build_side(lines: list[str], i: int) -> str:
+    """The first operator of a nested-loop join's second child (the broadcast one for BuildRight)."""
+    indent = len(lines[i]) - len(lines[i].lstrip(" :+-"))
+    children = [j for j in range(i + 1, len(lines))
+                if len(lines[j]) - len(lines[j].lstrip(" :+-")) == indent + 3 and lines[j].strip(" :").startswith(("+-", ":-"))]
+    side = children[1] if len(children) > 1 else (children[0] if children else i)
+    return lines[side].strip(" :+-")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spark-dir", required=True, type=Path, help="the run's CENSUS_SPARK_DIR")
+    parser.add_argument("--run", required=True, help="the Dagster run id (its first 7 characters suffice)")
+    parser.add_argument("--verbose", action="store_true", help="print what feeds each finding")
+    args = parser.parse_args(argv)
+    folders = sorted(TARGET.glob(f"census_*_models-{args.run[:7]}-*/compiled"))
+    if not folders:
+        print(f"no dbt build of run {args.run} under {TARGET}", file=sys.stderr)
+        return 2
+
+    from census_pipeline.lib.engine import engine_settings
+    from census_pipeline.spark_dbt import start_session
+
+    settings = engine_settings({"CENSUS_ENGINE": "spark", "CENSUS_SPARK_DIR": str(args.spark_dir.absolute()),
+                                "CENSUS_SPARK_MASTER": "local[1]"}, args.spark_dir / "unused.duckdb")
+    spark = start_session(settings)
+    try:
+        print(f"{'model':34} {'rows to one task':>16} {'nested-loop joins':>18} {'Python evaluations':>19}")
+        for path in sorted(p for folder in folders for p in folder.rglob("*.sql") if "/models/" in str(p)):
+            plan = spark.sql("explain " + path.read_text(encoding="utf-8")).collect()[0][0]
+            found = findings(plan)
+            if any(found.values()):
+                print(f"{path.stem:34} {len(found['one task']):>16} {len(found['nested loop']):>18} "
+                      f"{len(found['python']):>19}")
+                if args.verbose:
+                    for kind in ("one task", "nested loop"):
+                        for what in sorted(set(found[kind])):
+                            print(f"    {kind}: {what}")
+    finally:
+        spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
