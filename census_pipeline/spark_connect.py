@@ -1,21 +1,26 @@
 """A Spark Connect server for the Spark engine (CENSUS_SPARK_REMOTE; issue 14, docs/scale-out.md).
 
 On a cluster the census run is a Spark Connect client: `CENSUS_ENGINE=spark
-CENSUS_SPARK_REMOTE=sc://<driver>:15002 census run` sends every dbt model, the linkage and the
-quality gates to the cluster's driver, and the JVM, the master, the warehouse and the metastore are
-the server's. What the server needs from this project, whoever starts it:
+CENSUS_SPARK_REMOTE=sc://<driver>:15002 census run` sends the SQL of every dbt model, the linkage's
+and the quality gates' to the cluster's driver; the JVM, the master, the warehouse and the metastore
+are the server's. The Python of the three Python models (pypinyin over the distinct characters,
+Splink's orchestration) runs in the run's process, as a client. What the server needs from this
+project, whoever starts it:
 
 - Splink's similarity functions on its classpath (`--jars`, `similarity_jar_location()`);
 - a Hive metastore (dbt-spark's tables and views outlive a session), and a warehouse folder this
-  machine mounts too: the DuckDB warehouse reads the tables Spark builds from their Parquet files,
-  and Spark reads the raw zone this machine writes (CENSUS_SPARK_DIR on the same shared storage);
-- its executors' Python with this project's packages (the lock): the pseudonym and hash
-  functions and the pypinyin model run there;
+  machine mounts too, at the same path: the DuckDB warehouse reads the tables Spark builds from
+  their Parquet files, and Spark reads the raw zone this machine writes and writes Splink's work
+  tables (CENSUS_SPARK_DIR on the same shared storage), which the run deletes;
+- its executors' Python with this project installed (the package and its lock): the pseudonym and
+  hash functions run there, and the hash's closure refers to census_pipeline.lib.duckdb_hash;
 - `SPARK_CONNECT_AUTHENTICATE_TOKEN` in its environment: a client must present that token. The
-  server itself speaks plain gRPC; off this machine, put a TLS proxy in front of it (pyspark's
-  client sends a token to another host over TLS only). The census run's closures carry the
-  pseudonym key to the executors: turn on spark.authenticate and spark.network.crypto.enabled
-  between the cluster's own processes.
+  server itself speaks plain gRPC; off this machine, put a TLS proxy in front of it (the run
+  refuses another host unless pyspark's client uses TLS: a token, or /;use_ssl=true). The
+  census run's closures carry the pseudonym key to the executors: turn on spark.authenticate and
+  spark.network.crypto.enabled between the cluster's own processes;
+- one census run at a time: the `raw` tables and the models' schemas are the server's metastore's,
+  and each run points them at its own raw zone and rebuilds them.
 
 This module starts such a server on this machine (`local[N]`, listening on 127.0.0.1 only), to
 try the Connect path without a cluster and for the tests:

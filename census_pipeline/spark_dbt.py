@@ -66,6 +66,12 @@ def spark_conf(settings: EngineSettings) -> dict[str, str]:
         # tables with the same types as its own
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.shuffle.partitions": os.environ.get("CENSUS_SPARK_SHUFFLE_PARTITIONS") or "4",
+        # Spark 4's defaults, pinned: a cluster's own defaults may differ, and with Delta or Hive
+        # tables an overwrite keeps old files beside the new (the DuckDB views read every Parquet
+        # file of a table's folder); ANSI arithmetic and casts are what the models were checked on
+        "spark.sql.sources.default": "parquet",
+        "spark.sql.legacy.createHiveTableByDefault": "false",
+        "spark.sql.ansi.enabled": "true",
         # Splink's string functions (damerau_levenshtein: the ID number's one-edit level)
         "spark.jars": similarity_jar_location(),
     }
@@ -74,7 +80,10 @@ def spark_conf(settings: EngineSettings) -> dict[str, str]:
 # what a session may set for itself (runtime SQL settings): on a Spark Connect server, whose static
 # settings (master, warehouse, metastore, jars, memory) are the server's, these are all the run sets
 SESSION_CONF = ("spark.sql.session.timeZone", "spark.sql.sources.partitionColumnTypeInference.enabled",
-                "spark.sql.parquet.outputTimestampType", "spark.sql.shuffle.partitions")
+                "spark.sql.parquet.outputTimestampType", "spark.sql.shuffle.partitions", "spark.sql.sources.default",
+                "spark.sql.legacy.createHiveTableByDefault", "spark.sql.ansi.enabled")
+# what pyspark's builder reads to start a Spark Connect session instead of Spark in this process
+CONNECT_ENVIRONMENT = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
 
 
 def start_session(settings: EngineSettings):
@@ -96,6 +105,10 @@ def start_session(settings: EngineSettings):
         for key in SESSION_CONF:
             spark.conf.set(key, conf[key])
     else:
+        inherited = [name for name in CONNECT_ENVIRONMENT if os.environ.get(name)]
+        if inherited:  # pyspark's builder would start a Connect session instead, and fail obscurely later
+            raise RuntimeError(f"{', '.join(inherited)} is set in the environment: Spark in this process needs it "
+                               "unset (for a Spark Connect server, set CENSUS_SPARK_REMOTE instead)")
         builder = SparkSession.builder.enableHiveSupport()
         for key, value in conf.items():
             builder = builder.config(key, value)
@@ -103,7 +116,7 @@ def start_session(settings: EngineSettings):
         spark.sparkContext.setLogLevel("ERROR")
     # Splink's SparkAPI writes its intermediate tables as Parquet here (break_lineage_method
     # "parquet", its default off Databricks); lib/linkage.py deletes them after each linkage
-    spark.conf.set(CHECKPOINTS_CONF, str(settings.spark_dir / "checkpoints"))
+    spark.conf.set(CHECKPOINTS_CONF, (settings.spark_dir / "checkpoints").as_uri())  # a file: path, on a server too
     register_functions(spark)
     return spark
 
@@ -240,12 +253,22 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
 
 def warehouse_folder(spark, settings: EngineSettings) -> Path:
     """The folder of the tables Spark builds: the run directory's warehouse/ for Spark in this
-    process; a Spark Connect server's own `spark.sql.warehouse.dir` (a path this machine must read
-    too: shared storage on a cluster)."""
+    process; a Spark Connect server's own `spark.sql.warehouse.dir`, which must be a path of a file
+    system this machine mounts too (DuckDB reads the tables' Parquet files from it)."""
     if not settings.spark_remote:
         return settings.spark_warehouse
-    folder = spark.conf.get("spark.sql.warehouse.dir")
-    return Path(folder.removeprefix("file:")) if folder.startswith(("file:", "/")) else Path(folder)
+    return local_path(spark.conf.get("spark.sql.warehouse.dir"), "the Spark Connect server's spark.sql.warehouse.dir")
+
+
+def local_path(location: str, what: str) -> Path:
+    """A path or a file: URI as a path of this machine; another scheme (hdfs:, s3a:) is refused."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(location)
+    if parsed.scheme in ("", "file") and parsed.netloc in ("", "localhost"):
+        return Path(unquote(parsed.path))
+    raise RuntimeError(f"{what} is {location}: DuckDB reads local files only; put it on storage this machine "
+                       "mounts and give it as a path")
 
 
 def attach_spark_tables(con, warehouse: Path, tables: set[tuple[str, str]]) -> list[str]:

@@ -255,19 +255,27 @@ def _drop_spark_work(db: _Spark, keep: str) -> None:
         if table.isTemporary and table.name != keep and (table.name in db.names or table.name.startswith("__splink__")):
             spark.catalog.dropTempView(table.name)
     folder = checkpoint_folder(spark)
-    if folder.is_dir():
-        for path in folder.iterdir():
-            if path.name.startswith("__splink__"):
-                shutil.rmtree(path, ignore_errors=True)
+    # Splink's work folders, and those of a run before 2026-12-05, one level down (Spark's own
+    # checkpoint directory then, a folder per session)
+    left = [p for p in folder.glob("__splink__*")] + [p for p in folder.glob("*/__splink__*")] if folder.is_dir() else []
+    for path in left:
+        shutil.rmtree(path)
+    remaining = [p.name for p in left if p.exists()]
+    if remaining:
+        raise RuntimeError(f"Splink's work tables (names and birth dates among their columns) are still in {folder}: "
+                           f"{', '.join(remaining[:3])}")
 
 
 def checkpoint_folder(spark) -> Path:
     """Where Splink writes its intermediate tables as Parquet: the run directory's checkpoints/,
-    which census_pipeline/spark_dbt.py names in the session's conf (`census.checkpoints`), read
-    back here the same way on a session of this process and on a Spark Connect server's (whose
-    driver has no Python SparkContext to ask). A folder of the run directory: on a cluster, shared
-    storage that this machine mounts too."""
-    return Path(spark.conf.get(CHECKPOINTS_CONF))
+    which census_pipeline/spark_dbt.py names in the session's conf (`census.checkpoints`, a file:
+    URI, so that a Spark Connect server writes it to that file system and not to its default
+    one), read back here the same way for Spark in this process and for a server (whose driver has
+    no Python SparkContext to ask). On a cluster, shared storage that this machine mounts at the
+    same path: the run deletes the files itself."""
+    from census_pipeline.spark_dbt import local_path
+
+    return local_path(spark.conf.get(CHECKPOINTS_CONF), "the folder of Splink's work tables")
 
 
 def _spark_api(session):
@@ -287,7 +295,7 @@ def _spark_api(session):
 
         def _get_checkpoint_dir_path(self, spark_df) -> str:
             # Splink asks the JVM's SparkContext, which a Spark Connect session has none of
-            return str(checkpoint_folder(self.spark))
+            return self.spark.conf.get(CHECKPOINTS_CONF)  # the file: URI itself
 
     # Splink's intermediate tables as Parquet in the run directory's checkpoints/ (its default off
     # Databricks), deleted by _drop_spark_work

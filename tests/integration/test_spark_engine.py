@@ -11,6 +11,8 @@ from the same code (tests/integration/test_spark_linkage.py starts one). The run
 own, on a copy of the DuckDB run's warehouse (as an office would switch engines), with a Spark run
 directory (raw zone, Splink's work tables) of the test's own. Java comes from Debian when missing (CI)."""
 
+import contextlib
+import ctypes
 import json
 import os
 import re
@@ -32,6 +34,11 @@ from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
 from census_pipeline.defs.quality.gates import GATES
 from census_pipeline.spark_connect import server_command, server_env
 from tests.builders import bulletin_folder, census_cli, debian_tool, run_with_deadline, warehouse_path
+
+# Java and a Spark server (slow, not in `make test-fast`); one unit with the shared run, so that
+# the module's server starts once; fixtures included, the server start and the run may take
+# 240 + 840 s under load
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built"), pytest.mark.timeout(1500)]
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), the edits
 # and donor imputation, where the engines' SQL differs most; the quality tables (the scorecard's
@@ -80,7 +87,8 @@ def connect_server(tmp_path_factory):
     with open(folder / "server.log", "w") as log:
         server = subprocess.Popen(["env", "--default-signal=INT,TERM", *server_command(folder, port)], cwd=folder,
                                   env=server_env(dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)),
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                  preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + 240
         while "Spark Connect server started" not in (folder / "server.log").read_text(errors="replace"):
@@ -89,12 +97,19 @@ def connect_server(tmp_path_factory):
             time.sleep(0.5)
         yield SimpleNamespace(url=f"sc://localhost:{port}", token=token, folder=folder)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        with contextlib.suppress(ProcessLookupError):  # (a server that died at its start)
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+
+def _die_with_parent() -> None:
+    """The server's process (env, then the JVM it becomes) gets SIGTERM if the test worker dies:
+    a worker killed mid-test leaves no 4 GB JVM behind."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +163,14 @@ def test_spark_run_publishes_the_bytes_duckdb_published(built, spark_run):
     published = spark_run.folder / "out" / "bulletin"
     for name in PUBLISHED_TABLES:
         assert (published / f"{name}.csv").read_bytes() == (bulletin_folder(built) / f"{name}.csv").read_bytes(), name
+
+
+def test_splink_s_work_files_are_gone_after_the_run(spark_run):
+    """Splink wrote its work tables (names and birth dates among their columns) as Parquet in the
+    run directory's checkpoints/ through the server; the run deleted every one."""
+    checkpoints = spark_run.folder / "spark" / "checkpoints"
+    assert checkpoints.is_dir()  # the server wrote there (a file: folder of the run directory)
+    assert not list(checkpoints.rglob("__splink__*"))
 
 
 def test_what_the_gates_and_the_publication_read_is_spark_s(spark_run, connect_server):
@@ -218,12 +241,13 @@ def test_the_server_admits_no_client_without_its_token(connect_server, token):
 
 def test_the_token_is_in_nothing_the_run_wrote_or_printed(spark_run, connect_server):
     """The server's token (a secret from the environment) is in no output of the run: its
-    console, its log files, the Dagster instance (event log, run records), the quality results and
-    pages, the bulletin, the run directory."""
+    console, its log files, the warehouse, the Dagster instance (event log, run records), the
+    quality results and pages, the bulletin, the run directory; nor in the server's folder (its
+    log, warehouse and metastore)."""
     token = connect_server.token.encode()
     assert token not in (spark_run.run.stdout + spark_run.run.stderr).encode()
     scanned = 0
-    for root in (spark_run.folder / "out", spark_run.folder / "dagster_home", spark_run.folder / "spark"):
+    for root in (spark_run.folder, connect_server.folder):
         for path in root.rglob("*"):
             if path.is_file():
                 assert token not in path.read_bytes(), path

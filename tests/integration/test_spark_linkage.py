@@ -88,3 +88,29 @@ def test_one_to_one_accepts_the_same_pairs_on_spark(both):
     want = sorted(duck.execute("select * from linked").fetchall())
     assert want == [("P1", "C1", 0.99, 7.0), ("P2", "C2", 0.98, 6.0)]
     assert sorted(tuple(r) for r in spark.table("linked").collect()) == want
+
+
+def test_a_linkage_in_this_process_leaves_none_of_splink_s_work_files(both, spark):
+    """The whole linkage (Splink's SparkAPI, its work tables written as Parquet under the run
+    directory's checkpoints/) on Spark in this process: it finds the pairs DuckDB finds, and
+    afterwards no `__splink__` folder is left there (names and birth dates among their columns),
+    nor one a run before 2026-12-05 left a level down."""
+    from census_pipeline.lib.linkage import checkpoint_folder, link_residue
+
+    duck, _ = both
+    links = "person_no string, census_record_id string, needs_clerical_review boolean"
+    spark.createDataFrame([], links).createOrReplaceTempView("id_links")
+    duck.execute("create table id_links (person_no varchar, census_record_id varchar, needs_clerical_review boolean)")
+    tables = {"register": "register", "census": "census", "register_residue": "register",
+              "census_residue": "census", "id_links": "id_links"}
+    folder = checkpoint_folder(spark)
+    old = folder / "0f1e2d3c-old-session" / "__splink__df_predict_old"
+    old.mkdir(parents=True, exist_ok=True)
+    result, stats = link_residue(spark, tables, threshold=0.5)
+    got = sorted((r.person_no, r.census_record_id) for r in spark.table(result).collect())
+    want_result, _ = link_residue(duck, {k: f"main.{v}" for k, v in tables.items()}, threshold=0.5)
+    assert got == sorted(duck.execute(f"select person_no, census_record_id from {want_result}").fetchall())
+    assert got and stats["candidate_pairs"] > 0  # Splink predicted, writing its work tables meanwhile
+    assert not list(folder.glob("__splink__*")) and not list(folder.glob("*/__splink__*"))
+    spark.catalog.dropTempView("id_links")
+    spark.catalog.dropTempView(result)

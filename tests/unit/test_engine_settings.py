@@ -27,17 +27,24 @@ def test_an_unknown_engine_is_refused():
 
 
 def test_a_spark_connect_server_from_the_environment(tmp_path):
-    s = engine_settings({"CENSUS_ENGINE": "spark", "CENSUS_SPARK_REMOTE": " sc://driver.example:15002 "},
+    s = engine_settings({"CENSUS_ENGINE": "spark", "CENSUS_SPARK_REMOTE": " sc://driver.example:15002/;use_ssl=true "},
                         tmp_path / "w.duckdb")
-    assert s.spark_remote == "sc://driver.example:15002"
-    assert s.spark_where == "Spark Connect sc://driver.example:15002"
+    assert s.spark_remote == "sc://driver.example:15002/;use_ssl=true"
+    assert s.spark_where == "Spark Connect sc://driver.example:15002/;use_ssl=true"
     assert engine_settings({"CENSUS_ENGINE": "spark"}, tmp_path / "w.duckdb").spark_where == "Spark local[2]"
+    # a token from the environment: pyspark then reaches the host over TLS; localhost may be plain
+    for env in ({"SPARK_CONNECT_AUTHENTICATE_TOKEN": "t0ken", "CENSUS_SPARK_REMOTE": "sc://driver.example:15002"},
+                {"CENSUS_SPARK_REMOTE": "sc://localhost:15002"}):
+        assert engine_settings(env, tmp_path / "w.duckdb").spark_remote == env["CENSUS_SPARK_REMOTE"]
 
 
-@pytest.mark.parametrize("url", ["driver:15002", "spark://driver:7077", "sc://driver:15002/;token=abc",
-                                 "sc://driver:15002/;use_ssl=true;TOKEN=abc"])
-def test_a_remote_that_is_no_connect_url_or_holds_a_token_is_refused(url):
-    with pytest.raises(ValueError, match="Spark Connect URL|SPARK_CONNECT_AUTHENTICATE_TOKEN") as refused:
+@pytest.mark.parametrize(("url", "why"), [
+    ("driver:15002", "not a Spark Connect URL"), ("spark://driver:7077", "not a Spark Connect URL"),
+    ("sc://driver:15002/;token=abc", "never in the URL"), ("SC://driver:15002/;use_ssl=true;TOKEN=abc", "never in the URL"),
+    ("grpc://driver/;token=abc", "never in the URL"), ("sc://driver:15002/;x-api-key=abc", "never in the URL"),
+    ("sc://driver.example:15002", "in clear"), ("sc://127.0.0.1:15002", "write localhost")])
+def test_a_remote_that_is_no_connect_url_holds_a_secret_or_is_in_clear_is_refused(url, why):
+    with pytest.raises(ValueError, match=why) as refused:
         engine_settings({"CENSUS_ENGINE": "spark", "CENSUS_SPARK_REMOTE": url}, Path("w.duckdb"))
     assert "abc" not in str(refused.value)  # the refusal does not repeat the secret
 
