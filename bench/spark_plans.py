@@ -13,7 +13,11 @@ nothing is executed. Per model it counts:
 - evaluations of the two Python functions (`BatchEvalPython`): each ships rows to Python workers,
   and a CTE that Spark inlines into several readers is evaluated once per reader.
 
-    .venv/bin/python bench/spark_plans.py --spark-dir DIR --run RUN_ID_PREFIX [--verbose]
+With `--linkage`, the register linkage (lib/linkage.link_residue: Splink's SQL and ours) is run
+again on the run's tables in that session and every query it sends is read the same way before it
+runs: those queries are built at run time, so they have no compiled file.
+
+    .venv/bin/python bench/spark_plans.py --spark-dir DIR --run RUN_ID_PREFIX [--verbose] [--linkage]
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def findings(plan: str) -> dict[str, list[str]]:
     for i, line in enumerate(lines):
         if "Exchange SinglePartition" in line:
             child = lines[i + 1].strip(" :+-") if i + 1 < len(lines) else ""
-            if not re.match(r"HashAggregate\(keys=\[\], functions=\[partial_", child):
+            if not re.match(r"(Hash|Sort|ObjectHash)Aggregate\(keys?=\[\], functions=\[partial_", child):
                 out["one task"].append(child[:120])
         elif re.search(r"BroadcastNestedLoopJoin|CartesianProduct", line):
             out["nested loop"].append(_build_side(lines, i)[:120])
@@ -57,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spark-dir", required=True, type=Path, help="the run's CENSUS_SPARK_DIR")
     parser.add_argument("--run", required=True, help="the Dagster run id (its first 7 characters suffice)")
     parser.add_argument("--verbose", action="store_true", help="print what feeds each finding")
+    parser.add_argument("--linkage", action="store_true", help="also run the register linkage and read its queries")
     args = parser.parse_args(argv)
     folders = sorted(TARGET.glob(f"census_*_models-{args.run[:7]}-*/compiled"))
     if not folders:
@@ -81,9 +86,43 @@ def main(argv: list[str] | None = None) -> int:
                     for kind in ("one task", "nested loop"):
                         for what in sorted(set(found[kind])):
                             print(f"    {kind}: {what}")
+        if args.linkage:
+            linkage_plans(spark, args.verbose)
     finally:
         spark.stop()
     return 0
+
+
+def linkage_plans(spark, verbose: bool) -> None:
+    """The register linkage run on the run's tables, each query it sends through the session read
+    before it runs (a query Spark cannot explain, a command, is counted and left)."""
+    from census_pipeline.lib.linkage import link_residue
+
+    sql = spark.sql
+    read: list[tuple[str, dict[str, list[str]]]] = []
+
+    def reading(query: str, *more, **named):
+        head = " ".join(query.split())[:70]
+        if re.match(r"\s*(with|select)\b", query, re.I):
+            read.append((head, findings(sql("explain " + query).collect()[0][0])))
+        return sql(query, *more, **named)
+
+    spark.sql = reading  # Splink's SparkAPI and lib/linkage.py both query through the session
+    try:
+        names = ("register", "census", "register_residue", "census_residue", "id_links")
+        result, stats = link_residue(spark, {n: f"intermediate.int_linkage_{n}" for n in names})
+    finally:
+        del spark.sql
+    spark.catalog.dropTempView(result)
+    flagged = [(head, f) for head, f in read if f["one task"] or f["nested loop"]]
+    print(f"\nthe register linkage: {len(read)} queries read, {stats.get('candidate_pairs', 0):,} candidate pairs; "
+          f"{len(flagged)} with rows in one task or a nested-loop join")
+    for head, found in flagged:
+        print(f"  {len(found['one task'])} to one task, {len(found['nested loop'])} nested-loop: {head}")
+        if verbose:
+            for kind in ("one task", "nested loop"):
+                for what in sorted(set(found[kind])):
+                    print(f"    {kind}: {what}")
 
 
 if __name__ == "__main__":

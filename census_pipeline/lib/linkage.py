@@ -417,10 +417,16 @@ def _link(db, tables: dict[str, str], result: str, threshold: float) -> dict:
                            f"per rule {stats['comparisons_by_rule']}; tighten BLOCKING_RULES in {__name__}")
     linker = Linker(inputs, model, log_level=logging.WARNING)
     if large:  # how common each name is in the whole register and census, not in the residue alone
+        # the total as an aggregate of the counts, not a window over all of them: `sum() over ()`
+        # sends every distinct name to one task on Spark (bench/spark_plans.py --linkage)
         db.table("name_frequencies", """
-            select name, count(*) / sum(count(*)) over () as tf_name
-            from (select name from register union all select name from census) as names
-            where name is not null group by name
+            with counts as (
+                select name, count(*) as n
+                from (select name from register union all select name from census) as names
+                where name is not null group by name
+            )
+            select c.name, c.n / t.total as tf_name
+            from counts as c cross join (select sum(n) as total from counts) as t
         """)
         linker.table_management.register_term_frequency_lookup(api.register("name_frequencies"), "name")
     lap("name_frequencies")

@@ -37,6 +37,16 @@ AdaptiveSparkPlan isFinalPlan=false
 
 def test_a_global_total_is_not_rows_in_one_task():
     assert spark_plans.findings(TOTAL) == {"one task": [], "nested loop": [], "python": []}
+    # Splink's min and max of a string column: a sort-based partial aggregate
+    sorted_total = TOTAL.replace("HashAggregate(keys=[], functions=[partial_sum(n#1L)])",
+                                 "SortAggregate(key=[], functions=[partial_min(s#1), partial_max(s#1)])")
+    assert spark_plans.findings(sorted_total)["one task"] == []
+
+
+def test_a_window_over_every_row_is_rows_in_one_task():
+    window = TOTAL.replace("HashAggregate(keys=[], functions=[partial_sum(n#1L)])",
+                           "HashAggregate(keys=[name#2], functions=[count(1)])")
+    assert spark_plans.findings(window)["one task"] == ["HashAggregate(keys=[name#2], functions=[count(1)])"]
 
 
 def test_the_census_ranked_in_one_task_is_found_with_what_feeds_it():
