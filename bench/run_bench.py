@@ -22,6 +22,7 @@ Recorded (bench/results/<persons>.json, and a summary printed as Markdown):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -30,6 +31,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from census_pipeline.lib.truth_files import truth_path_for
 
@@ -91,6 +93,46 @@ def measured(cmd: list[str], env: dict, log: Path) -> dict:
         sys.stderr.write(log.read_text(errors="replace")[-3000:])
         raise SystemExit(f"failed ({code}): {' '.join(cmd)}; log {log}")
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_tree_mib": round(peak[0] / 2**20)}
+
+
+@contextlib.contextmanager
+def connect_server(folder: Path, env: dict):
+    """A Spark Connect server (census_pipeline.spark_connect) with a token of its own, for the run
+    whose `env` gets its URL and token; its process tree's peak memory sampled; stopped after."""
+    import secrets
+    import signal
+    import socket
+
+    from census_pipeline.spark_connect import server_command, server_env
+
+    folder.mkdir(parents=True)
+    token = secrets.token_hex(16)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(folder / "server.log", "w") as log:
+        proc = subprocess.Popen(["env", "--default-signal=INT,TERM", *server_command(folder, port)], cwd=folder,
+                                env=server_env(dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    state = SimpleNamespace(peak=0)
+
+    def sample() -> None:
+        while proc.poll() is None:
+            state.peak = max(state.peak, tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    try:
+        while "Spark Connect server started" not in (folder / "server.log").read_text(errors="replace"):
+            if proc.poll() is not None:
+                raise SystemExit(f"the Spark Connect server did not start: {folder / 'server.log'}")
+            time.sleep(0.5)
+        threading.Thread(target=sample, daemon=True).start()
+        env.update(CENSUS_SPARK_REMOTE=f"sc://localhost:{port}", SPARK_CONNECT_AUTHENTICATE_TOKEN=token)
+        yield state
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=120)
 
 
 def step_timings(dagster_home: Path) -> tuple[str, dict[str, float]]:
@@ -168,9 +210,10 @@ def main() -> None:
     ap.add_argument("--workdir", required=True, help="where the landing zone (reused), warehouse and outputs go")
     ap.add_argument("--workers", type=int, default=2, help="generator worker processes")
     ap.add_argument("--skip-references", action="store_true", help="do not run the two reference scripts")
-    ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+    ap.add_argument("--engine", choices=("duckdb", "spark", "spark-connect"), default="duckdb",
                     help="CENSUS_ENGINE of the run (spark: its run directory is WORKDIR/spark, emptied first; "
-                         "results in bench/results/<persons>-spark.json)")
+                         "spark-connect: the same through a Spark Connect server started in WORKDIR/spark-connect "
+                         "and stopped after; results in bench/results/<persons>-<engine>.json)")
     args = ap.parse_args()
 
     bin_dir = Path(sys.executable).parent
@@ -184,10 +227,10 @@ def main() -> None:
                CENSUS_LINKAGE_STATS=str(logs / "linkage_stats.jsonl"),
                PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     env.setdefault("CENSUS_PSEUDONYM_KEY", "benchmark-key-not-for-real-data")
-    env["CENSUS_ENGINE"] = args.engine
-    if args.engine == "spark":  # a run directory of the run's own: metastore, Spark's warehouse, raw zone
+    env["CENSUS_ENGINE"] = "duckdb" if args.engine == "duckdb" else "spark"
+    if args.engine != "duckdb":  # a run directory of the run's own: metastore, Spark's warehouse, raw zone
         env["CENSUS_SPARK_DIR"] = str(work / "spark")
-        subprocess.run(["rm", "-rf", env["CENSUS_SPARK_DIR"]], check=True)
+        subprocess.run(["rm", "-rf", env["CENSUS_SPARK_DIR"], str(work / "spark-connect")], check=True)
     results: dict = {"persons_requested": args.persons, "engine": args.engine, "load_before": os.getloadavg(),
                      "stages": {}}
 
@@ -203,7 +246,11 @@ def main() -> None:
                    check=True)
     (work / "dagster_home").mkdir()
     (logs / "linkage_stats.jsonl").unlink(missing_ok=True)
-    results["census_run"] = measured([str(bin_dir / "census"), "run"], env, logs / "census_run.log")
+    with connect_server(work / "spark-connect", env) if args.engine == "spark-connect" else contextlib.nullcontext() \
+            as server:
+        results["census_run"] = measured([str(bin_dir / "census"), "run"], env, logs / "census_run.log")
+    if server is not None:  # the server's JVM is not in the run's process tree
+        results["census_run"]["server_peak_tree_mib"] = round(server.peak / 2**20)
     run_id, results["steps_s"] = step_timings(work / "dagster_home")
     results["dbt_nodes_s"] = dbt_node_timings(run_id)
     stats_file = logs / "linkage_stats.jsonl"  # the two Splink linkages, part by part (counts and seconds)
