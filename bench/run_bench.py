@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -95,6 +96,10 @@ def measured(cmd: list[str], env: dict, log: Path) -> dict:
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_tree_mib": round(peak[0] / 2**20)}
 
 
+# the server gets SIGTERM when the benchmark dies (util-linux's setpriv; without it, nothing)
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
+
+
 @contextlib.contextmanager
 def connect_server(folder: Path, env: dict):
     """A Spark Connect server (census_pipeline.spark_connect) with a token of its own, for the run
@@ -111,7 +116,8 @@ def connect_server(folder: Path, env: dict):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with open(folder / "server.log", "w") as log:
-        proc = subprocess.Popen(["env", "--default-signal=INT,TERM", *server_command(folder, port)], cwd=folder,
+        proc = subprocess.Popen([*DIE_WITH_PARENT, "env", "--default-signal=INT,TERM", *server_command(folder, port)],
+                                cwd=folder,
                                 env=server_env(dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)),
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     state = SimpleNamespace(peak=0)
@@ -122,8 +128,9 @@ def connect_server(folder: Path, env: dict):
             time.sleep(0.2)
 
     try:
+        deadline = time.monotonic() + 240
         while "Spark Connect server started" not in (folder / "server.log").read_text(errors="replace"):
-            if proc.poll() is not None:
+            if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the Spark Connect server did not start: {folder / 'server.log'}")
             time.sleep(0.5)
         threading.Thread(target=sample, daemon=True).start()
@@ -132,7 +139,11 @@ def connect_server(folder: Path, env: dict):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=120)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def step_timings(dagster_home: Path) -> tuple[str, dict[str, float]]:

@@ -48,11 +48,14 @@ def findings(plan: str) -> dict[str, list[str]]:
 
 
 def _build_side(lines: list[str], i: int) -> str:
-    """The first operator of a nested-loop join's second child (the broadcast one for BuildRight)."""
+    """The first operator of a nested-loop join's broadcast child: the second for BuildRight (and a
+    CartesianProduct's), the first for BuildLeft."""
     indent = len(lines[i]) - len(lines[i].lstrip(" :+-"))
     children = [j for j in range(i + 1, len(lines))
-                if len(lines[j]) - len(lines[j].lstrip(" :+-")) == indent + 3 and lines[j].strip(" :").startswith(("+-", ":-"))]
-    side = children[1] if len(children) > 1 else (children[0] if children else i)
+                if len(lines[j]) - len(lines[j].lstrip(" :+-")) == indent + 3 and lines[j].lstrip(" ").startswith(("+-", ":-"))]
+    if not children:
+        return lines[i].strip(" :+-")
+    side = children[0] if "BuildLeft" in lines[i] or len(children) == 1 else children[1]
     return lines[side].strip(" :+-")
 
 

@@ -11,7 +11,8 @@ project, whoever starts it:
 - a Hive metastore (dbt-spark's tables and views outlive a session), and a warehouse folder this
   machine mounts too, at the same path: the DuckDB warehouse reads the tables Spark builds from
   their Parquet files, and Spark reads the raw zone this machine writes and writes Splink's work
-  tables (CENSUS_SPARK_DIR on the same shared storage), which the run deletes;
+  tables (CENSUS_SPARK_DIR on the same shared storage), which the run deletes as its own user:
+  the server writes them as that user, or group-writable (spark.hadoop.fs.permissions.umask-mode=002);
 - its executors' Python with this project installed (the package and its lock): the pseudonym and
   hash functions run there, and the hash's closure refers to census_pipeline.lib.duckdb_hash;
 - `SPARK_CONNECT_AUTHENTICATE_TOKEN` in its environment: a client must present that token. The

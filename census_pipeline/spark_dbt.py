@@ -101,11 +101,16 @@ def start_session(settings: EngineSettings):
         # dbt-spark's session mode (and the Python models') ask SparkSession.builder for their
         # session: with SPARK_REMOTE set that is a Spark Connect builder, which finds this one
         os.environ["SPARK_REMOTE"] = settings.spark_remote
-        spark = SparkSession.builder.remote(settings.spark_remote).getOrCreate()
-        for key in SESSION_CONF:
-            spark.conf.set(key, conf[key])
+        try:
+            spark = SparkSession.builder.remote(settings.spark_remote).getOrCreate()
+            for key in SESSION_CONF:
+                spark.conf.set(key, conf[key])
+        except BaseException:
+            clear_connect_environment()
+            raise
     else:
-        inherited = [name for name in CONNECT_ENVIRONMENT if os.environ.get(name)]
+        inherited = [name for name in CONNECT_ENVIRONMENT if name in os.environ]  # (pyspark tests presence)
+        inherited += ["SPARK_API_MODE=connect"] if os.environ.get("SPARK_API_MODE", "").lower() == "connect" else []
         if inherited:  # pyspark's builder would start a Connect session instead, and fail obscurely later
             raise RuntimeError(f"{', '.join(inherited)} is set in the environment: Spark in this process needs it "
                                "unset (for a Spark Connect server, set CENSUS_SPARK_REMOTE instead)")
@@ -116,9 +121,18 @@ def start_session(settings: EngineSettings):
         spark.sparkContext.setLogLevel("ERROR")
     # Splink's SparkAPI writes its intermediate tables as Parquet here (break_lineage_method
     # "parquet", its default off Databricks); lib/linkage.py deletes them after each linkage
-    spark.conf.set(CHECKPOINTS_CONF, (settings.spark_dir / "checkpoints").as_uri())  # a file: path, on a server too
+    # a file: path, so that a server writes it to that file system, not to its default one; not
+    # as_uri(), whose percent-encoding (a space, a Chinese character) Hadoop would take literally
+    spark.conf.set(CHECKPOINTS_CONF, f"file://{settings.spark_dir / 'checkpoints'}")
     register_functions(spark)
     return spark
+
+
+def clear_connect_environment() -> None:
+    """Unset what a Spark Connect session set in this process's environment (SPARK_REMOTE, and what
+    pyspark's builder adds), so that a later Spark in this process starts as asked."""
+    for name in CONNECT_ENVIRONMENT:
+        os.environ.pop(name, None)
 
 
 def cancel_jobs(spark) -> None:
@@ -261,14 +275,15 @@ def warehouse_folder(spark, settings: EngineSettings) -> Path:
 
 
 def local_path(location: str, what: str) -> Path:
-    """A path or a file: URI as a path of this machine; another scheme (hdfs:, s3a:) is refused."""
-    from urllib.parse import unquote, urlparse
-
-    parsed = urlparse(location)
-    if parsed.scheme in ("", "file") and parsed.netloc in ("", "localhost"):
-        return Path(unquote(parsed.path))
-    raise RuntimeError(f"{what} is {location}: DuckDB reads local files only; put it on storage this machine "
-                       "mounts and give it as a path")
+    """A path, or a file: one as Spark writes it, as a path of this machine (taken as written: no
+    percent-decoding, which Hadoop does not do either); another scheme (hdfs:, s3a:) is refused."""
+    for prefix in ("file://localhost/", "file:///", "file:/"):
+        if location.startswith(prefix):
+            return Path("/" + location[len(prefix):])
+    if ":" in location.split("/", 1)[0]:
+        raise RuntimeError(f"{what} is {location}: DuckDB reads local files only; put it on storage this machine "
+                           "mounts and give it as a path")
+    return Path(location)
 
 
 def attach_spark_tables(con, warehouse: Path, tables: set[tuple[str, str]]) -> list[str]:

@@ -151,9 +151,10 @@ def stop() -> None:
     with _lock:
         session, _session, _raw_zone_of = _session, None, None
     if session is not None:
-        session.stop()
         from census_pipeline import spark_dbt
 
-        if spark_dbt.is_remote(session):  # what pyspark's builder set to find that server's session
-            for name in spark_dbt.CONNECT_ENVIRONMENT:
-                os.environ.pop(name, None)
+        try:
+            session.stop()
+        finally:
+            if spark_dbt.is_remote(session):  # what pyspark's builder set to find that server's session
+                spark_dbt.clear_connect_environment()

@@ -58,26 +58,38 @@ CONNECT_PARAMETERS = ("use_ssl", "user_id", "user_agent", "session_id")
 
 
 def remote_problem(url: str, has_token: bool) -> None:
-    """Refuse a CENSUS_SPARK_REMOTE that could leak: one holding a token or an unknown parameter
-    (pyspark would send it as a header, and the URL is printed in logs and run metadata: the
-    message never repeats it), or one reaching another machine in clear (the run sends the
+    """Refuse a CENSUS_SPARK_REMOTE that could leak, read as pyspark reads it (its
+    DefaultChannelBuilder: `sc://` then a host, a port, and `/;name=value` parameters, names as
+    written): one holding a token, credentials, a query, a fragment or an unknown parameter
+    (pyspark would send it as a header; the URL is printed in logs and run metadata, and no
+    message here repeats it), or one reaching another machine in clear (the run sends the
     pseudonym function, key included, to the server). pyspark reaches another host over TLS when
-    the URL says use_ssl=true or a token is given; only `localhost` may be plain."""
-    head, _, params = url.partition("/;")
-    keys = [p.partition("=")[0].strip().lower() for p in params.split(";") if p.strip()] if params else []
-    unknown = [k for k in keys if k not in CONNECT_PARAMETERS]
-    if unknown:
-        raise ValueError("CENSUS_SPARK_REMOTE has a parameter that is not one of " + ", ".join(CONNECT_PARAMETERS)
-                         + ": a token goes in SPARK_CONNECT_AUTHENTICATE_TOKEN, never in the URL (the URL is "
-                         "printed in logs and run metadata)")
-    if not head.lower().startswith("sc://"):
-        raise ValueError("CENSUS_SPARK_REMOTE is not a Spark Connect URL: expected sc://host:port")
-    host = head[len("sc://"):].rstrip("/").rpartition(":")[0] or head[len("sc://"):].rstrip("/")
-    if host.strip("[]") in ("127.0.0.1", "::1"):
+    use_ssl is true or a token is given; only `localhost` may be plain."""
+    from urllib.parse import unquote, urlparse
+
+    if any(x in url.lower() for x in ("token", "@", "?", "#")):
+        raise ValueError("CENSUS_SPARK_REMOTE holds a token, credentials, a query or a fragment: a token goes in "
+                         "SPARK_CONNECT_AUTHENTICATE_TOKEN, never in the URL (the URL is printed in logs and run "
+                         "metadata)")
+    parsed = urlparse("http" + url[2:]) if url.startswith("sc://") else None
+    netloc = parsed.netloc.split(":") if parsed else []
+    if (parsed is None or parsed.path not in ("", "/") or not netloc[0] or len(netloc) > 2
+            or (len(netloc) == 2 and not netloc[1].isdigit())):
+        raise ValueError("CENSUS_SPARK_REMOTE is not a Spark Connect URL: expected sc://host:port, with "
+                         "/;name=value parameters after it")
+    params = {}
+    for pair in parsed.params.split(";") if parsed.params else []:
+        name, _, value = pair.partition("=")
+        if name not in CONNECT_PARAMETERS or "=" in value or not _:
+            raise ValueError("CENSUS_SPARK_REMOTE has a parameter that is not one of " + ", ".join(CONNECT_PARAMETERS)
+                             + " as name=value (lower case): pyspark would send any other as a header, and a token "
+                             "goes in SPARK_CONNECT_AUTHENTICATE_TOKEN, never in the URL")
+        params[name] = unquote(value)  # the last one wins, as in pyspark
+    host = netloc[0]
+    if host == "127.0.0.1":
         raise ValueError("CENSUS_SPARK_REMOTE: write localhost for this machine (pyspark takes only that name "
                          "for a local server)")
-    tls = "use_ssl=true" in url.lower().replace(" ", "") or has_token
-    if host != "localhost" and not tls:
+    if host != "localhost" and not (params.get("use_ssl", "").lower() == "true" or has_token):
         raise ValueError(f"CENSUS_SPARK_REMOTE reaches {host} in clear: the run sends the pseudonym function, key "
                          "included, to the server; set SPARK_CONNECT_AUTHENTICATE_TOKEN or add /;use_ssl=true "
                          "(pyspark then uses TLS)")

@@ -214,8 +214,14 @@ def link_residue(con, tables: dict[str, str], threshold: float = MATCH_THRESHOLD
     if db.spark:
         try:
             stats = _link(db, tables, result, threshold)
-        finally:
-            _drop_spark_work(db, keep=result)
+        except BaseException:
+            try:  # Spark may still be writing after an interrupt: the linkage's own error is the one to raise
+                _drop_spark_work(db, keep=result)
+            except Exception as e:
+                log.warning("Splink's work tables could not all be deleted after the linkage failed (%s): delete "
+                            "the __splink__ folders under the run directory's checkpoints/", type(e).__name__)
+            raise
+        _drop_spark_work(db, keep=result)
     else:
         stats = _link_in_scratch(db, tables, result, threshold)
     stats["seconds"] = round(time.monotonic() - started, 1)

@@ -12,7 +12,6 @@ own, on a copy of the DuckDB run's warehouse (as an office would switch engines)
 directory (raw zone, Splink's work tables) of the test's own. Java comes from Debian when missing (CI)."""
 
 import contextlib
-import ctypes
 import json
 import os
 import re
@@ -85,10 +84,12 @@ def connect_server(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with open(folder / "server.log", "w") as log:
-        server = subprocess.Popen(["env", "--default-signal=INT,TERM", *server_command(folder, port)], cwd=folder,
+        # setpriv: the server (env, then the JVM it becomes) gets SIGTERM if the test worker dies, so
+        # a worker killed mid-test leaves no 4 GB JVM behind
+        server = subprocess.Popen(["setpriv", "--pdeathsig", "TERM", "env", "--default-signal=INT,TERM",
+                                   *server_command(folder, port)], cwd=folder,
                                   env=server_env(dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)),
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                  preexec_fn=_die_with_parent)
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while "Spark Connect server started" not in (folder / "server.log").read_text(errors="replace"):
@@ -105,11 +106,6 @@ def connect_server(tmp_path_factory):
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
 
-
-def _die_with_parent() -> None:
-    """The server's process (env, then the JVM it becomes) gets SIGTERM if the test worker dies:
-    a worker killed mid-test leaves no 4 GB JVM behind."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @pytest.fixture(scope="module")

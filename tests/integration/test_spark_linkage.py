@@ -6,6 +6,8 @@ and more than one accepting round in one-to-one (the union of the rounds failed 
 
 Starts a Spark session in this process (local[1], ~15 s; slow)."""
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -90,7 +92,7 @@ def test_one_to_one_accepts_the_same_pairs_on_spark(both):
     assert sorted(tuple(r) for r in spark.table("linked").collect()) == want
 
 
-def test_a_linkage_in_this_process_leaves_none_of_splink_s_work_files(both, spark):
+def test_a_linkage_in_this_process_leaves_none_of_splink_s_work_files(both, spark, monkeypatch):
     """The whole linkage (Splink's SparkAPI, its work tables written as Parquet under the run
     directory's checkpoints/) on Spark in this process: it finds the pairs DuckDB finds, and
     afterwards no `__splink__` folder is left there (names and birth dates among their columns),
@@ -106,11 +108,24 @@ def test_a_linkage_in_this_process_leaves_none_of_splink_s_work_files(both, spar
     folder = checkpoint_folder(spark)
     old = folder / "0f1e2d3c-old-session" / "__splink__df_predict_old"
     old.mkdir(parents=True, exist_ok=True)
+    import census_pipeline.lib.linkage as linkage
+
+    deleted, rmtree = [], linkage.shutil.rmtree
+
+    def deleting(path, *more, **named):  # the real deletion, noted: where Splink's files were
+        deleted.append(Path(path))
+        return rmtree(path, *more, **named)
+
+    monkeypatch.setattr(linkage.shutil, "rmtree", deleting)
     result, stats = link_residue(spark, tables, threshold=0.5)
+    monkeypatch.undo()
     got = sorted((r.person_no, r.census_record_id) for r in spark.table(result).collect())
     want_result, _ = link_residue(duck, {k: f"main.{v}" for k, v in tables.items()}, threshold=0.5)
     assert got == sorted(duck.execute(f"select person_no, census_record_id from {want_result}").fetchall())
-    assert got and stats["candidate_pairs"] > 0  # Splink predicted, writing its work tables meanwhile
+    assert got and stats["candidate_pairs"] > 0
+    # Splink wrote its work tables where the run deletes them (not somewhere else, left behind)
+    assert any(p.parent == folder and p.name.startswith("__splink__df_predict") for p in deleted), deleted
+    assert old in deleted
     assert not list(folder.glob("__splink__*")) and not list(folder.glob("*/__splink__*"))
     spark.catalog.dropTempView("id_links")
     spark.catalog.dropTempView(result)

@@ -40,8 +40,16 @@ def test_a_spark_connect_server_from_the_environment(tmp_path):
 
 @pytest.mark.parametrize(("url", "why"), [
     ("driver:15002", "not a Spark Connect URL"), ("spark://driver:7077", "not a Spark Connect URL"),
+    ("SC://driver:15002", "not a Spark Connect URL"), ("sc://[::1]:15002", "not a Spark Connect URL"),
+    ("sc://driver:15002/path", "not a Spark Connect URL"),
     ("sc://driver:15002/;token=abc", "never in the URL"), ("SC://driver:15002/;use_ssl=true;TOKEN=abc", "never in the URL"),
     ("grpc://driver/;token=abc", "never in the URL"), ("sc://driver:15002/;x-api-key=abc", "never in the URL"),
+    ("sc://localhost:15002/?token=abc", "never in the URL"), ("sc://localhost:15002#token=abc", "never in the URL"),
+    ("sc://localhost:15002;token=abc", "never in the URL"), ("sc://user:abc@driver:15002", "never in the URL"),
+    # what pyspark would read as no TLS: a name it takes as written, a space, a later value
+    ("sc://driver/;USE_SSL=TRUE", "never in the URL"), ("sc://driver/; use_ssl=true", "never in the URL"),
+    ("sc://driver/;use_ssl= true", "in clear"), ("sc://driver/;use_ssl=true;use_ssl=false", "in clear"),
+    ("sc://driver:15002/;user_id=a?use_ssl=true", "never in the URL"),
     ("sc://driver.example:15002", "in clear"), ("sc://127.0.0.1:15002", "write localhost")])
 def test_a_remote_that_is_no_connect_url_holds_a_secret_or_is_in_clear_is_refused(url, why):
     with pytest.raises(ValueError, match=why) as refused:

@@ -58,3 +58,8 @@ def test_a_nested_loop_join_names_its_broadcast_side_and_python_evaluations_are_
     found = spark_plans.findings(CROSS_WITH_REPLICATES)
     assert found["nested loop"] == ["BroadcastExchange IdentityBroadcastMode, [plan_id=9]"]
     assert len(found["python"]) == 2 and found["one task"] == []
+
+
+def test_a_left_built_nested_loop_join_names_its_left_child():
+    left = CROSS_WITH_REPLICATES.replace("BuildRight", "BuildLeft")
+    assert spark_plans.findings(left)["nested loop"] == ["FileScan parquet spark_catalog.microdata.persons[ea_code#1]"]
