@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import threading
@@ -96,54 +95,27 @@ def measured(cmd: list[str], env: dict, log: Path) -> dict:
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_tree_mib": round(peak[0] / 2**20)}
 
 
-# the server gets SIGTERM when the benchmark dies (util-linux's setpriv; without it, nothing)
-DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
-
-
 @contextlib.contextmanager
 def connect_server(folder: Path, env: dict):
     """A Spark Connect server (census_pipeline.spark_connect) with a token of its own, for the run
     whose `env` gets its URL and token; its process tree's peak memory sampled; stopped after."""
     import secrets
-    import signal
-    import socket
 
-    from census_pipeline.spark_connect import server_command, server_env
+    from census_pipeline.spark_connect import running
 
     folder.mkdir(parents=True)
     token = secrets.token_hex(16)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with open(folder / "server.log", "w") as log:
-        proc = subprocess.Popen([*DIE_WITH_PARENT, "env", "--default-signal=INT,TERM", *server_command(folder, port)],
-                                cwd=folder,
-                                env=server_env(dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    state = SimpleNamespace(peak=0)
+    with running(folder, token) as server:
+        state = SimpleNamespace(peak=0)
 
-    def sample() -> None:
-        while proc.poll() is None:
-            state.peak = max(state.peak, tree_rss(proc.pid))
-            time.sleep(0.2)
+        def sample() -> None:
+            while server.process.poll() is None:
+                state.peak = max(state.peak, tree_rss(server.process.pid))
+                time.sleep(0.2)
 
-    try:
-        deadline = time.monotonic() + 240
-        while "Spark Connect server started" not in (folder / "server.log").read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the Spark Connect server did not start: {folder / 'server.log'}")
-            time.sleep(0.5)
         threading.Thread(target=sample, daemon=True).start()
-        env.update(CENSUS_SPARK_REMOTE=f"sc://localhost:{port}", SPARK_CONNECT_AUTHENTICATE_TOKEN=token)
+        env.update(CENSUS_SPARK_REMOTE=server.url, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)
         yield state
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def step_timings(dagster_home: Path) -> tuple[str, dict[str, float]]:

@@ -34,12 +34,22 @@ It runs in the foreground until stopped (Ctrl-C); DIR holds its warehouse, metas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 DEFAULT_PORT = 15002
+STARTED = "Spark Connect server started"  # the server's log line once it listens
+# the server gets SIGTERM when the process that started it dies (util-linux's setpriv, when here)
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
 
 
 def server_command(folder: Path, port: int, master: str = "local[2]", driver_memory: str = "4g") -> list[str]:
@@ -77,6 +87,41 @@ def server_env(env: dict[str, str] | None = None) -> dict[str, str]:
                 PYSPARK_PYTHON=sys.executable)
 
 
+@contextlib.contextmanager
+def running(folder: Path, token: str, port: int | None = None, master: str = "local[2]",
+            start_within: float = 240) -> Iterator[SimpleNamespace]:
+    """A server started in `folder` (its warehouse, metastore and server.log) on 127.0.0.1:`port`
+    (a free one by default), admitting clients with `token`; yields (url, process) once it listens.
+    Stopped on exit: its process group gets SIGTERM, then SIGKILL after 60 s. It runs in a session
+    of its own (a terminal's Ctrl-C reaches this process, which stops it) and dies with this process."""
+    if port is None:
+        with socket.socket() as s:  # a free port (the server binds it a moment later)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    log = folder / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([*DIE_WITH_PARENT, "env", "--default-signal=INT,TERM",
+                                    *server_command(folder, port, master)], cwd=folder,
+                                   env=server_env(dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)),
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + start_within
+        while STARTED not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Spark Connect server did not start ({log}):\n"
+                                   + log.read_text(errors="replace")[-3000:])
+            time.sleep(0.5)
+        yield SimpleNamespace(url=f"sc://localhost:{port}", process=process)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (a server that died at its start)
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m census_pipeline.spark_connect",
                                      description="Start a Spark Connect server on this machine for CENSUS_SPARK_REMOTE.")
@@ -89,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     folder = args.dir.absolute()
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"Spark Connect server on sc://localhost:{args.port} (folder {folder}); Ctrl-C stops it")
-    return subprocess.call(server_command(folder, args.port, args.master), env=server_env(), cwd=folder)
+    with running(folder, os.environ["SPARK_CONNECT_AUTHENTICATE_TOKEN"], args.port, args.master) as server:
+        print(f"Spark Connect server on {server.url} (folder {folder}, log server.log); Ctrl-C stops it")
+        with contextlib.suppress(KeyboardInterrupt):
+            return server.process.wait()
+    return 0
 
 
 if __name__ == "__main__":

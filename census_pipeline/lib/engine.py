@@ -79,8 +79,8 @@ def remote_problem(url: str, has_token: bool) -> None:
                          "/;name=value parameters after it")
     params = {}
     for pair in parsed.params.split(";") if parsed.params else []:
-        name, _, value = pair.partition("=")
-        if name not in CONNECT_PARAMETERS or "=" in value or not _:
+        name, equals, value = pair.partition("=")
+        if name not in CONNECT_PARAMETERS or not equals or "=" in value:  # pyspark: exactly name=value
             raise ValueError("CENSUS_SPARK_REMOTE has a parameter that is not one of " + ", ".join(CONNECT_PARAMETERS)
                              + " as name=value (lower case): pyspark would send any other as a header, and a token "
                              "goes in SPARK_CONNECT_AUTHENTICATE_TOKEN, never in the URL")

@@ -263,7 +263,7 @@ def _drop_spark_work(db: _Spark, keep: str) -> None:
     folder = checkpoint_folder(spark)
     # Splink's work folders, and those of a run before 2026-12-05, one level down (Spark's own
     # checkpoint directory then, a folder per session)
-    left = [p for p in folder.glob("__splink__*")] + [p for p in folder.glob("*/__splink__*")] if folder.is_dir() else []
+    left = [*folder.glob("__splink__*"), *folder.glob("*/__splink__*")]  # (none when there is no folder)
     for path in left:
         shutil.rmtree(path)
     remaining = [p.name for p in left if p.exists()]

@@ -11,15 +11,11 @@ from the same code (tests/integration/test_spark_linkage.py starts one). The run
 own, on a copy of the DuckDB run's warehouse (as an office would switch engines), with a Spark run
 directory (raw zone, Splink's work tables) of the test's own. Java comes from Debian when missing (CI)."""
 
-import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -31,7 +27,7 @@ import pytest
 
 from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
 from census_pipeline.defs.quality.gates import GATES
-from census_pipeline.spark_connect import server_command, server_env
+from census_pipeline.spark_connect import running
 from tests.builders import bulletin_folder, census_cli, debian_tool, run_with_deadline, warehouse_path
 
 # Java and a Spark server (slow, not in `make test-fast`); one unit with the shared run, so that
@@ -75,37 +71,14 @@ def _value(v):
 
 @pytest.fixture(scope="module")
 def connect_server(tmp_path_factory):
-    """A Spark Connect server on 127.0.0.1 with a token of its own; stopped (its process group)
+    """A Spark Connect server on 127.0.0.1 with a token of its own (census_pipeline.spark_connect:
+    it dies with the test worker, so a worker killed mid-test leaves no 4 GB JVM behind); stopped
     at the end."""
     debian_tool("java", "openjdk-17-jre-headless")
     folder = tmp_path_factory.mktemp("spark_connect")
     token = secrets.token_hex(16)
-    with socket.socket() as s:  # a free port (the server binds it a moment later)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with open(folder / "server.log", "w") as log:
-        # setpriv: the server (env, then the JVM it becomes) gets SIGTERM if the test worker dies, so
-        # a worker killed mid-test leaves no 4 GB JVM behind
-        server = subprocess.Popen(["setpriv", "--pdeathsig", "TERM", "env", "--default-signal=INT,TERM",
-                                   *server_command(folder, port)], cwd=folder,
-                                  env=server_env(dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token)),
-                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while "Spark Connect server started" not in (folder / "server.log").read_text(errors="replace"):
-            assert server.poll() is None and time.monotonic() < deadline, \
-                (folder / "server.log").read_text(errors="replace")[-3000:]
-            time.sleep(0.5)
-        yield SimpleNamespace(url=f"sc://localhost:{port}", token=token, folder=folder)
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # (a server that died at its start)
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
-
+    with running(folder, token) as server:
+        yield SimpleNamespace(url=server.url, token=token, folder=folder)
 
 
 @pytest.fixture(scope="module")
