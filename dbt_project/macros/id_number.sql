@@ -8,11 +8,19 @@
          else trim({{ col }}) end
 {%- endmacro %}
 
+{#- The check character of the first 17 characters, which must be digits. They are read as two
+    integers (characters 1-9 and 10-17) and each digit taken out of them by arithmetic: two casts
+    a row instead of 17 substrings and 17 casts (DuckDB computes a repeated cast once): 0.36 ->
+    0.16 s for the 1.2 M person lines of the 1 M census. Anything but digits makes a cast null,
+    and the pattern test of is_valid_id_number false, as before. -#}
 {% macro id_check_char(id) -%}
     {%- set weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2] -%}
+    {%- set head = safe_int("substr(" ~ id ~ ", 1, 9)") -%}
+    {%- set tail = safe_int("substr(" ~ id ~ ", 10, 8)") -%}
     substr('10X98765432', 1 + ((
         {%- for w in weights %}
-        {{ w }} * {{ safe_int("substr(" ~ id ~ ", " ~ loop.index ~ ", 1)") }}{{ " +" if not loop.last }}
+        {%- set last = 9 if loop.index <= 9 else 17 %}
+        {{ w }} * ({{ int_div(head if loop.index <= 9 else tail, 10 ** (last - loop.index)) }} % 10){{ " +" if not loop.last }}
         {%- endfor %}
     ) % 11), 1)
 {%- endmacro %}
