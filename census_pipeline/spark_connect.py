@@ -21,7 +21,9 @@ project, whoever starts it:
   census run's closures carry the pseudonym key to the executors: turn on spark.authenticate and
   spark.network.crypto.enabled between the cluster's own processes;
 - one census run at a time: the `raw` tables and the models' schemas are the server's metastore's,
-  and each run points them at its own raw zone and rebuilds them.
+  and each run points them at its own raw zone and rebuilds them. A run holds a lease on the
+  server while it runs (spark_dbt.RunLease, a table `default.census_run_lease`); another is
+  refused meanwhile.
 
 This module starts such a server on this machine (`local[N]`, listening on 127.0.0.1 only), to
 try the Connect path without a cluster and for the tests:

@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
+import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from census_pipeline.lib.codes import DEFAULT_LOCATIONS, PROJECT_ROOT
@@ -89,8 +92,9 @@ CONNECT_ENVIRONMENT = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
 def start_session(settings: EngineSettings):
     """The run's Spark session: Spark in this process (its master, warehouse and metastore from
     `settings`), or, with CENSUS_SPARK_REMOTE, a session of that Spark Connect server with this
-    run's session settings. Either way with the two functions the models need and the folder for
-    Splink's work tables."""
+    run's session settings, once the run has taken its lease on that server (RunLease;
+    ServerInUseError when another run holds it). Either way with the two functions the models need
+    and the folder for Splink's work tables. Stop it with stop_session."""
     from pyspark.sql import SparkSession
 
     from census_pipeline.lib.linkage import CHECKPOINTS_CONF
@@ -103,8 +107,15 @@ def start_session(settings: EngineSettings):
         os.environ["SPARK_REMOTE"] = settings.spark_remote
         try:
             spark = SparkSession.builder.remote(settings.spark_remote).getOrCreate()
-            for key in SESSION_CONF:
-                spark.conf.set(key, conf[key])
+            try:
+                for key in SESSION_CONF:
+                    spark.conf.set(key, conf[key])
+                lease = RunLease(spark, run_owner())
+                lease.take()  # one census run per server: ServerInUseError if another holds it
+            except BaseException:
+                spark.stop()
+                raise
+            _leases[id(spark)] = lease
         except BaseException:
             clear_connect_environment()
             raise
@@ -126,6 +137,28 @@ def start_session(settings: EngineSettings):
     spark.conf.set(CHECKPOINTS_CONF, f"file://{settings.spark_dir / 'checkpoints'}")
     register_functions(spark)
     return spark
+
+
+def stop_session(spark) -> None:
+    """Stop a session start_session gave: on a Spark Connect server, the run's lease on it is
+    dropped first."""
+    lease = _leases.pop(id(spark), None)
+    try:
+        if lease is not None:
+            lease.release()
+    except Exception as e:  # noqa: BLE001 - the run's outcome stands; its lease lapses by itself
+        print(f"the run's lease on its Spark Connect server was not dropped ({type(e).__name__}): the server "
+              f"stays taken until it lapses, {LEASE_STALE_S // 60} minutes after its last renewal", file=sys.stderr)
+    finally:
+        spark.stop()
+
+
+def check_lease(spark) -> None:
+    """Raise if the run's lease on its Spark Connect server was taken by another run (this run
+    stalled past LEASE_STALE_S without renewing it): the other run rebuilds the same tables."""
+    lease = _leases.get(id(spark))
+    if lease is not None and lease.lost:
+        raise ServerInUseError(lease.lost)
 
 
 def clear_connect_environment() -> None:
@@ -262,7 +295,122 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
         run = ["run", "--select", *select, *(["--exclude", *exclude] if exclude else [])]
         return dbt(["seed"], settings) and dbt(run, settings)
     finally:
-        spark.stop()
+        stop_session(spark)
+
+
+# --------------------------------------------------------------------------- one run per server
+
+LEASE_TABLE = "default.census_run_lease"
+LEASE_RENEW_S = 60  # a run renews its lease this often
+LEASE_STALE_S = 600  # a lease not renewed for this long is a dead run's: the next run takes it over
+_leases: dict[int, RunLease] = {}  # id(session) -> the lease start_session took with it
+
+
+class ServerInUseError(RuntimeError):
+    """Another census run holds the Spark Connect server."""
+
+
+def run_owner() -> str:
+    """How a lease names its run: host, process and start (nothing secret, nothing personal)."""
+    return f"{socket.gethostname()}, process {os.getpid()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class RunLease:
+    """One census run at a time on a Spark Connect server. A run's tables (the `raw` database, the
+    models' schemas) are the server's metastore's, and each run points them at its own raw zone and
+    rebuilds them: a second run would do it under the first, which would publish a mix of both.
+
+    The lease is a one-row table in the server's metastore (LEASE_TABLE), created by the run when
+    its session starts (creating a table that exists fails: of two runs starting together, one
+    gets it), renewed every LEASE_RENEW_S seconds by a thread of the run, dropped when the session
+    stops. A run killed before that holds the server until its lease is LEASE_STALE_S seconds old;
+    the next run then takes it over, and the killed run, were it only stalled, finds its lease gone
+    at its next build and stops (check_lease)."""
+
+    def __init__(self, spark, owner: str):
+        self.spark = spark
+        self.owner = owner
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _create(self) -> bool:
+        from pyspark.errors import AnalysisException
+
+        try:
+            self.spark.sql(f"create table {LEASE_TABLE} using parquet as select {_sql_string(self.owner)} as owner, "
+                           "current_timestamp() as renewed_at").collect()
+            return True
+        except AnalysisException as e:
+            if "ALREADY_EXISTS" in (e.getCondition() or ""):
+                return False
+            raise
+
+    def holder(self) -> tuple[str, int] | None:
+        """(owner, seconds since last renewed) of the lease on the server; None when there is none."""
+        from pyspark.errors import AnalysisException
+
+        if not self.spark.catalog.tableExists(LEASE_TABLE):  # (a query of a missing table logs a page)
+            return None
+        try:
+            rows = self.spark.sql("select owner, cast(unix_timestamp(current_timestamp()) - unix_timestamp(renewed_at) "
+                                  f"as bigint) as age from {LEASE_TABLE}").collect()
+        except AnalysisException as e:
+            if "NOT_FOUND" in (e.getCondition() or ""):
+                return None
+            raise
+        return (rows[0]["owner"], int(rows[0]["age"])) if rows else ("(an empty lease)", LEASE_STALE_S)
+
+    def take(self) -> None:
+        """Take the server, or raise ServerInUseError naming the run that has it."""
+        for _ in range(2):
+            if self._create():
+                self._thread = threading.Thread(target=self._renewing, name="census-spark-lease", daemon=True)
+                self._thread.start()
+                return
+            held = self.holder()
+            if held is None:
+                continue  # released meanwhile
+            owner, age = held
+            if age < LEASE_STALE_S:
+                raise ServerInUseError(
+                    f"another census run uses this Spark Connect server ({owner}; its lease renewed {age} s ago): "
+                    "one run per server at a time, its metastore holds the run's tables. Wait for it to end; a "
+                    f"run that died without ending holds the server until its lease lapses, in {LEASE_STALE_S - age} s")
+            self.spark.sql(f"drop table if exists {LEASE_TABLE}").collect()  # a dead run's
+        raise ServerInUseError("another census run took this Spark Connect server's lease at the same moment")
+
+    def renew(self) -> bool:
+        """Renew the lease; False (and `lost` says why) if another run has it now."""
+        held = self.holder()
+        if held is None or held[0] != self.owner:
+            self.lost = ("this run's lease on its Spark Connect server lapsed and "
+                         + (f"another run took the server ({held[0]})" if held else "was dropped")
+                         + ": that run rebuilds the same tables, so this one stops")
+            return False
+        self.spark.sql(f"insert overwrite table {LEASE_TABLE} select {_sql_string(self.owner)}, current_timestamp()").collect()
+        return True
+
+    def _renewing(self) -> None:
+        while not self._stop.wait(LEASE_RENEW_S):
+            try:
+                if not self.renew():
+                    return
+            except Exception:  # noqa: BLE001 - a renewal that failed (the server busy) is tried again next time
+                continue
+
+    def release(self) -> None:
+        """Stop renewing; drop the lease if it is still this run's."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        held = self.holder()
+        if held is not None and held[0] == self.owner:
+            self.spark.sql(f"drop table if exists {LEASE_TABLE}").collect()
 
 
 def warehouse_folder(spark, settings: EngineSettings) -> Path:

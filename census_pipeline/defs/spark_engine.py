@@ -65,6 +65,7 @@ def before_build(warehouse: str, settings: EngineSettings, run_id: str, log=None
 
     with _lock:
         spark = _started(settings)
+        spark_dbt.check_lease(spark)  # (a Spark Connect server another run took over: stop here)
         if _raw_zone_of == run_id:
             return
         done = spark_dbt.export_from_warehouse(warehouse, settings)
@@ -154,7 +155,7 @@ def stop() -> None:
         from census_pipeline import spark_dbt
 
         try:
-            session.stop()
+            spark_dbt.stop_session(session)  # (on a Spark Connect server, the run's lease dropped first)
         finally:
             if spark_dbt.is_remote(session):  # what pyspark's builder set to find that server's session
                 spark_dbt.clear_connect_environment()

@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from decimal import Decimal
@@ -206,6 +207,104 @@ def test_the_server_admits_no_client_without_its_token(connect_server, token):
     env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = connect_server.token  # the probe itself works
     assert "admitted" in run_with_deadline([sys.executable, "-c", CONNECT_PROBE, connect_server.url], env,
                                            timeout=120).stdout
+
+
+LEASE_PROBE = """
+import json, os, sys
+from pyspark.sql import SparkSession
+from census_pipeline import spark_dbt
+spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+out = {}
+first, second, third = (spark_dbt.RunLease(spark, name) for name in ("run A", "run B", "run C"))
+first.take()
+out["held_in"] = os.path.isdir(sys.argv[2])  # the lease's table folder in the server's warehouse
+try:
+    second.take()
+    out["second"] = "took the server"
+except spark_dbt.ServerInUseError as e:
+    out["second"] = str(e)
+out["first_renews"] = first.renew()
+first.release()
+out["after_release"] = first.holder()
+second.take()
+second._stop.set()  # its run dies: no more renewals, and its lease ages past the limit
+spark.sql(f"insert overwrite table {spark_dbt.LEASE_TABLE} select 'run B', "
+          f"timestamp_seconds(unix_timestamp() - {spark_dbt.LEASE_STALE_S + 60})").collect()
+third.take()
+out["taken_over_by"] = third.holder()[0]
+out["second_renews"] = second.renew()
+out["second_lost"] = second.lost
+second.release()  # not its lease any more: left alone
+out["after_second_release"] = third.holder()[0]
+third.release()
+out["at_end"] = third.holder()
+print(json.dumps(out))
+"""
+
+
+def test_one_census_run_at_a_time_on_a_connect_server(connect_server):
+    """A run's lease on the server (spark_dbt.RunLease): a second run is refused, with the first
+    named, while the first holds it; free once released; a dead run's lease, not renewed for
+    LEASE_STALE_S, is taken over, and that run, were it alive, finds it lost."""
+    env = dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token)
+    lease_folder = connect_server.folder / "warehouse" / "census_run_lease"
+    probe = run_with_deadline([sys.executable, "-c", LEASE_PROBE, connect_server.url, str(lease_folder)], env,
+                              timeout=300)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    out = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert out["second"].startswith("another census run uses this Spark Connect server (run A;"), out["second"]
+    assert out["first_renews"] is True and out["after_release"] is None
+    assert out["taken_over_by"] == "run C"
+    assert out["second_renews"] is False and "another run took the server (run C)" in out["second_lost"]
+    assert out["after_second_release"] == "run C" and out["at_end"] is None
+    assert out["held_in"] and not lease_folder.exists()
+
+
+LEASE_HOLDER = """
+import sys
+from pyspark.sql import SparkSession
+from census_pipeline import spark_dbt
+lease = spark_dbt.RunLease(SparkSession.builder.remote(sys.argv[1]).getOrCreate(), "another office's run")
+lease.take()
+print("held", flush=True)
+sys.stdin.read()  # until the test closes it
+lease.release()
+"""
+
+
+def test_a_census_run_is_refused_while_another_holds_the_server(built, small_census, connect_server, tmp_path):
+    """`census run` on a server whose lease another run holds fails at its first build, saying
+    so and naming that run; it builds nothing there."""
+    holder = subprocess.Popen([sys.executable, "-c", LEASE_HOLDER, connect_server.url], text=True,
+                              env=dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        env = dict(os.environ, CENSUS_LANDING_DIR=str(small_census[0]), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
+                   CENSUS_OUTPUT_DIR=str(tmp_path / "out"), DAGSTER_HOME=str(tmp_path / "dagster_home"),
+                   CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(tmp_path / "spark"),
+                   CENSUS_SPARK_REMOTE=connect_server.url, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token,
+                   PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+        (tmp_path / "dagster_home").mkdir()
+        shutil.copyfile(warehouse_path(built[1]), tmp_path / "w.duckdb")
+        run = census_cli(["run"], env, timeout=600)
+        out = run.stdout + run.stderr
+        assert run.returncode != 0
+        # the summary's line for the failed step says why, naming the run that holds the server
+        assert re.search(r"FAILED step census_microdata_models at \S+: ServerInUseError: another census run uses "
+                         r"this Spark Connect server \(another office's run;", out), out[-3000:]
+        assert not (tmp_path / "spark" / "raw").exists()  # refused before its raw zone was written
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=120)
+
+
+def test_the_run_gave_the_server_back(spark_run, connect_server):
+    """The run's lease, a table of the server's default database while it ran (its folder: see the
+    test above), is dropped at its end."""
+    assert spark_run.run.returncode == 0
+    assert (connect_server.folder / "warehouse").is_dir()
+    assert not (connect_server.folder / "warehouse" / "census_run_lease").exists()
 
 
 def test_the_token_is_in_nothing_the_run_wrote_or_printed(spark_run, connect_server):
