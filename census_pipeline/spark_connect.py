@@ -22,7 +22,7 @@ project, whoever starts it:
   spark.network.crypto.enabled between the cluster's own processes;
 - one census run at a time: the `raw` tables and the models' schemas are the server's metastore's,
   and each run points them at its own raw zone and rebuilds them. A run holds a lease on the
-  server while it runs (spark_dbt.RunLease, a table `default.census_run_lease`); another is
+  server while it runs (spark_dbt.RunLease, a view `default.census_run_lease`); another is
   refused meanwhile.
 
 This module starts such a server on this machine (`local[N]`, listening on 127.0.0.1 only), to

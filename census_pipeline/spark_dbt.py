@@ -33,6 +33,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,14 +98,13 @@ def start_session(settings: EngineSettings):
     and the folder for Splink's work tables. Stop it with stop_session."""
     from pyspark.sql import SparkSession
 
-    from census_pipeline.lib.linkage import CHECKPOINTS_CONF
-
     settings.spark_dir.mkdir(parents=True, exist_ok=True)
     conf = spark_conf(settings)
     if settings.spark_remote:
         # dbt-spark's session mode (and the Python models') ask SparkSession.builder for their
         # session: with SPARK_REMOTE set that is a Spark Connect builder, which finds this one
         os.environ["SPARK_REMOTE"] = settings.spark_remote
+        lease = None
         try:
             spark = SparkSession.builder.remote(settings.spark_remote).getOrCreate()
             try:
@@ -112,31 +112,43 @@ def start_session(settings: EngineSettings):
                     spark.conf.set(key, conf[key])
                 lease = RunLease(spark, run_owner())
                 lease.take()  # one census run per server: ServerInUseError if another holds it
+                _prepare(spark, settings)
             except BaseException:
-                spark.stop()
+                try:
+                    if lease is not None and lease.taken:
+                        lease.release()
+                finally:
+                    spark.stop()
                 raise
-            _leases[id(spark)] = lease
         except BaseException:
             clear_connect_environment()
             raise
-    else:
-        inherited = [name for name in CONNECT_ENVIRONMENT if name in os.environ]  # (pyspark tests presence)
-        inherited += ["SPARK_API_MODE=connect"] if os.environ.get("SPARK_API_MODE", "").lower() == "connect" else []
-        if inherited:  # pyspark's builder would start a Connect session instead, and fail obscurely later
-            raise RuntimeError(f"{', '.join(inherited)} is set in the environment: Spark in this process needs it "
-                               "unset (for a Spark Connect server, set CENSUS_SPARK_REMOTE instead)")
-        builder = SparkSession.builder.enableHiveSupport()
-        for key, value in conf.items():
-            builder = builder.config(key, value)
-        spark = builder.getOrCreate()
-        spark.sparkContext.setLogLevel("ERROR")
+        _leases[id(spark)] = lease
+        return spark
+    inherited = [name for name in CONNECT_ENVIRONMENT if name in os.environ]  # (pyspark tests presence)
+    inherited += ["SPARK_API_MODE=connect"] if os.environ.get("SPARK_API_MODE", "").lower() == "connect" else []
+    if inherited:  # pyspark's builder would start a Connect session instead, and fail obscurely later
+        raise RuntimeError(f"{', '.join(inherited)} is set in the environment: Spark in this process needs it "
+                           "unset (for a Spark Connect server, set CENSUS_SPARK_REMOTE instead)")
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    _prepare(spark, settings)
+    return spark
+
+
+def _prepare(spark, settings: EngineSettings) -> None:
+    """The folder of Splink's work tables and the two functions the models need, in `spark`."""
+    from census_pipeline.lib.linkage import CHECKPOINTS_CONF
+
     # Splink's SparkAPI writes its intermediate tables as Parquet here (break_lineage_method
     # "parquet", its default off Databricks); lib/linkage.py deletes them after each linkage
     # a file: path, so that a server writes it to that file system, not to its default one; not
     # as_uri(), whose percent-encoding (a space, a Chinese character) Hadoop would take literally
     spark.conf.set(CHECKPOINTS_CONF, f"file://{settings.spark_dir / 'checkpoints'}")
     register_functions(spark)
-    return spark
 
 
 def stop_session(spark) -> None:
@@ -154,11 +166,12 @@ def stop_session(spark) -> None:
 
 
 def check_lease(spark) -> None:
-    """Raise if the run's lease on its Spark Connect server was taken by another run (this run
-    stalled past LEASE_STALE_S without renewing it): the other run rebuilds the same tables."""
+    """Raise if the run no longer holds its lease on its Spark Connect server (another run took it
+    over, or this run has not renewed it for LEASE_STALE_S and must assume so): the other run
+    rebuilds the same tables. Read from the server each time (a metastore lookup, no Spark job)."""
     lease = _leases.get(id(spark))
-    if lease is not None and lease.lost:
-        raise ServerInUseError(lease.lost)
+    if lease is not None:
+        lease.check()
 
 
 def clear_connect_environment() -> None:
@@ -300,9 +313,10 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
 
 # --------------------------------------------------------------------------- one run per server
 
-LEASE_TABLE = "default.census_run_lease"
+LEASE_VIEW = "default.census_run_lease"
 LEASE_RENEW_S = 60  # a run renews its lease this often
 LEASE_STALE_S = 600  # a lease not renewed for this long is a dead run's: the next run takes it over
+_OWNER, _RENEWED = "census.owner", "census.renewed_at"  # the lease's two properties
 _leases: dict[int, RunLease] = {}  # id(session) -> the lease start_session took with it
 
 
@@ -324,51 +338,67 @@ class RunLease:
     models' schemas) are the server's metastore's, and each run points them at its own raw zone and
     rebuilds them: a second run would do it under the first, which would publish a mix of both.
 
-    The lease is a one-row table in the server's metastore (LEASE_TABLE), created by the run when
-    its session starts (creating a table that exists fails: of two runs starting together, one
-    gets it), renewed every LEASE_RENEW_S seconds by a thread of the run, dropped when the session
-    stops. A run killed before that holds the server until its lease is LEASE_STALE_S seconds old;
-    the next run then takes it over, and the killed run, were it only stalled, finds its lease gone
-    at its next build and stops (check_lease)."""
+    The lease is a view in the server's metastore (LEASE_VIEW) whose properties name the run (host,
+    process, start) and the server's time of its last renewal. Metastore entries only: no data
+    file, no Spark job, so a renewal never waits behind the run's own work and nothing is left on
+    disk. Creating a view that exists fails in the metastore itself, so of two runs starting
+    together one gets it; each then reads the lease back and goes on only if it names itself. The
+    run renews it every LEASE_RENEW_S seconds from a thread and drops it when its session stops. A
+    run killed before that holds the server until its lease is LEASE_STALE_S old: the next run
+    then takes it over (dropping it only if it is still the stale one it read). A run checks its
+    lease at each build (check_lease) and stops if another run has it, or if its own renewals have
+    failed for LEASE_STALE_S (it must then assume another has)."""
 
     def __init__(self, spark, owner: str):
         self.spark = spark
         self.owner = owner
-        self.lost: str | None = None
+        self.taken = False
+        self.renewed_at: float | None = None  # this process's clock (time.monotonic) at the last renewal
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _server_time(self) -> int:
+        return int(self.spark.sql("select unix_timestamp()").collect()[0][0])
 
     def _create(self) -> bool:
         from pyspark.errors import AnalysisException
 
+        props = f"{_sql_string(_OWNER)} = {_sql_string(self.owner)}, {_sql_string(_RENEWED)} = '{self._server_time()}'"
         try:
-            self.spark.sql(f"create table {LEASE_TABLE} using parquet as select {_sql_string(self.owner)} as owner, "
-                           "current_timestamp() as renewed_at").collect()
+            self.spark.sql(f"create view {LEASE_VIEW} tblproperties ({props}) as select 1 as held").collect()
             return True
         except AnalysisException as e:
-            if "ALREADY_EXISTS" in (e.getCondition() or ""):
+            if e.getCondition() == "TABLE_OR_VIEW_ALREADY_EXISTS":
                 return False
             raise
 
     def holder(self) -> tuple[str, int] | None:
-        """(owner, seconds since last renewed) of the lease on the server; None when there is none."""
+        """(owner, seconds since its last renewal, by the server's clock) of the lease on the
+        server; None when there is none."""
         from pyspark.errors import AnalysisException
 
-        if not self.spark.catalog.tableExists(LEASE_TABLE):  # (a query of a missing table logs a page)
+        if not self.spark.catalog.tableExists(LEASE_VIEW):  # (a query of a missing view logs a page)
             return None
         try:
-            rows = self.spark.sql("select owner, cast(unix_timestamp(current_timestamp()) - unix_timestamp(renewed_at) "
-                                  f"as bigint) as age from {LEASE_TABLE}").collect()
+            props = dict(self.spark.sql(f"show tblproperties {LEASE_VIEW}").collect())
         except AnalysisException as e:
-            if "NOT_FOUND" in (e.getCondition() or ""):
-                return None
+            if e.getCondition() == "TABLE_OR_VIEW_NOT_FOUND":
+                return None  # dropped meanwhile
             raise
-        return (rows[0]["owner"], int(rows[0]["age"])) if rows else ("(an empty lease)", LEASE_STALE_S)
+        renewed = props.get(_RENEWED, "")
+        age = self._server_time() - int(renewed) if renewed.isdigit() else LEASE_STALE_S
+        return props.get(_OWNER, "(a lease without an owner)"), age
 
     def take(self) -> None:
         """Take the server, or raise ServerInUseError naming the run that has it."""
-        for _ in range(2):
+        for _ in range(3):
             if self._create():
+                held = self.holder()
+                if held is None or held[0] != self.owner:  # (another run dropped it meanwhile, as stale)
+                    raise ServerInUseError("another census run took this Spark Connect server's lease at the "
+                                           f"same moment ({held[0] if held else 'and dropped it'})")
+                self.taken = True
+                self.renewed_at = time.monotonic()
                 self._thread = threading.Thread(target=self._renewing, name="census-spark-lease", daemon=True)
                 self._thread.start()
                 return
@@ -381,27 +411,39 @@ class RunLease:
                     f"another census run uses this Spark Connect server ({owner}; its lease renewed {age} s ago): "
                     "one run per server at a time, its metastore holds the run's tables. Wait for it to end; a "
                     f"run that died without ending holds the server until its lease lapses, in {LEASE_STALE_S - age} s")
-            self.spark.sql(f"drop table if exists {LEASE_TABLE}").collect()  # a dead run's
+            again = self.holder()  # a dead run's: dropped only if it is still the one read
+            if again is not None and again[0] == owner and again[1] >= LEASE_STALE_S:
+                self.spark.sql(f"drop view if exists {LEASE_VIEW}").collect()
         raise ServerInUseError("another census run took this Spark Connect server's lease at the same moment")
 
     def renew(self) -> bool:
-        """Renew the lease; False (and `lost` says why) if another run has it now."""
+        """Renew the lease; False if it is no longer this run's."""
         held = self.holder()
         if held is None or held[0] != self.owner:
-            self.lost = ("this run's lease on its Spark Connect server lapsed and "
-                         + (f"another run took the server ({held[0]})" if held else "was dropped")
-                         + ": that run rebuilds the same tables, so this one stops")
             return False
-        self.spark.sql(f"insert overwrite table {LEASE_TABLE} select {_sql_string(self.owner)}, current_timestamp()").collect()
+        self.spark.sql(f"alter view {LEASE_VIEW} set tblproperties "
+                       f"({_sql_string(_RENEWED)} = '{self._server_time()}')").collect()
+        self.renewed_at = time.monotonic()
         return True
+
+    def check(self) -> None:
+        """Raise ServerInUseError unless the lease is still this run's and renewed recently."""
+        held = self.holder()
+        if held is None or held[0] != self.owner:
+            raise ServerInUseError("this run's lease on its Spark Connect server lapsed and "
+                                   + (f"another run took the server ({held[0]})" if held else "was dropped")
+                                   + ": that run rebuilds the same tables, so this one stops")
+        if self.renewed_at is not None and time.monotonic() - self.renewed_at > LEASE_STALE_S:
+            raise ServerInUseError(f"this run has not renewed its lease on its Spark Connect server for over "
+                                   f"{LEASE_STALE_S} s: another run may have taken the server, so this one stops")
 
     def _renewing(self) -> None:
         while not self._stop.wait(LEASE_RENEW_S):
             try:
                 if not self.renew():
                     return
-            except Exception:  # noqa: BLE001 - a renewal that failed (the server busy) is tried again next time
-                continue
+            except Exception:  # noqa: BLE001 - a renewal that failed is tried again; check() stops a run
+                continue  # whose renewals have failed for LEASE_STALE_S
 
     def release(self) -> None:
         """Stop renewing; drop the lease if it is still this run's."""
@@ -410,7 +452,8 @@ class RunLease:
             self._thread.join(timeout=60)
         held = self.holder()
         if held is not None and held[0] == self.owner:
-            self.spark.sql(f"drop table if exists {LEASE_TABLE}").collect()
+            self.spark.sql(f"drop view if exists {LEASE_VIEW}").collect()
+        self.taken = False
 
 
 def warehouse_folder(spark, settings: EngineSettings) -> Path:

@@ -210,30 +210,41 @@ def test_the_server_admits_no_client_without_its_token(connect_server, token):
 
 
 LEASE_PROBE = """
-import json, os, sys
+import json, sys, time
 from pyspark.sql import SparkSession
 from census_pipeline import spark_dbt
 spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
 out = {}
 first, second, third = (spark_dbt.RunLease(spark, name) for name in ("run A", "run B", "run C"))
 first.take()
-out["held_in"] = os.path.isdir(sys.argv[2])  # the lease's table folder in the server's warehouse
+out["held"] = spark.catalog.tableExists(spark_dbt.LEASE_VIEW)
 try:
     second.take()
     out["second"] = "took the server"
 except spark_dbt.ServerInUseError as e:
     out["second"] = str(e)
 out["first_renews"] = first.renew()
+first.check()  # still its own: no error
+first.renewed_at = time.monotonic() - spark_dbt.LEASE_STALE_S - 1  # its renewals failing for too long
+try:
+    first.check()
+    out["first_unrenewed"] = "went on"
+except spark_dbt.ServerInUseError as e:
+    out["first_unrenewed"] = str(e)
 first.release()
 out["after_release"] = first.holder()
 second.take()
 second._stop.set()  # its run dies: no more renewals, and its lease ages past the limit
-spark.sql(f"insert overwrite table {spark_dbt.LEASE_TABLE} select 'run B', "
-          f"timestamp_seconds(unix_timestamp() - {spark_dbt.LEASE_STALE_S + 60})").collect()
+aged = int(spark.sql("select unix_timestamp()").collect()[0][0]) - spark_dbt.LEASE_STALE_S - 60
+spark.sql(f"alter view {spark_dbt.LEASE_VIEW} set tblproperties ('census.renewed_at' = '{aged}')").collect()
 third.take()
 out["taken_over_by"] = third.holder()[0]
 out["second_renews"] = second.renew()
-out["second_lost"] = second.lost
+try:
+    second.check()
+    out["second_check"] = "went on"
+except spark_dbt.ServerInUseError as e:
+    out["second_check"] = str(e)
 second.release()  # not its lease any more: left alone
 out["after_second_release"] = third.holder()[0]
 third.release()
@@ -245,19 +256,21 @@ print(json.dumps(out))
 def test_one_census_run_at_a_time_on_a_connect_server(connect_server):
     """A run's lease on the server (spark_dbt.RunLease): a second run is refused, with the first
     named, while the first holds it; free once released; a dead run's lease, not renewed for
-    LEASE_STALE_S, is taken over, and that run, were it alive, finds it lost."""
+    LEASE_STALE_S, is taken over, and that run, were it alive, finds it lost at its next check, as
+    does a run whose own renewals have failed for that long. Nothing of it is on disk."""
     env = dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token)
-    lease_folder = connect_server.folder / "warehouse" / "census_run_lease"
-    probe = run_with_deadline([sys.executable, "-c", LEASE_PROBE, connect_server.url, str(lease_folder)], env,
-                              timeout=300)
+    before = sorted(p.name for p in (connect_server.folder / "warehouse").glob("*"))
+    probe = run_with_deadline([sys.executable, "-c", LEASE_PROBE, connect_server.url], env, timeout=300)
     assert probe.returncode == 0, probe.stderr[-3000:]
     out = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert out["held"] is True
     assert out["second"].startswith("another census run uses this Spark Connect server (run A;"), out["second"]
     assert out["first_renews"] is True and out["after_release"] is None
+    assert out["first_unrenewed"].startswith("this run has not renewed its lease"), out["first_unrenewed"]
     assert out["taken_over_by"] == "run C"
-    assert out["second_renews"] is False and "another run took the server (run C)" in out["second_lost"]
+    assert out["second_renews"] is False and "another run took the server (run C)" in out["second_check"]
     assert out["after_second_release"] == "run C" and out["at_end"] is None
-    assert out["held_in"] and not lease_folder.exists()
+    assert sorted(p.name for p in (connect_server.folder / "warehouse").glob("*")) == before  # metastore only
 
 
 LEASE_HOLDER = """
@@ -299,12 +312,21 @@ def test_a_census_run_is_refused_while_another_holds_the_server(built, small_cen
         holder.wait(timeout=120)
 
 
+LEASE_CHECK = """
+import sys
+from pyspark.sql import SparkSession
+from census_pipeline import spark_dbt
+print("held" if SparkSession.builder.remote(sys.argv[1]).getOrCreate().catalog.tableExists(spark_dbt.LEASE_VIEW)
+      else "free")
+"""
+
+
 def test_the_run_gave_the_server_back(spark_run, connect_server):
-    """The run's lease, a table of the server's default database while it ran (its folder: see the
-    test above), is dropped at its end."""
+    """The run's lease (see the tests above: held while it runs) is dropped at its end."""
     assert spark_run.run.returncode == 0
-    assert (connect_server.folder / "warehouse").is_dir()
-    assert not (connect_server.folder / "warehouse" / "census_run_lease").exists()
+    env = dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token)
+    probe = run_with_deadline([sys.executable, "-c", LEASE_CHECK, connect_server.url], env, timeout=120)
+    assert probe.stdout.strip().splitlines()[-1] == "free", probe.stderr[-2000:]
 
 
 def test_the_token_is_in_nothing_the_run_wrote_or_printed(spark_run, connect_server):
