@@ -34,6 +34,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,7 +116,7 @@ def start_session(settings: EngineSettings):
                 _prepare(spark, settings)
             except BaseException:
                 try:
-                    if lease is not None and lease.taken:
+                    if lease is not None:  # (drops the view only if it names this run)
                         lease.release()
                 finally:
                     spark.stop()
@@ -316,7 +317,9 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
 LEASE_VIEW = "default.census_run_lease"
 LEASE_RENEW_S = 60  # a run renews its lease this often
 LEASE_STALE_S = 600  # a lease not renewed for this long is a dead run's: the next run takes it over
-_OWNER, _RENEWED = "census.owner", "census.renewed_at"  # the lease's two properties
+# the lease's properties: a random id (compared: Spark masks a property value that looks like a
+# secret or a URL, and a host name may), the run as people read it, and its last renewal
+_OWNER, _RUN, _RENEWED = "census.owner", "census.run", "census.renewed_at"
 _leases: dict[int, RunLease] = {}  # id(session) -> the lease start_session took with it
 
 
@@ -325,7 +328,7 @@ class ServerInUseError(RuntimeError):
 
 
 def run_owner() -> str:
-    """How a lease names its run: host, process and start (nothing secret, nothing personal)."""
+    """How a lease names its run for people: host, process and start (nothing secret or personal)."""
     return f"{socket.gethostname()}, process {os.getpid()}, since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
@@ -338,32 +341,38 @@ class RunLease:
     models' schemas) are the server's metastore's, and each run points them at its own raw zone and
     rebuilds them: a second run would do it under the first, which would publish a mix of both.
 
-    The lease is a view in the server's metastore (LEASE_VIEW) whose properties name the run (host,
-    process, start) and the server's time of its last renewal. Metastore entries only: no data
-    file, no Spark job, so a renewal never waits behind the run's own work and nothing is left on
-    disk. Creating a view that exists fails in the metastore itself, so of two runs starting
-    together one gets it; each then reads the lease back and goes on only if it names itself. The
+    The lease is a view in the server's metastore (LEASE_VIEW) whose properties hold a random id of
+    the run, the run as people read it (host, process, start) and the server's time of its last
+    renewal. Metastore entries only: no data file and no Spark job (the server's time is read over
+    a local relation), so a renewal never waits behind the run's own stages and nothing is left on
+    disk. Creating a view that exists fails (the server's catalog creates one at a time), so of two
+    runs starting together one gets it; each then reads the lease back and goes on only if it
+    holds its id. The
     run renews it every LEASE_RENEW_S seconds from a thread and drops it when its session stops. A
     run killed before that holds the server until its lease is LEASE_STALE_S old: the next run
-    then takes it over (dropping it only if it is still the stale one it read). A run checks its
+    then takes it over (dropping it only if it is still the stale one it read, and reading its own
+    back two seconds after, in case another run did the same). A run checks its
     lease at each build (check_lease) and stops if another run has it, or if its own renewals have
     failed for LEASE_STALE_S (it must then assume another has)."""
 
     def __init__(self, spark, owner: str):
         self.spark = spark
-        self.owner = owner
-        self.taken = False
+        self.owner = owner  # as people read it
+        self.id = uuid.uuid4().hex  # as the lease is compared
         self.renewed_at: float | None = None  # this process's clock (time.monotonic) at the last renewal
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _server_time(self) -> int:
-        return int(self.spark.sql("select unix_timestamp()").collect()[0][0])
+        # over a one-row VALUES: Spark folds it to a local relation and runs no job (a bare select
+        # would run one, queued behind the run's own stages)
+        return int(self.spark.sql("select unix_timestamp() from values (1)").collect()[0][0])
 
     def _create(self) -> bool:
         from pyspark.errors import AnalysisException
 
-        props = f"{_sql_string(_OWNER)} = {_sql_string(self.owner)}, {_sql_string(_RENEWED)} = '{self._server_time()}'"
+        props = (f"{_sql_string(_OWNER)} = '{self.id}', {_sql_string(_RUN)} = {_sql_string(self.owner)}, "
+                 f"{_sql_string(_RENEWED)} = '{self._server_time()}'")
         try:
             self.spark.sql(f"create view {LEASE_VIEW} tblproperties ({props}) as select 1 as held").collect()
             return True
@@ -372,8 +381,8 @@ class RunLease:
                 return False
             raise
 
-    def holder(self) -> tuple[str, int] | None:
-        """(owner, seconds since its last renewal, by the server's clock) of the lease on the
+    def holder(self) -> tuple[str, str, int] | None:
+        """(id, run, seconds since its last renewal by the server's clock) of the lease on the
         server; None when there is none."""
         from pyspark.errors import AnalysisException
 
@@ -387,17 +396,18 @@ class RunLease:
             raise
         renewed = props.get(_RENEWED, "")
         age = self._server_time() - int(renewed) if renewed.isdigit() else LEASE_STALE_S
-        return props.get(_OWNER, "(a lease without an owner)"), age
+        return props.get(_OWNER, ""), props.get(_RUN, "(a run that did not say)"), age
 
     def take(self) -> None:
         """Take the server, or raise ServerInUseError naming the run that has it."""
-        for _ in range(3):
+        for attempt in range(3):
             if self._create():
+                if attempt:  # after a takeover: another run may have dropped the same stale lease
+                    time.sleep(2)
                 held = self.holder()
-                if held is None or held[0] != self.owner:  # (another run dropped it meanwhile, as stale)
+                if held is None or held[0] != self.id:
                     raise ServerInUseError("another census run took this Spark Connect server's lease at the "
-                                           f"same moment ({held[0] if held else 'and dropped it'})")
-                self.taken = True
+                                           f"same moment ({held[1] if held else 'and dropped it'})")
                 self.renewed_at = time.monotonic()
                 self._thread = threading.Thread(target=self._renewing, name="census-spark-lease", daemon=True)
                 self._thread.start()
@@ -405,33 +415,38 @@ class RunLease:
             held = self.holder()
             if held is None:
                 continue  # released meanwhile
-            owner, age = held
+            owner, run, age = held
             if age < LEASE_STALE_S:
                 raise ServerInUseError(
-                    f"another census run uses this Spark Connect server ({owner}; its lease renewed {age} s ago): "
+                    f"another census run uses this Spark Connect server ({run}; its lease renewed {age} s ago): "
                     "one run per server at a time, its metastore holds the run's tables. Wait for it to end; a "
                     f"run that died without ending holds the server until its lease lapses, in {LEASE_STALE_S - age} s")
             again = self.holder()  # a dead run's: dropped only if it is still the one read
-            if again is not None and again[0] == owner and again[1] >= LEASE_STALE_S:
+            if again is not None and again[0] == owner and again[2] >= LEASE_STALE_S:
                 self.spark.sql(f"drop view if exists {LEASE_VIEW}").collect()
         raise ServerInUseError("another census run took this Spark Connect server's lease at the same moment")
 
     def renew(self) -> bool:
-        """Renew the lease; False if it is no longer this run's."""
+        """Renew the lease; False if it is no longer this run's (read again after the renewal too:
+        an alteration rewrites the view's properties whole, so one that crossed a takeover would
+        have written this run's back over the new holder's)."""
         held = self.holder()
-        if held is None or held[0] != self.owner:
+        if held is None or held[0] != self.id:
             return False
         self.spark.sql(f"alter view {LEASE_VIEW} set tblproperties "
                        f"({_sql_string(_RENEWED)} = '{self._server_time()}')").collect()
+        held = self.holder()
+        if held is None or held[0] != self.id:
+            return False
         self.renewed_at = time.monotonic()
         return True
 
     def check(self) -> None:
         """Raise ServerInUseError unless the lease is still this run's and renewed recently."""
         held = self.holder()
-        if held is None or held[0] != self.owner:
+        if held is None or held[0] != self.id:
             raise ServerInUseError("this run's lease on its Spark Connect server lapsed and "
-                                   + (f"another run took the server ({held[0]})" if held else "was dropped")
+                                   + (f"another run took the server ({held[1]})" if held else "was dropped")
                                    + ": that run rebuilds the same tables, so this one stops")
         if self.renewed_at is not None and time.monotonic() - self.renewed_at > LEASE_STALE_S:
             raise ServerInUseError(f"this run has not renewed its lease on its Spark Connect server for over "
@@ -451,9 +466,8 @@ class RunLease:
         if self._thread is not None:
             self._thread.join(timeout=60)
         held = self.holder()
-        if held is not None and held[0] == self.owner:
+        if held is not None and held[0] == self.id:
             self.spark.sql(f"drop view if exists {LEASE_VIEW}").collect()
-        self.taken = False
 
 
 def warehouse_folder(spark, settings: EngineSettings) -> Path:
