@@ -86,14 +86,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{path.stem:34} {len(found['one task']):>16} {len(found['nested loop']):>18} "
                       f"{len(found['python']):>19}")
                 if args.verbose:
-                    for kind in ("one task", "nested loop"):
-                        for what in sorted(set(found[kind])):
-                            print(f"    {kind}: {what}")
+                    print_feeding(found)
         if args.linkage:
             linkage_plans(spark, args.verbose)
     finally:
         spark.stop()
     return 0
+
+
+def print_feeding(found: dict[str, list[str]]) -> None:
+    """What feeds each finding of a plan (--verbose), once per kind and operator."""
+    for kind in ("one task", "nested loop"):
+        for what in sorted(set(found[kind])):
+            print(f"    {kind}: {what}")
 
 
 def linkage_plans(spark, verbose: bool) -> None:
@@ -123,9 +128,7 @@ def linkage_plans(spark, verbose: bool) -> None:
     for head, found in flagged:
         print(f"  {len(found['one task'])} to one task, {len(found['nested loop'])} nested-loop: {head}")
         if verbose:
-            for kind in ("one task", "nested loop"):
-                for what in sorted(set(found[kind])):
-                    print(f"    {kind}: {what}")
+            print_feeding(found)
 
 
 if __name__ == "__main__":

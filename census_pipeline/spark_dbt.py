@@ -154,7 +154,7 @@ def _prepare(spark, settings: EngineSettings) -> None:
 
 def stop_session(spark) -> None:
     """Stop a session start_session gave: on a Spark Connect server, the run's lease on it is
-    dropped first."""
+    dropped first, and what pyspark's builder set to find that server is cleared after."""
     lease = _leases.pop(id(spark), None)
     try:
         if lease is not None:
@@ -163,7 +163,11 @@ def stop_session(spark) -> None:
         print(f"the run's lease on its Spark Connect server was not dropped ({type(e).__name__}): the server "
               f"stays taken until it lapses, {LEASE_STALE_S // 60} minutes after its last renewal", file=sys.stderr)
     finally:
-        spark.stop()
+        try:
+            spark.stop()
+        finally:
+            if is_remote(spark):
+                clear_connect_environment()
 
 
 def check_lease(spark) -> None:
@@ -319,7 +323,7 @@ LEASE_RENEW_S = 60  # a run renews its lease this often
 LEASE_STALE_S = 600  # a lease not renewed for this long is a dead run's: the next run takes it over
 # the lease's properties: a random id (compared: Spark masks a property value that looks like a
 # secret or a URL, and a host name may), the run as people read it, and its last renewal
-_OWNER, _RUN, _RENEWED = "census.owner", "census.run", "census.renewed_at"
+_ID, _RUN, _RENEWED = "census.owner", "census.run", "census.renewed_at"
 _leases: dict[int, RunLease] = {}  # id(session) -> the lease start_session took with it
 
 
@@ -347,17 +351,16 @@ class RunLease:
     a local relation), so a renewal never waits behind the run's own stages and nothing is left on
     disk. Creating a view that exists fails (the server's catalog creates one at a time), so of two
     runs starting together one gets it; each then reads the lease back and goes on only if it
-    holds its id. The
-    run renews it every LEASE_RENEW_S seconds from a thread and drops it when its session stops. A
-    run killed before that holds the server until its lease is LEASE_STALE_S old: the next run
-    then takes it over (dropping it only if it is still the stale one it read, and reading its own
-    back two seconds after, in case another run did the same). A run checks its
-    lease at each build (check_lease) and stops if another run has it, or if its own renewals have
-    failed for LEASE_STALE_S (it must then assume another has)."""
+    holds its id. The run renews it every LEASE_RENEW_S seconds from a thread and drops it when its
+    session stops. A run killed before that holds the server until its lease is LEASE_STALE_S old:
+    the next run then drops it and creates its own, which it reads back two seconds later (another
+    run may have done the same). A run checks its lease at each build (check_lease) and stops if
+    another run has it, or if its own renewals have failed for LEASE_STALE_S (it must then assume
+    another has)."""
 
-    def __init__(self, spark, owner: str):
+    def __init__(self, spark, name: str):
         self.spark = spark
-        self.owner = owner  # as people read it
+        self.name = name  # the run as people read it (run_owner)
         self.id = uuid.uuid4().hex  # as the lease is compared
         self.renewed_at: float | None = None  # this process's clock (time.monotonic) at the last renewal
         self._stop = threading.Event()
@@ -371,7 +374,7 @@ class RunLease:
     def _create(self) -> bool:
         from pyspark.errors import AnalysisException
 
-        props = (f"{_sql_string(_OWNER)} = '{self.id}', {_sql_string(_RUN)} = {_sql_string(self.owner)}, "
+        props = (f"{_sql_string(_ID)} = '{self.id}', {_sql_string(_RUN)} = {_sql_string(self.name)}, "
                  f"{_sql_string(_RENEWED)} = '{self._server_time()}'")
         try:
             self.spark.sql(f"create view {LEASE_VIEW} tblproperties ({props}) as select 1 as held").collect()
@@ -396,7 +399,7 @@ class RunLease:
             raise
         renewed = props.get(_RENEWED, "")
         age = self._server_time() - int(renewed) if renewed.isdigit() else LEASE_STALE_S
-        return props.get(_OWNER, ""), props.get(_RUN, "(a run that did not say)"), age
+        return props.get(_ID, ""), props.get(_RUN, "(a run that did not say)"), age
 
     def take(self) -> None:
         """Take the server, or raise ServerInUseError naming the run that has it."""
@@ -415,15 +418,13 @@ class RunLease:
             held = self.holder()
             if held is None:
                 continue  # released meanwhile
-            owner, run, age = held
+            _, run, age = held
             if age < LEASE_STALE_S:
                 raise ServerInUseError(
                     f"another census run uses this Spark Connect server ({run}; its lease renewed {age} s ago): "
                     "one run per server at a time, its metastore holds the run's tables. Wait for it to end; a "
                     f"run that died without ending holds the server until its lease lapses, in {LEASE_STALE_S - age} s")
-            again = self.holder()  # a dead run's: dropped only if it is still the one read
-            if again is not None and again[0] == owner and again[2] >= LEASE_STALE_S:
-                self.spark.sql(f"drop view if exists {LEASE_VIEW}").collect()
+            self.spark.sql(f"drop view if exists {LEASE_VIEW}").collect()  # a dead run's
         raise ServerInUseError("another census run took this Spark Connect server's lease at the same moment")
 
     def renew(self) -> bool:

@@ -154,8 +154,4 @@ def stop() -> None:
     if session is not None:
         from census_pipeline import spark_dbt
 
-        try:
-            spark_dbt.stop_session(session)  # (on a Spark Connect server, the run's lease dropped first)
-        finally:
-            if spark_dbt.is_remote(session):  # what pyspark's builder set to find that server's session
-                spark_dbt.clear_connect_environment()
+        spark_dbt.stop_session(session)  # (on a Spark Connect server: its lease dropped, SPARK_REMOTE cleared)

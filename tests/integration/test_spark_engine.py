@@ -79,21 +79,28 @@ def connect_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("spark_connect")
     token = secrets.token_hex(16)
     with running(folder, token) as server:
-        yield SimpleNamespace(url=server.url, token=token, folder=folder)
+        # `client_env`: a process's environment to connect to it (pyspark reads the token there)
+        yield SimpleNamespace(url=server.url, token=token, folder=folder,
+                              client_env=dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token))
+
+
+def spark_run_folder(folder: Path, built, small_census, connect_server) -> dict:
+    """`folder` made ready for `CENSUS_ENGINE=spark census run` through the test's server, on a copy
+    of the DuckDB run's warehouse (its ledger reads no file again, and Spark's tables replace
+    DuckDB's, the analysis tables becoming views over Spark's Parquet); the run's environment."""
+    (folder / "dagster_home").mkdir()
+    shutil.copyfile(warehouse_path(built[1]), folder / "w.duckdb")
+    return dict(connect_server.client_env, CENSUS_LANDING_DIR=str(small_census[0]),
+                CENSUS_WAREHOUSE=str(folder / "w.duckdb"), CENSUS_OUTPUT_DIR=str(folder / "out"),
+                DAGSTER_HOME=str(folder / "dagster_home"), CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(folder / "spark"),
+                CENSUS_SPARK_REMOTE=connect_server.url, CENSUS_LOG_LEVEL="INFO",
+                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
 
 
 @pytest.fixture(scope="module")
 def spark_run(built, small_census, connect_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("spark_run")
-    env = dict(os.environ, CENSUS_LANDING_DIR=str(small_census[0]), CENSUS_WAREHOUSE=str(folder / "w.duckdb"),
-               CENSUS_OUTPUT_DIR=str(folder / "out"), DAGSTER_HOME=str(folder / "dagster_home"),
-               CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(folder / "spark"), CENSUS_SPARK_REMOTE=connect_server.url,
-               SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token,
-               CENSUS_LOG_LEVEL="INFO", PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-    (folder / "dagster_home").mkdir()
-    # on the DuckDB run's own warehouse (a copy): its ledger reads no file again, and Spark's tables
-    # replace DuckDB's, the analysis tables becoming views over Spark's Parquet
-    shutil.copyfile(warehouse_path(built[1]), folder / "w.duckdb")
+    env = spark_run_folder(folder, built, small_census, connect_server)
     started = time.monotonic()
     run = census_cli(["run"], env, timeout=840)
     print(f"CENSUS_ENGINE=spark census run through Spark Connect: {time.monotonic() - started:.0f} s")
@@ -267,7 +274,7 @@ def test_one_census_run_at_a_time_on_a_connect_server(connect_server):
     does a run whose own renewals have failed for that long; a run whose name Spark masks when
     reading it back (it looks like a URL or a token) still holds its own lease. Nothing of it is on
     disk."""
-    env = dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token)
+    env = connect_server.client_env
     before = sorted(p.name for p in (connect_server.folder / "warehouse").glob("*"))
     probe = run_with_deadline([sys.executable, "-c", LEASE_PROBE, connect_server.url], env, timeout=300)
     assert probe.returncode == 0, probe.stderr[-3000:]
@@ -299,18 +306,11 @@ def test_a_census_run_is_refused_while_another_holds_the_server(built, small_cen
     """`census run` on a server whose lease another run holds fails at its first build, saying
     so and naming that run; it builds nothing there."""
     holder = subprocess.Popen([sys.executable, "-c", LEASE_HOLDER, connect_server.url], text=True,
-                              env=dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token),
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                              env=connect_server.client_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
     try:
         assert holder.stdout.readline().strip() == "held"
-        env = dict(os.environ, CENSUS_LANDING_DIR=str(small_census[0]), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
-                   CENSUS_OUTPUT_DIR=str(tmp_path / "out"), DAGSTER_HOME=str(tmp_path / "dagster_home"),
-                   CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(tmp_path / "spark"),
-                   CENSUS_SPARK_REMOTE=connect_server.url, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token,
-                   PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
-        (tmp_path / "dagster_home").mkdir()
-        shutil.copyfile(warehouse_path(built[1]), tmp_path / "w.duckdb")
-        run = census_cli(["run"], env, timeout=600)
+        run = census_cli(["run"], spark_run_folder(tmp_path, built, small_census, connect_server), timeout=600)
         out = run.stdout + run.stderr
         assert run.returncode != 0
         # the summary's line for the failed step says why, naming the run that holds the server
@@ -334,7 +334,7 @@ print("held" if SparkSession.builder.remote(sys.argv[1]).getOrCreate().catalog.t
 def test_the_run_gave_the_server_back(spark_run, connect_server):
     """The run's lease (see the tests above: held while it runs) is dropped at its end."""
     assert spark_run.run.returncode == 0
-    env = dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=connect_server.token)
+    env = connect_server.client_env
     probe = run_with_deadline([sys.executable, "-c", LEASE_CHECK, connect_server.url], env, timeout=120)
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert probe.stdout.strip().splitlines()[-1] == "free"
