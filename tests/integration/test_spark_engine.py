@@ -4,12 +4,15 @@ Python models (pypinyin, Splink's SparkAPI) among them, the publication from Spa
 the same tables cell by cell and publishes the same CSV bytes as the DuckDB run did; its quality
 gates ran on GX's Spark execution engine and found what DuckDB's found.
 
-Spark is a server of its own, as on a cluster: a Spark Connect server (census_pipeline.spark_connect,
-`local[2]`, its own warehouse and metastore) that admits only clients with its token, and the run
-its client (CENSUS_SPARK_REMOTE). Spark inside the run's process, the default, starts its session
-from the same code (tests/integration/test_spark_linkage.py starts one). The run is a process of its
-own, on a copy of the DuckDB run's warehouse (as an office would switch engines), with a Spark run
-directory (raw zone, Splink's work tables) of the test's own. Java comes from Debian when missing (CI)."""
+Two runs, one for each way a run reaches Spark, each checked against the DuckDB run:
+- through a server of its own, as on a cluster: a Spark Connect server (census_pipeline.spark_connect,
+  `local[2]`, its own warehouse and metastore) that admits only clients with its token, and the run
+  its client (CENSUS_SPARK_REMOTE);
+- with Spark inside the run's process, the default (no CENSUS_SPARK_REMOTE): `local[2]`, with the
+  warehouse and a Derby metastore in the run directory.
+Each run is a process of its own, on a copy of the DuckDB run's warehouse (as an office would switch
+engines), with a Spark run directory (raw zone, Splink's work tables) of the test's own. Java comes
+from Debian when missing (CI)."""
 
 import json
 import os
@@ -84,32 +87,61 @@ def connect_server(tmp_path_factory):
                               client_env=dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token))
 
 
-def spark_run_folder(folder: Path, built, small_census, connect_server) -> dict:
-    """`folder` made ready for `CENSUS_ENGINE=spark census run` through the test's server, on a copy
-    of the DuckDB run's warehouse (its ledger reads no file again, and Spark's tables replace
-    DuckDB's, the analysis tables becoming views over Spark's Parquet); the run's environment."""
+def spark_run_folder(folder: Path, built, small_census, connect_server=None) -> dict:
+    """`folder` made ready for `CENSUS_ENGINE=spark census run` through the test's server (with none,
+    Spark inside the run's process), on a copy of the DuckDB run's warehouse (its ledger reads no
+    file again, and Spark's tables replace DuckDB's, the analysis tables becoming views over Spark's
+    Parquet); the run's environment."""
     (folder / "dagster_home").mkdir()
     shutil.copyfile(warehouse_path(built[1]), folder / "w.duckdb")
-    return dict(connect_server.client_env, CENSUS_LANDING_DIR=str(small_census[0]),
+    if connect_server is None:
+        base = {k: v for k, v in os.environ.items()
+                if k not in ("CENSUS_SPARK_REMOTE", "SPARK_CONNECT_AUTHENTICATE_TOKEN")}
+    else:
+        base = dict(connect_server.client_env, CENSUS_SPARK_REMOTE=connect_server.url)
+    return dict(base, CENSUS_LANDING_DIR=str(small_census[0]),
                 CENSUS_WAREHOUSE=str(folder / "w.duckdb"), CENSUS_OUTPUT_DIR=str(folder / "out"),
                 DAGSTER_HOME=str(folder / "dagster_home"), CENSUS_ENGINE="spark", CENSUS_SPARK_DIR=str(folder / "spark"),
-                CENSUS_SPARK_REMOTE=connect_server.url, CENSUS_LOG_LEVEL="INFO",
-                PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+                CENSUS_LOG_LEVEL="INFO", PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
 
 
-@pytest.fixture(scope="module")
-def spark_run(built, small_census, connect_server, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("spark_run")
-    env = spark_run_folder(folder, built, small_census, connect_server)
+def _spark_census_run(folder: Path, env: dict, how: str, spark_warehouse: Path):
+    """`census run` in `env` (spark_run_folder), which must succeed; the warehouse opened to read
+    the views of Spark's tables it was left with. `spark_warehouse`: where Spark wrote them."""
     started = time.monotonic()
     run = census_cli(["run"], env, timeout=840)
-    print(f"CENSUS_ENGINE=spark census run through Spark Connect: {time.monotonic() - started:.0f} s")
+    print(f"CENSUS_ENGINE=spark census run {how}: {time.monotonic() - started:.0f} s")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     spark = duckdb.connect(str(folder / "w.duckdb"), read_only=True)
     attached = [f"{s}.{t}" for s, t in spark.execute(
         "select table_schema, table_name from information_schema.tables where table_type = 'VIEW'").fetchall()]
-    yield SimpleNamespace(con=spark, attached=attached, run=run, folder=folder)
-    spark.close()
+    return SimpleNamespace(con=spark, attached=attached, run=run, folder=folder, spark_warehouse=spark_warehouse)
+
+
+@pytest.fixture(scope="module")
+def spark_run(built, small_census, connect_server, tmp_path_factory):
+    """The run through the test's Spark Connect server."""
+    folder = tmp_path_factory.mktemp("spark_run")
+    env = spark_run_folder(folder, built, small_census, connect_server)
+    run = _spark_census_run(folder, env, "through Spark Connect", connect_server.folder / "warehouse")
+    yield run
+    run.con.close()
+
+
+@pytest.fixture(scope="module")
+def in_process_run(built, small_census, tmp_path_factory):
+    """The run with Spark inside its own process (the default)."""
+    folder = tmp_path_factory.mktemp("spark_in_process")
+    env = spark_run_folder(folder, built, small_census)
+    run = _spark_census_run(folder, env, "with Spark in its process", folder / "spark" / "warehouse")
+    yield run
+    run.con.close()
+
+
+@pytest.fixture(params=["connect", "in process"])
+def any_run(request):
+    """Each of the two Spark runs, for what both must give alike."""
+    return request.getfixturevalue("spark_run" if request.param == "connect" else "in_process_run")
 
 
 def _rows(con, relation: str) -> list[tuple]:
@@ -117,9 +149,9 @@ def _rows(con, relation: str) -> list[tuple]:
 
 
 @pytest.mark.parametrize(("schema", "table"), COMPARED, ids=[t for _, t in COMPARED])
-def test_spark_table_equals_duckdb_cell_by_cell(built, spark_run, schema, table):
+def test_spark_table_equals_duckdb_cell_by_cell(built, any_run, schema, table):
     _, duck, _ = built
-    spark, attached = spark_run.con, spark_run.attached
+    spark, attached = any_run.con, any_run.attached
     assert f"{schema}.{table}" in attached, f"Spark built no {schema}.{table}"
     want, got = duck.sql(f"select * from {schema}.{table}"), spark.sql(f"select * from {schema}.{table}")
     assert got.columns == want.columns
@@ -131,36 +163,37 @@ def test_spark_table_equals_duckdb_cell_by_cell(built, spark_run, schema, table)
         assert g == w
 
 
-def test_spark_run_publishes_the_bytes_duckdb_published(built, spark_run):
+def test_spark_run_publishes_the_bytes_duckdb_published(built, any_run):
     """The Spark run's own publication step wrote the bulletin's CSVs from Spark's tables: byte for
     byte those of the DuckDB run; and every asset and check of the graph ran, none skipped."""
-    out = spark_run.run.stdout
+    out = any_run.run.stdout
     assert "census run succeeded" in out and "steps failed: 0" in out and "not run" not in out, out[-3000:]
     assert "tables built on Spark, readable in the warehouse as views" in out
-    published = spark_run.folder / "out" / "bulletin"
+    published = any_run.folder / "out" / "bulletin"
     for name in PUBLISHED_TABLES:
         assert (published / f"{name}.csv").read_bytes() == (bulletin_folder(built) / f"{name}.csv").read_bytes(), name
 
 
-def test_splink_s_work_files_are_gone_after_the_run(spark_run):
+def test_splink_s_work_files_are_gone_after_the_run(any_run):
     """Splink wrote its work tables (names and birth dates among their columns) as Parquet in the
-    run directory's checkpoints/ through the server; the run deleted every one."""
-    checkpoints = spark_run.folder / "spark" / "checkpoints"
-    assert checkpoints.is_dir()  # the server wrote there (a file: folder of the run directory)
+    run directory's checkpoints/ (through the server, or from the run's own Spark); the run deleted
+    every one."""
+    checkpoints = any_run.folder / "spark" / "checkpoints"
+    assert checkpoints.is_dir()  # Spark wrote there (a file: folder of the run directory)
     assert not list(checkpoints.rglob("__splink__*"))
 
 
-def test_what_the_gates_and_the_publication_read_is_spark_s(spark_run, connect_server):
-    """The warehouse's analysis tables are views over the Parquet files Spark wrote in the server's
-    warehouse, DuckDB's tables of the same names gone: what the gates, the figures and the
-    publication read is Spark's output, not DuckDB's."""
-    spark_dir = str(connect_server.folder / "warehouse")
-    definitions = dict(((f"{s}.{t}", sql) for s, t, sql in spark_run.con.execute(
+def test_what_the_gates_and_the_publication_read_is_spark_s(any_run):
+    """The warehouse's analysis tables are views over the Parquet files Spark wrote in its warehouse
+    (the server's, or the run directory's), DuckDB's tables of the same names gone: what the gates,
+    the figures and the publication read is Spark's output, not DuckDB's."""
+    spark_dir = str(any_run.spark_warehouse)
+    definitions = dict(((f"{s}.{t}", sql) for s, t, sql in any_run.con.execute(
         "select schema_name, view_name, sql from duckdb_views() where not internal").fetchall()))
     for schema, table in [("microdata", "persons"), ("bulletin", "b1_population"), ("quality", "pes_estimates"),
                           ("linkage", "linkage_quality")]:
         assert spark_dir in definitions[f"{schema}.{table}"], definitions.get(f"{schema}.{table}")
-    tables = spark_run.con.execute("select table_schema from information_schema.tables "
+    tables = any_run.con.execute("select table_schema from information_schema.tables "
                                    "where table_type = 'BASE TABLE' group by all").fetchall()
     assert {s for (s,) in tables} <= {"raw", "quality"}, tables  # ingestion's own (raw, the ledger, quarantine)
 
@@ -173,13 +206,13 @@ def _validations(out: Path) -> dict[str, dict]:
     return {suite: json.loads(path.read_text(encoding="utf-8")) for suite, path in newest.items()}
 
 
-def test_the_gates_of_spark_s_tables_ran_on_gx_s_spark_engine_with_duckdb_s_findings(built, spark_run):
+def test_the_gates_of_spark_s_tables_ran_on_gx_s_spark_engine_with_duckdb_s_findings(built, any_run):
     """Every suite of a table dbt builds was validated by GX's Spark execution engine on Spark's own
     tables (its batch is a Spark DataFrame, not a query over the warehouse), and found what the
     DuckDB run's did: each expectation passed or failed alike, over as many rows, with the same
     counts. The raw zone's suite, ingestion's own table, stayed on DuckDB."""
     duck = _validations(warehouse_path(built[1]).parent / "out")
-    spark = _validations(spark_run.folder / "out")
+    spark = _validations(any_run.folder / "out")
     gates = {g.suite: g for g in GATES}
     assert set(spark) == set(duck) == set(gates)
     compared = 0
@@ -193,6 +226,36 @@ def test_the_gates_of_spark_s_tables_ran_on_gx_s_spark_engine_with_duckdb_s_find
             assert (got["success"], got["result"]) == (want["success"], want["result"]), (suite, got, want)
             compared += "element_count" in got["result"] and got["result"]["element_count"] > 0
     assert compared >= 10  # column expectations over rows, not only empty or aggregate ones
+
+
+def _processes_of(run_dir: Path) -> list[int]:
+    """Processes whose environment names `run_dir` as their Spark run directory (a run and what it
+    started: pyspark's JVM inherits its environment)."""
+    mark = f"CENSUS_SPARK_DIR={run_dir}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if mark in (Path("/proc") / pid / "environ").read_bytes().split(b"\0"):
+                found.append(int(pid))
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return found
+
+
+def test_spark_in_the_run_s_process_is_the_run_directory_s_and_ends_with_the_run(in_process_run):
+    """With no server named the run starts Spark itself, on this machine's two cores, says so, and
+    keeps its metastore (Derby) and the tables it builds in its run directory; the JVM it started
+    does not outlive it."""
+    out = in_process_run.run.stdout
+    assert "Spark local[2]:" in out and "Spark Connect" not in out, out[-3000:]
+    run_dir = in_process_run.folder / "spark"
+    assert (run_dir / "metastore_db").is_dir()
+    assert in_process_run.spark_warehouse == run_dir / "warehouse"
+    assert list((run_dir / "warehouse" / "bulletin.db" / "b1_population").glob("*.parquet"))
+    deadline = time.monotonic() + 30  # a JVM takes a moment to see its parent gone
+    while left := _processes_of(run_dir):
+        assert time.monotonic() < deadline, f"processes of the run still alive: {left}"
+        time.sleep(0.5)
 
 
 CONNECT_PROBE = """
