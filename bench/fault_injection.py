@@ -40,11 +40,13 @@ CENSUS = str(Path(sys.executable).with_name("census"))
 
 # --- processes ---------------------------------------------------------------------------------
 
-def run_with_deadline(command: list[str], env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """A command's output; one that has not ended within `timeout` seconds fails the test instead
-    of stalling the suite, showing where each of its threads stood if it is Python (faulthandler
-    prints their stacks on SIGABRT), and nothing it started outlives it."""
-    proc = subprocess.Popen(command, env=dict(env or os.environ, PYTHONFAULTHANDLER="1"), text=True,
+def run_with_deadline(command: list[str], env: dict | None = None, timeout: float = 600,
+                      cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """A command's output (run in `cwd`, or this process's folder); one that has not ended within
+    `timeout` seconds fails the test instead of stalling the suite, showing where each of its
+    threads stood if it is Python (faulthandler prints their stacks on SIGABRT), and nothing it
+    started outlives it."""
+    proc = subprocess.Popen(command, env=dict(env or os.environ, PYTHONFAULTHANDLER="1"), text=True, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)

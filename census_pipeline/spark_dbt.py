@@ -131,6 +131,11 @@ def start_session(settings: EngineSettings):
     if inherited:  # pyspark's builder would start a Connect session instead, and fail obscurely later
         raise RuntimeError(f"{', '.join(inherited)} is set in the environment: Spark in this process needs it "
                            "unset (for a Spark Connect server, set CENSUS_SPARK_REMOTE instead)")
+    # the workers of the Python functions (the hash, the pseudonym) run this interpreter, which has
+    # the project and its packages, not pyspark's default, the python3 first on PATH: a run from
+    # outside the project's folder with its venv not activated failed at the first hash
+    # ("No module named 'census_pipeline'")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in conf.items():
         builder = builder.config(key, value)

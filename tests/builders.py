@@ -255,9 +255,11 @@ def materialize_into(landing: Path, folder: Path):
     return result, duckdb.connect(str(folder / "w.duckdb"), read_only=True)
 
 
-def census_cli(args: list[str], env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`census <args>` as a user types it, with its output (see `run_with_deadline`)."""
-    return run_with_deadline([CENSUS, *args], env, timeout)
+def census_cli(args: list[str], env: dict | None = None, timeout: float = 300,
+               cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """`census <args>` as a user types it (in `cwd`, or the test's folder), with its output (see
+    `run_with_deadline`)."""
+    return run_with_deadline([CENSUS, *args], env, timeout, cwd)
 
 
 def debian_tool(command: str, *packages: str) -> str:

@@ -105,11 +105,11 @@ def spark_run_folder(folder: Path, built, small_census, connect_server=None) -> 
                 CENSUS_LOG_LEVEL="INFO", PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
 
 
-def _spark_census_run(folder: Path, env: dict, how: str, spark_warehouse: Path):
-    """`census run` in `env` (spark_run_folder), which must succeed; the warehouse opened to read
-    the views of Spark's tables it was left with. `spark_warehouse`: where Spark wrote them."""
+def _spark_census_run(folder: Path, env: dict, how: str, spark_warehouse: Path, cwd: Path | None = None):
+    """`census run` in `env` (spark_run_folder) and `cwd`, which must succeed; the warehouse opened
+    to read the views of Spark's tables it was left with. `spark_warehouse`: where Spark wrote them."""
     started = time.monotonic()
-    run = census_cli(["run"], env, timeout=840)
+    run = census_cli(["run"], env, timeout=840, cwd=cwd)
     print(f"CENSUS_ENGINE=spark census run {how}: {time.monotonic() - started:.0f} s")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     spark = duckdb.connect(str(folder / "w.duckdb"), read_only=True)
@@ -130,10 +130,16 @@ def spark_run(built, small_census, connect_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def in_process_run(built, small_census, tmp_path_factory):
-    """The run with Spark inside its own process (the default)."""
+    """The run with Spark inside its own process (the default), started as `<venv>/bin/census run`
+    from a folder outside the project with the venv not activated (not on PATH): the Python
+    functions' workers must find the project's Python all the same."""
     folder = tmp_path_factory.mktemp("spark_in_process")
     env = spark_run_folder(folder, built, small_census)
-    run = _spark_census_run(folder, env, "with Spark in its process", folder / "spark" / "warehouse")
+    venv = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and p != venv)
+    env.pop("PYSPARK_PYTHON", None)
+    env.pop("VIRTUAL_ENV", None)
+    run = _spark_census_run(folder, env, "with Spark in its process", folder / "spark" / "warehouse", cwd=folder)
     yield run
     run.con.close()
 
