@@ -63,15 +63,29 @@ class CountyTask:
 
 def county_pool(workers: int):
     """A pool of `workers` forked processes (fork: they share this process's string-hash secret,
-    which the omission check's hashes of (name, sex, birth date) rely on). Each worker takes
-    SIGTERM back to its default: a process started in the background here has it ignored, and
-    its forked workers would inherit that, so the pool's terminate() (its `with` block's end, or
-    an error), which ends workers by SIGTERM, could wait for ever on a worker waiting for work.
+    which the omission check's hashes of (name, sex, birth date) rely on), with SIGTERM at its
+    default in each: a process started in the background here has it ignored, and its forked
+    workers would inherit that, so the pool's terminate() (its `with` block's end, or an error),
+    which ends workers by SIGTERM, could wait for ever on a worker waiting for work.
+    - The workers are forked with SIGTERM at its default (set so in this process meanwhile, from
+      the main thread): a worker that terminate() reaches before it has started is ended too. (With
+      the initializer alone, a test ending a pool just made waited for ever under load, once in a
+      whole test run: its second worker had not yet run the initializer.)
+    - And each worker sets it so when it starts (the initializer): a worker the pool forks later,
+      to replace one that died, inherits this process's disposition.
     SIGINT stays as the parent has it: workers that a Ctrl-C ends while the parent ignores it
     would leave the parent waiting for their counties."""
     import multiprocessing
+    import threading
 
-    return multiprocessing.get_context("fork").Pool(workers, initializer=_default_sigterm)
+    context = multiprocessing.get_context("fork")
+    if threading.current_thread() is not threading.main_thread():  # (only the main thread sets handlers)
+        return context.Pool(workers, initializer=_default_sigterm)
+    before = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        return context.Pool(workers, initializer=_default_sigterm)
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _default_sigterm() -> None:

@@ -164,29 +164,70 @@ def test_same_output_whatever_the_number_of_workers(tmp_path):
         f"{n}{s}" for n in ("one", "three") for s in ("", ".truth.json", ".truth_links.csv.gz"))
 
 
-def test_the_pool_ends_its_workers_even_when_started_with_sigterm_ignored():
+def test_the_pool_ends_its_workers_even_when_started_with_sigterm_ignored(monkeypatch):
     """A process started in the background here has SIGTERM ignored, and forked workers inherit
     it: the pool's terminate() (the end of its `with` block, or an error), which ends workers by
     SIGTERM, then waited for ever on a worker waiting for work (a test run stalled so in CI,
-    2026-12-04). Its workers take the default back, and terminate() ends them."""
+    2026-12-04). The workers are forked with the default, so terminate() ends them even before
+    they have started: here each worker's start (the initializer) is held 3 s, as a loaded machine
+    may hold a new process (a whole test run stalled so once, 2026-12-05, when the workers took
+    the default back only in the initializer). This process keeps SIGTERM ignored."""
     import os
     import signal
     import threading
+    import time
+
+    from census_demo import generator
+
+    def slow_start():
+        time.sleep(3)
+        generator._default_sigterm()
+
+    monkeypatch.setattr(generator, "_default_sigterm", slow_start)
+    before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pool = generator.county_pool(2)
+    workers = list(pool._pool)  # the processes terminate() must end
+    try:
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        ending = threading.Thread(target=pool.terminate, daemon=True)
+        ending.start()
+        ending.join(30)
+        assert not ending.is_alive(), "terminate() still waiting for its workers after 30 s"
+        assert not any(w.is_alive() for w in workers)
+    finally:
+        for w in workers:  # without the fix: ended here, so that the test fails instead of hanging
+            if w.is_alive():
+                os.kill(w.pid, signal.SIGKILL)
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_a_worker_forked_later_takes_sigterm_s_default_back_itself():
+    """A worker the pool forks after it was made (to replace one that died) inherits this process's
+    ignored SIGTERM, and takes the default back when it starts. (The worker killed here is busy
+    with a task: an idle one holds the pool's queue lock while it waits, and killed so it would
+    leave its replacement waiting for the lock for ever.)"""
+    import os
+    import signal
+    import threading
+    import time
 
     from census_demo.generator import county_pool
 
     before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    pool = county_pool(2)
-    workers = list(pool._pool)  # the processes terminate() must end
+    pool = county_pool(1)
+    first = pool._pool[0]
     try:
-        assert pool.apply(signal.getsignal, (signal.SIGTERM,)) == signal.SIG_DFL
+        pool.apply_async(time.sleep, (60,))
+        time.sleep(1)  # the worker has taken the task (and released the queue's lock)
+        os.kill(first.pid, signal.SIGKILL)
+        first.join(10)
+        assert pool.apply_async(os.getpid).get(30) != first.pid  # served by the worker forked in its place
+        assert pool.apply_async(signal.getsignal, (signal.SIGTERM,)).get(30) == signal.SIG_DFL
+    finally:
         ending = threading.Thread(target=pool.terminate, daemon=True)
         ending.start()
-        ending.join(60)
-        assert not ending.is_alive(), "terminate() still waiting for its workers after 60 s"
-        assert not any(w.is_alive() for w in workers)
-    finally:
-        for w in workers:  # without the fix: ended here, so that the test fails instead of hanging
+        ending.join(30)
+        for w in [first, *pool._pool]:  # (none, once terminate() has ended them)
             if w.is_alive():
                 os.kill(w.pid, signal.SIGKILL)
         signal.signal(signal.SIGTERM, before)
