@@ -406,6 +406,10 @@ class RunLease:
         age = self._server_time() - int(renewed) if renewed.isdigit() else LEASE_STALE_S
         return props.get(_ID, ""), props.get(_RUN, "(a run that did not say)"), age
 
+    def _holds(self, held: tuple[str, str, int] | None) -> bool:
+        """Whether `held` (what holder() read) is this run's lease."""
+        return held is not None and held[0] == self.id
+
     def take(self) -> None:
         """Take the server, or raise ServerInUseError naming the run that has it."""
         for attempt in range(3):
@@ -413,7 +417,7 @@ class RunLease:
                 if attempt:  # after a takeover: another run may have dropped the same stale lease
                     time.sleep(2)
                 held = self.holder()
-                if held is None or held[0] != self.id:
+                if not self._holds(held):
                     raise ServerInUseError("another census run took this Spark Connect server's lease at the "
                                            f"same moment ({held[1] if held else 'and dropped it'})")
                 self.renewed_at = time.monotonic()
@@ -437,12 +441,12 @@ class RunLease:
         an alteration rewrites the view's properties whole, so one that crossed a takeover would
         have written this run's back over the new holder's)."""
         held = self.holder()
-        if held is None or held[0] != self.id:
+        if not self._holds(held):
             return False
         self.spark.sql(f"alter view {LEASE_VIEW} set tblproperties "
                        f"({_sql_string(_RENEWED)} = '{self._server_time()}')").collect()
         held = self.holder()
-        if held is None or held[0] != self.id:
+        if not self._holds(held):
             return False
         self.renewed_at = time.monotonic()
         return True
@@ -450,7 +454,7 @@ class RunLease:
     def check(self) -> None:
         """Raise ServerInUseError unless the lease is still this run's and renewed recently."""
         held = self.holder()
-        if held is None or held[0] != self.id:
+        if not self._holds(held):
             raise ServerInUseError("this run's lease on its Spark Connect server lapsed and "
                                    + (f"another run took the server ({held[1]})" if held else "was dropped")
                                    + ": that run rebuilds the same tables, so this one stops")
@@ -472,7 +476,7 @@ class RunLease:
         if self._thread is not None:
             self._thread.join(timeout=60)
         held = self.holder()
-        if held is not None and held[0] == self.id:
+        if self._holds(held):
             self.spark.sql(f"drop view if exists {LEASE_VIEW}").collect()
 
 

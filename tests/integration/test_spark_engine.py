@@ -234,34 +234,16 @@ def test_the_gates_of_spark_s_tables_ran_on_gx_s_spark_engine_with_duckdb_s_find
     assert compared >= 10  # column expectations over rows, not only empty or aggregate ones
 
 
-def _processes_of(run_dir: Path) -> list[int]:
-    """Processes whose environment names `run_dir` as their Spark run directory (a run and what it
-    started: pyspark's JVM inherits its environment)."""
-    mark = f"CENSUS_SPARK_DIR={run_dir}".encode()
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if mark in (Path("/proc") / pid / "environ").read_bytes().split(b"\0"):
-                found.append(int(pid))
-        except OSError:  # ended meanwhile, or not ours to read
-            continue
-    return found
-
-
-def test_spark_in_the_run_s_process_is_the_run_directory_s_and_ends_with_the_run(in_process_run):
+def test_spark_in_the_run_s_process_is_the_run_directory_s(in_process_run):
     """With no server named the run starts Spark itself, on this machine's two cores, says so, and
-    keeps its metastore (Derby) and the tables it builds in its run directory; the JVM it started
-    does not outlive it."""
+    keeps its metastore (Derby) and the tables it builds in its run directory. (Its JVM is a child
+    in the run's process group, which the test's runner ends with the run in any case: whether it
+    would outlive the run is not seen here.)"""
     out = in_process_run.run.stdout
     assert "Spark local[2]:" in out and "Spark Connect" not in out, out[-3000:]
     run_dir = in_process_run.folder / "spark"
     assert (run_dir / "metastore_db").is_dir()
-    assert in_process_run.spark_warehouse == run_dir / "warehouse"
     assert list((run_dir / "warehouse" / "bulletin.db" / "b1_population").glob("*.parquet"))
-    deadline = time.monotonic() + 30  # a JVM takes a moment to see its parent gone
-    while left := _processes_of(run_dir):
-        assert time.monotonic() < deadline, f"processes of the run still alive: {left}"
-        time.sleep(0.5)
 
 
 CONNECT_PROBE = """
