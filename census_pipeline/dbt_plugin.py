@@ -86,6 +86,12 @@ def allow_builds() -> None:
     _CANCELLED.clear()
 
 
+def builds_cancelled() -> bool:
+    """The run has stopped dbt in this process (cancel_builds): no new statement may start, on
+    DuckDB (configure_cursor below) or on Spark (spark_dbt.refuse_statements_once_cancelled)."""
+    return _CANCELLED.is_set()
+
+
 def forget_cursors() -> None:
     _CURSORS.clear()
 

@@ -236,6 +236,32 @@ def use_session_for_python_models() -> None:
     SparkAdapter._census_session_helper = True
 
 
+def refuse_statements_once_cancelled() -> None:
+    """dbt-spark's session cursor refuses a statement once the run has stopped dbt in this process
+    (an interrupt: dbt_plugin.builds_cancelled, the flag DuckDB's cursors read): the node fails and
+    dbt, switched to fail-fast, stops. `cancel_jobs` stops the statements already running, but a
+    model's next statement would start a new job, and dbt-spark's own cancel does nothing in session
+    mode: without this, an interrupted build went on for the 25 s dagster-dbt waits, and the run
+    ended with dbt still building. Wrapped once per process, like the adapter above."""
+    from dbt.adapters.spark import session as spark_session
+    from dbt_common.exceptions import DbtRuntimeError
+
+    from census_pipeline.dbt_plugin import builds_cancelled
+
+    cursor = spark_session.Cursor
+    if getattr(cursor, "_census_refuses_when_cancelled", False):
+        return
+    execute = cursor.execute
+
+    def execute_unless_cancelled(self, sql: str, *parameters):
+        if builds_cancelled():
+            raise DbtRuntimeError("the run was interrupted: dbt stops here")
+        return execute(self, sql, *parameters)
+
+    cursor.execute = execute_unless_cancelled
+    cursor._census_refuses_when_cancelled = True
+
+
 def register_functions(spark) -> None:
     import hashlib
     import hmac
@@ -302,6 +328,7 @@ def dbt(args: list[str], settings: EngineSettings) -> bool:
     from dbt.cli.main import dbtRunner
 
     use_session_for_python_models()
+    refuse_statements_once_cancelled()
     common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", "spark",
               "--target-path", str(settings.spark_dir / "dbt_target"), "--log-path", str(settings.spark_dir / "logs")]
     result = dbtRunner().invoke([*args, *common])

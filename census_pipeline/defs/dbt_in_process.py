@@ -173,35 +173,40 @@ class DbtThread:
 
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit code; None if dbt is still running after `timeout` (dagster-dbt waits so after
-        an interrupt, then lets the interrupt go on). Once cancelled, the cursors are interrupted
+        an interrupt, then lets the interrupt go on). Once cancelled, what runs is interrupted
         again every half second: a model busy in Python (Splink) when the signal came meets the
-        interrupt at its next query."""
-        from census_pipeline.dbt_plugin import cancel_builds
-
+        interrupt at its next query, and on Spark a job a model started meanwhile is cancelled."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while self._thread.is_alive() and (deadline is None or time.monotonic() < deadline):
             self._thread.join(0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic())))
             if self._cancelled.is_set() and self._thread.is_alive():
-                cancel_builds()
+                _interrupt_what_runs()
         return self.poll()
 
     def send_signal(self, sig: int) -> None:
         """SIGINT or SIGTERM: stop the build. dbt is switched to fail-fast, the queries running are
-        interrupted (those models fail) and a model starting after is refused its connection."""
+        interrupted (those models fail) and a model starting after is refused its connection (on
+        DuckDB) or its statement (on Spark)."""
         if sig not in (signal.SIGINT, signal.SIGTERM):
             return
         from dbt.flags import get_flags
 
-        from census_pipeline.dbt_plugin import cancel_builds
-
         self._cancelled.set()
         with contextlib.suppress(Exception):  # dbt's flags are a frozen object, read at each result
             object.__setattr__(get_flags(), "FAIL_FAST", True)
-        cancel_builds()
-        with contextlib.suppress(Exception):  # on Spark (CENSUS_ENGINE=spark): its running jobs
-            from census_pipeline.defs.spark_engine import cancel_jobs
+        _interrupt_what_runs()
 
-            cancel_jobs()
+
+def _interrupt_what_runs() -> None:
+    """dbt's DuckDB queries interrupted and no new one allowed; on Spark (CENSUS_ENGINE=spark), the
+    jobs of the run's session cancelled (none started: nothing to do)."""
+    from census_pipeline.dbt_plugin import cancel_builds
+
+    cancel_builds()
+    with contextlib.suppress(Exception):  # a session stopping meanwhile has nothing to cancel
+        from census_pipeline.defs.spark_engine import cancel_jobs
+
+        cancel_jobs()
 
 
 class _Lines:

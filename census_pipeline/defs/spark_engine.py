@@ -85,6 +85,7 @@ def _started(settings: EngineSettings):
     if _session is None:
         _session = spark_dbt.start_session(settings)
         spark_dbt.use_session_for_python_models()  # Splink and pypinyin on this session too
+        spark_dbt.refuse_statements_once_cancelled()  # an interrupt stops the build (dbt_in_process)
     return _session
 
 

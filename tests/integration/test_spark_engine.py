@@ -9,18 +9,22 @@ Two runs, one for each way a run reaches Spark, each checked against the DuckDB 
   `local[2]`, its own warehouse and metastore) that admits only clients with its token, and the run
   its client (CENSUS_SPARK_REMOTE);
 - with Spark inside the run's process, the default (no CENSUS_SPARK_REMOTE): `local[2]`, with the
-  warehouse and a Derby metastore in the run directory.
+  warehouse and a Derby metastore in the run directory; this run is a rerun, of one stopped by
+  Ctrl-C while dbt was building on Spark (which must stop at once, its JVM with it).
 Each run is a process of its own, on a copy of the DuckDB run's warehouse (as an office would switch
 engines), with a Spark run directory (raw zone, Splink's work tables) of the test's own. Java comes
 from Debian when missing (CI)."""
 
+import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -29,10 +33,12 @@ from types import SimpleNamespace
 import duckdb
 import pytest
 
+from census_pipeline.cli import INTERRUPTED
 from census_pipeline.defs.publication.assets import PUBLISHED_TABLES
 from census_pipeline.defs.quality.gates import GATES
 from census_pipeline.spark_connect import running
-from tests.builders import bulletin_folder, census_cli, debian_tool, run_with_deadline, warehouse_path
+from tests.builders import CENSUS, bulletin_folder, census_cli, debian_tool, run_with_deadline, warehouse_path
+from tests.builders import fault_injection as fi  # watch runs and their processes
 
 # Java and a Spark server (slow, not in `make test-fast`); one unit with the shared run, so that
 # the module's server starts once; fixtures included, the server start and the run may take
@@ -128,18 +134,59 @@ def spark_run(built, small_census, connect_server, tmp_path_factory):
     run.con.close()
 
 
+def _ctrl_c_during_the_spark_build(env: dict, folder: Path) -> SimpleNamespace:
+    """`census run` in `env` and `folder`, stopped as Ctrl-C in a terminal stops it (SIGINT to its
+    process group) once dbt is building on Spark: a table of the intermediate schema in the run
+    directory's Spark warehouse. Its exit code, output, how long it took to stop (None: never
+    signalled), which of its processes (the JVM among them) outlived it, and the runs' statuses."""
+    proc = subprocess.Popen(["env", "--default-signal=INT,TERM", CENSUS, "run"], env=env, cwd=folder,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out: list[str] = []
+    err: list[str] = []
+    readers = [threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True),
+               threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)]
+    for t in readers:
+        t.start()
+    building = folder / "spark" / "warehouse" / "intermediate.db"
+    stopped_after, children = None, {}
+    try:
+        deadline = time.monotonic() + 600
+        while proc.poll() is None and time.monotonic() < deadline and not (building.is_dir() and any(building.iterdir())):
+            time.sleep(0.2)
+        if proc.poll() is None and time.monotonic() < deadline:
+            children = fi.descendants(proc.pid)
+            signalled = time.monotonic()
+            os.killpg(proc.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=60)
+            stopped_after = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    for t in readers:
+        t.join(timeout=5)
+    return SimpleNamespace(returncode=proc.returncode, stopped_after=stopped_after, out="".join(out),
+                           err="".join(err), survivors=fi.survivors(children),
+                           statuses=list(fi.run_statuses(folder / "dagster_home").values()))
+
+
 @pytest.fixture(scope="module")
 def in_process_run(built, small_census, tmp_path_factory):
     """The run with Spark inside its own process (the default), started as `<venv>/bin/census run`
     from a folder outside the project with the venv not activated (not on PATH): the Python
-    functions' workers must find the project's Python all the same."""
+    functions' workers must find the project's Python all the same. A first run was stopped by
+    Ctrl-C while dbt was building on Spark (`interrupted`): the run every test checks is the rerun."""
     folder = tmp_path_factory.mktemp("spark_in_process")
     env = spark_run_folder(folder, built, small_census)
     venv = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and p != venv)
     env.pop("PYSPARK_PYTHON", None)
     env.pop("VIRTUAL_ENV", None)
-    run = _spark_census_run(folder, env, "with Spark in its process", folder / "spark" / "warehouse", cwd=folder)
+    interrupted = _ctrl_c_during_the_spark_build(env, folder)
+    run = _spark_census_run(folder, env, "with Spark in its process, after an interrupted one",
+                            folder / "spark" / "warehouse", cwd=folder)
+    run.interrupted = interrupted
     yield run
     run.con.close()
 
@@ -232,6 +279,22 @@ def test_the_gates_of_spark_s_tables_ran_on_gx_s_spark_engine_with_duckdb_s_find
             assert (got["success"], got["result"]) == (want["success"], want["result"]), (suite, got, want)
             compared += "element_count" in got["result"] and got["result"]["element_count"] > 0
     assert compared >= 10  # column expectations over rows, not only empty or aggregate ones
+
+
+def test_ctrl_c_stops_a_spark_build_at_once_and_the_rerun_finishes(in_process_run):
+    # the rerun's tables and bytes are those every test of `any_run` compares with DuckDB's
+    stopped = in_process_run.interrupted
+    said = stopped.out[-3000:] + stopped.err[-3000:]
+    assert stopped.stopped_after is not None, f"dbt never started building on Spark: {said}"
+    assert stopped.returncode == 130, said
+    # dbt stopped building (its statements refused, Spark's jobs cancelled), rather than being left
+    # to build on while dagster-dbt waited 25 s for it and then let the run end (the JVM with it)
+    assert stopped.stopped_after < 15, f"{stopped.stopped_after:.1f} s from Ctrl-C to the end of the run"
+    assert "dbt process terminated with exit code `None`" not in stopped.out, said
+    assert INTERRUPTED in stopped.err and not any(t in said for t in ("Traceback", 'File "')), said
+    assert stopped.survivors == {}  # Spark's JVM went with the run
+    assert stopped.statuses == ["FAILURE"]  # not left STARTED
+    assert sorted(fi.run_statuses(in_process_run.folder / "dagster_home").values()) == ["FAILURE", "SUCCESS"]
 
 
 def test_spark_in_the_run_s_process_is_the_run_directory_s(in_process_run):
