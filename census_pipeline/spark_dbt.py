@@ -533,14 +533,19 @@ def attach_spark_tables(con, warehouse: Path, tables: set[tuple[str, str]]) -> l
     which must have its Parquet files under Spark's warehouse), named as in the warehouse
     (`bulletin.b1_population`): the publication code reads them as it reads DuckDB's own. `warehouse`
     is Spark's (warehouse_folder). A DuckDB table of the same name (an earlier DuckDB run on this
-    warehouse) gives way to the view. Returns the names."""
+    warehouse) gives way to the view; a view (an earlier Spark run's) is replaced. Returns the names."""
     names = []
     for schema, table in sorted(tables):
         folder = warehouse / f"{schema}.db" / table
         if not any(folder.glob("*.parquet")):
             raise RuntimeError(f"Spark built {schema}.{table} but no Parquet file is in {folder}")
         con.execute(f"create schema if not exists {schema}")
-        con.execute(f"drop table if exists {schema}.{table}")
+        # (DuckDB refuses `drop table` for a view, even with `if exists`: the second Spark run on a
+        # warehouse failed here, on the views the first had made)
+        kind = con.execute("select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+                           [schema, table]).fetchall()
+        if kind and kind[0][0] == "BASE TABLE":
+            con.execute(f"drop table {schema}.{table}")
         con.execute(f"create or replace view {schema}.{table} as select * from read_parquet('{folder}/*.parquet')")
         names.append(f"{schema}.{table}")
     return names

@@ -9,10 +9,13 @@ Two runs, one for each way a run reaches Spark, each checked against the DuckDB 
   `local[2]`, its own warehouse and metastore) that admits only clients with its token, and the run
   its client (CENSUS_SPARK_REMOTE);
 - with Spark inside the run's process, the default (no CENSUS_SPARK_REMOTE): `local[2]`, with the
-  warehouse and a Derby metastore in the run directory; this run is a rerun, of one stopped by
-  Ctrl-C while dbt was building on Spark (which must stop at once, its JVM with it).
-Each run is a process of its own, on a copy of the DuckDB run's warehouse (as an office would switch
-engines), with a Spark run directory (raw zone, Splink's work tables) of the test's own. Java comes
+  warehouse and a Derby metastore in the run directory. It starts from the warehouse the first
+  run left, whose views over that run's Spark tables it replaces (as a second night's Spark run
+  does), and it is a rerun, of one stopped by Ctrl-C while dbt was building on Spark (which must
+  stop at once, its JVM with it).
+Each run is a process of its own, on a copy of a warehouse (the first, of the DuckDB run's: as an
+office would switch engines), with a Spark run directory (raw zone, Splink's work tables) of the
+test's own. Java comes
 from Debian when missing (CI)."""
 
 import contextlib
@@ -93,13 +96,13 @@ def connect_server(tmp_path_factory):
                               client_env=dict(os.environ, SPARK_CONNECT_AUTHENTICATE_TOKEN=token))
 
 
-def spark_run_folder(folder: Path, built, small_census, connect_server=None) -> dict:
+def spark_run_folder(folder: Path, built, small_census, connect_server=None, warehouse: Path | None = None) -> dict:
     """`folder` made ready for `CENSUS_ENGINE=spark census run` through the test's server (with none,
-    Spark inside the run's process), on a copy of the DuckDB run's warehouse (its ledger reads no
-    file again, and Spark's tables replace DuckDB's, the analysis tables becoming views over Spark's
-    Parquet); the run's environment."""
+    Spark inside the run's process), on a copy of `warehouse`, by default the DuckDB run's (its
+    ledger reads no file again, and Spark's tables replace DuckDB's, the analysis tables becoming
+    views over Spark's Parquet); the run's environment."""
     (folder / "dagster_home").mkdir()
-    shutil.copyfile(warehouse_path(built[1]), folder / "w.duckdb")
+    shutil.copyfile(warehouse or warehouse_path(built[1]), folder / "w.duckdb")
     if connect_server is None:
         base = {k: v for k, v in os.environ.items()
                 if k not in ("CENSUS_SPARK_REMOTE", "SPARK_CONNECT_AUTHENTICATE_TOKEN")}
@@ -172,13 +175,15 @@ def _ctrl_c_during_the_spark_build(env: dict, folder: Path) -> SimpleNamespace:
 
 
 @pytest.fixture(scope="module")
-def in_process_run(built, small_census, tmp_path_factory):
+def in_process_run(built, small_census, spark_run, tmp_path_factory):
     """The run with Spark inside its own process (the default), started as `<venv>/bin/census run`
     from a folder outside the project with the venv not activated (not on PATH): the Python
-    functions' workers must find the project's Python all the same. A first run was stopped by
-    Ctrl-C while dbt was building on Spark (`interrupted`): the run every test checks is the rerun."""
+    functions' workers must find the project's Python all the same. On a copy of the warehouse the
+    Connect run left (the views over that run's Spark tables are replaced, as a second night's Spark
+    run replaces the first's). A first run was stopped by Ctrl-C while dbt was building on Spark
+    (`interrupted`): the run every test checks is the rerun."""
     folder = tmp_path_factory.mktemp("spark_in_process")
-    env = spark_run_folder(folder, built, small_census)
+    env = spark_run_folder(folder, built, small_census, warehouse=spark_run.folder / "w.duckdb")
     venv = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and p != venv)
     env.pop("PYSPARK_PYTHON", None)

@@ -1,0 +1,40 @@
+"""The tables a Spark build made become views in the DuckDB warehouse over their Parquet files
+(spark_dbt.attach_spark_tables, ADR 0012), whatever the warehouse held under those names: a DuckDB
+table from an earlier DuckDB run, or the views of an earlier Spark run (the nightly run on Spark,
+its second night). Real DuckDB, real Parquet files laid out as Spark's warehouse lays them out."""
+
+import duckdb
+
+from census_pipeline.spark_dbt import attach_spark_tables
+
+
+def _spark_table(warehouse, schema: str, table: str, values: list[int]) -> None:
+    """A table as Spark's warehouse holds it: <schema>.db/<table>/part-*.parquet."""
+    folder = warehouse / f"{schema}.db" / table
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    rows = ", ".join(f"({v})" for v in values)
+    duckdb.execute(f"copy (select * from (values {rows}) t(persons)) to '{folder}/part-00000.parquet' (format parquet)")
+
+
+def test_views_replace_a_duckdb_run_s_tables_and_then_a_spark_run_s_views(tmp_path):
+    spark = tmp_path / "spark_warehouse"
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        # an earlier DuckDB run's table of the same name, and one Spark did not build
+        con.execute("create schema bulletin")
+        con.execute("create table bulletin.b1_population as select 1 as persons")
+        con.execute("create table bulletin.b2_sex as select 2 as persons")
+
+        _spark_table(spark, "bulletin", "b1_population", [10, 20])
+        assert attach_spark_tables(con, spark, {("bulletin", "b1_population")}) == ["bulletin.b1_population"]
+        assert con.execute("select sum(persons) from bulletin.b1_population").fetchall() == [(30,)]
+
+        # the next night's Spark run: the same name is now a view; it gives way to the new one
+        _spark_table(spark, "bulletin", "b1_population", [10, 20, 40])
+        assert attach_spark_tables(con, spark, {("bulletin", "b1_population")}) == ["bulletin.b1_population"]
+        assert con.execute("select sum(persons) from bulletin.b1_population").fetchall() == [(70,)]
+
+        kinds = dict(con.execute("select table_name, table_type from information_schema.tables "
+                                 "where table_schema = 'bulletin'").fetchall())
+        assert kinds == {"b1_population": "VIEW", "b2_sex": "BASE TABLE"}  # what Spark did not build is left
