@@ -327,8 +327,11 @@ def export_from_warehouse(warehouse: str, settings: EngineSettings):
 def dbt(args: list[str], settings: EngineSettings) -> bool:
     from dbt.cli.main import dbtRunner
 
+    from census_pipeline.dbt_plugin import allow_builds
+
     use_session_for_python_models()
     refuse_statements_once_cancelled()
+    allow_builds()  # (a flag a stopped build of this process left set would refuse every statement)
     common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--target", "spark",
               "--target-path", str(settings.spark_dir / "dbt_target"), "--log-path", str(settings.spark_dir / "logs")]
     result = dbtRunner().invoke([*args, *common])
@@ -549,6 +552,24 @@ def attach_spark_tables(con, warehouse: Path, tables: set[tuple[str, str]]) -> l
         con.execute(f"create or replace view {schema}.{table} as select * from read_parquet('{folder}/*.parquet')")
         names.append(f"{schema}.{table}")
     return names
+
+
+def detach_spark_tables(con, relations: set[tuple[str, str]]) -> list[str]:
+    """Drop the views attach_spark_tables made (over Spark's Parquet files) among `relations`
+    ((schema, name), lower case): the seeds of a DuckDB build. After a Spark run on the warehouse,
+    dbt-duckdb met a view where a seed goes ("Cannot seed to ..., it is a view") and the DuckDB run
+    failed; a model gives way by itself (dbt-duckdb moves the view aside and swaps its table in, so
+    a build that fails leaves the view). Other views (dbt's own on DuckDB) are left. Returns the
+    names."""
+    dropped = []
+    for schema, name, sql in con.execute("""
+        select schema_name, view_name, sql from duckdb_views()
+        where not internal and database_name = current_database()
+    """).fetchall():
+        if (schema.lower(), name.lower()) in relations and "read_parquet(" in sql:
+            con.execute(f"drop view {schema}.{name}")
+            dropped.append(f"{schema}.{name}")
+    return sorted(dropped)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -357,6 +357,18 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
         from census_pipeline.defs import spark_engine
 
         spark_engine.before_build(warehouse.path, dbt.engine, context.run.run_id, context.log)
+    else:  # the code lists an earlier Spark run left as views over its tables: this build seeds them
+        from census_pipeline.defs.ingestion.ingest import atomic
+        from census_pipeline.spark_dbt import detach_spark_tables
+
+        specs = context.assets_def.specs_by_key
+        seeds = {tuple(p.lower() for p in k.path) for k in context.selected_asset_keys
+                 if str(specs[k].metadata.get("dagster_dbt/unique_id", "")).startswith("seed.")}
+        with warehouse.connect() as con, atomic(con):
+            dropped = detach_spark_tables(con, seeds)
+        if dropped:
+            context.log.info(f"{len(dropped)} views over an earlier Spark run's code lists dropped: this build "
+                             "seeds them in DuckDB")
     with parse_state(target_path, warehouse.path, target):
         # the dbt unit tests (rules on hand-written rows) test the SQL, not this census: they run in
         # the test suite (tests/integration/test_dbt_unit_tests.py), not in every census run

@@ -13,6 +13,7 @@ Two runs, one for each way a run reaches Spark, each checked against the DuckDB 
   run left, whose views over that run's Spark tables it replaces (as a second night's Spark run
   does), and it is a rerun, of one stopped by Ctrl-C while dbt was building on Spark (which must
   stop at once, its JVM with it).
+A DuckDB run on the warehouse the second left then publishes the DuckDB run's bytes again.
 Each run is a process of its own, on a copy of a warehouse (the first, of the DuckDB run's: as an
 office would switch engines), with a Spark run directory (raw zone, Splink's work tables) of the
 test's own. Java comes
@@ -44,9 +45,9 @@ from tests.builders import CENSUS, bulletin_folder, census_cli, debian_tool, run
 from tests.builders import fault_injection as fi  # watch runs and their processes
 
 # Java and a Spark server (slow, not in `make test-fast`); one unit with the shared run, so that
-# the module's server starts once; fixtures included, the server start and the run may take
-# 240 + 840 s under load
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built"), pytest.mark.timeout(1500)]
+# the module's server starts once; fixtures included, a test run alone may set up the server, the
+# Connect run, the interrupted run and its rerun: ~10 min idle here, 240 + 840 + 660 + 840 s at worst
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built"), pytest.mark.timeout(2700)]
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), the edits
 # and donor imputation, where the engines' SQL differs most; the quality tables (the scorecard's
@@ -300,6 +301,30 @@ def test_ctrl_c_stops_a_spark_build_at_once_and_the_rerun_finishes(in_process_ru
     assert stopped.survivors == {}  # Spark's JVM went with the run
     assert stopped.statuses == ["FAILURE"]  # not left STARTED
     assert sorted(fi.run_statuses(in_process_run.folder / "dagster_home").values()) == ["FAILURE", "SUCCESS"]
+
+
+def test_a_duckdb_run_after_a_spark_run_builds_in_duckdb_and_publishes_the_same_bytes(built, in_process_run,
+                                                                                      small_census, tmp_path):
+    """An office going back to DuckDB on the warehouse a Spark run left: the views over Spark's
+    tables give way to DuckDB's own tables (dbt-duckdb does not seed over a view: that run failed)."""
+    shutil.copyfile(in_process_run.folder / "w.duckdb", tmp_path / "w.duckdb")
+    (tmp_path / "dagster_home").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CENSUS_SPARK")}
+    env.update(CENSUS_LANDING_DIR=str(small_census[0]), CENSUS_WAREHOUSE=str(tmp_path / "w.duckdb"),
+               CENSUS_OUTPUT_DIR=str(tmp_path / "out"), DAGSTER_HOME=str(tmp_path / "dagster_home"),
+               CENSUS_ENGINE="duckdb", CENSUS_LOG_LEVEL="INFO")
+    run = census_cli(["run"], env, timeout=600)
+    assert run.returncode == 0 and "steps failed: 0" in run.stdout, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "views over an earlier Spark run's code lists dropped" in run.stdout, run.stdout[-3000:]
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        over_parquet = con.execute("select schema_name || '.' || view_name from duckdb_views() "
+                                   "where not internal and sql like '%read_parquet(%'").fetchall()
+        assert over_parquet == []
+        assert con.execute("select table_type from information_schema.tables "
+                           "where table_schema = 'microdata' and table_name = 'persons'").fetchall() == [("BASE TABLE",)]
+    for name in PUBLISHED_TABLES:
+        assert (tmp_path / "out" / "bulletin" / f"{name}.csv").read_bytes() == \
+            (bulletin_folder(built) / f"{name}.csv").read_bytes(), name
 
 
 def test_spark_in_the_run_s_process_is_the_run_directory_s(in_process_run):

@@ -1,11 +1,13 @@
 """The tables a Spark build made become views in the DuckDB warehouse over their Parquet files
 (spark_dbt.attach_spark_tables, ADR 0012), whatever the warehouse held under those names: a DuckDB
 table from an earlier DuckDB run, or the views of an earlier Spark run (the nightly run on Spark,
-its second night). Real DuckDB, real Parquet files laid out as Spark's warehouse lays them out."""
+its second night). A DuckDB build after a Spark run drops those views among what it builds
+(detach_spark_tables): dbt-duckdb does not seed over a view. Real DuckDB, real Parquet files laid
+out as Spark's warehouse lays them out."""
 
 import duckdb
 
-from census_pipeline.spark_dbt import attach_spark_tables
+from census_pipeline.spark_dbt import attach_spark_tables, detach_spark_tables
 
 
 def _spark_table(warehouse, schema: str, table: str, values: list[int]) -> None:
@@ -38,3 +40,23 @@ def test_views_replace_a_duckdb_run_s_tables_and_then_a_spark_run_s_views(tmp_pa
         kinds = dict(con.execute("select table_name, table_type from information_schema.tables "
                                  "where table_schema = 'bulletin'").fetchall())
         assert kinds == {"b1_population": "VIEW", "b2_sex": "BASE TABLE"}  # what Spark did not build is left
+
+
+def test_a_duckdb_build_drops_the_spark_views_it_rebuilds_and_only_those(tmp_path):
+    spark = tmp_path / "spark_warehouse"
+    for schema, table in (("codes", "regions"), ("bulletin", "b1_population"), ("bulletin", "b2_sex")):
+        _spark_table(spark, schema, table, [1])
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        attach_spark_tables(con, spark, {("codes", "regions"), ("bulletin", "b1_population"), ("bulletin", "b2_sex")})
+        con.execute("create schema staging")
+        con.execute("create view staging.stg_regions as select * from codes.regions")  # dbt's own view on DuckDB
+
+        # the microdata build: the seed and dbt's staging view, not the bulletin's tables
+        dropped = detach_spark_tables(con, {("codes", "regions"), ("staging", "stg_regions")})
+
+        assert dropped == ["codes.regions"]
+        views = {r[0] for r in con.execute("select schema_name || '.' || view_name from duckdb_views() "
+                                           "where not internal").fetchall()}
+        assert views == {"staging.stg_regions", "bulletin.b1_population", "bulletin.b2_sex"}
+        con.execute("create table codes.regions as select 1 as code")  # where dbt-duckdb seeds
+        assert detach_spark_tables(con, {("codes", "regions")}) == []  # a table is never dropped
