@@ -12,7 +12,11 @@
     var_jk = (G-1)/G * sum_r (theta_r - theta_0)^2.
     Weights are summed as decimals: a sum of doubles depends on the order DuckDB's threads add
     them in, and a published estimate or interval must not change from one run to the next
-    (seen: one cell of lf_employment one person apart between two runs of the same census). -#}
+    (seen: one cell of lf_employment one person apart between two runs of the same census).
+    A weight is a decimal(20, 12) (up to 10^8) and a count a decimal(10, 0), so that their product
+    keeps its 12 places on Spark too: Spark gives a product wider than 38 digits 6 places only,
+    and a decimal(38, 12) times a bigint lost them (seen: 3 x 18.833333333333 = 56.499999999999
+    published as 56 by DuckDB, and as 57 by Spark from 56.500000). -#}
 {% macro long_form_estimates(universe, category, category_label_relation=none) %}
 {%- set groups = var('jackknife_groups') -%}
 with sampled as (  -- sampled counted persons of the universe, per weighting group and category
@@ -27,7 +31,8 @@ with sampled as (  -- sampled counted persons of the universe, per weighting gro
 ),
 
 weighted as (  -- each replicate's weight times its persons: the same decimal sum as person by person
-    select w.replicate, s.county_code, s.category, cast(w.weight as decimal(38, 12)) * s.n_persons as weight
+    select w.replicate, s.county_code, s.category,
+           cast(w.weight as decimal(20, 12)) * cast(s.n_persons as decimal(10, 0)) as weight
     from sampled as s
     inner join {{ ref('int_long_form_weights') }} as w
         on w.county_code = s.county_code and w.sex = s.sex and w.age_group = s.age_group
