@@ -112,7 +112,7 @@ class Plugin(BasePlugin):
         config.update(duckdb_settings(creds.path))
 
     def configure_cursor(self, cursor):
-        if _CANCELLED.is_set():
+        if builds_cancelled():
             raise RuntimeError("the run was interrupted: dbt stops here")
         inner, outer = self._pads
         cursor.execute("set variable census_hmac_ipad = unhex(?)", [inner])

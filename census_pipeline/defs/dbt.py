@@ -364,8 +364,10 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
         specs = context.assets_def.specs_by_key
         seeds = {tuple(p.lower() for p in k.path) for k in context.selected_asset_keys
                  if str(specs[k].metadata.get("dagster_dbt/unique_id", "")).startswith("seed.")}
-        with warehouse.connect() as con, atomic(con):
-            dropped = detach_spark_tables(con, seeds)
+        dropped = []
+        if seeds:  # (the bulletin's build seeds nothing: no connection for it)
+            with warehouse.connect() as con, atomic(con):
+                dropped = detach_spark_tables(con, seeds)
         if dropped:
             context.log.info(f"{len(dropped)} views over an earlier Spark run's code lists dropped: this build "
                              "seeds them in DuckDB")
