@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -529,6 +530,29 @@ def local_path(location: str, what: str) -> Path:
         raise RuntimeError(f"{what} is {location}: DuckDB reads local files only; put it on storage this machine "
                            "mounts and give it as a path")
     return Path(location)
+
+
+def clear_orphan_locations(spark, warehouse: Path, relations: set[tuple[str, str]]) -> list[str]:
+    """Remove the folders of `relations` ((schema, name), lower case: what a build is about to make)
+    under Spark's `warehouse` (warehouse_folder) that belong to no table of Spark's metastore: what a
+    table's write left when its run was stopped (Ctrl-C, a crash) before Spark committed it. Spark
+    refuses to create a managed table over a folder that is not empty (LOCATION_ALREADY_EXISTS), so
+    the rerun of such a run failed at that model. A folder of a table the metastore knows is left
+    (dbt drops and rebuilds it), as is every folder outside `relations`. Returns the names cleared."""
+    cleared = []
+    for schema in sorted({s for s, _ in relations}):
+        folder = warehouse / f"{schema}.db"
+        left = sorted(n for s, n in relations if s == schema and (folder / n).exists())
+        if not left:
+            continue
+        known = set()
+        if spark.catalog.databaseExists(schema):
+            known = {row[1].lower() for row in spark.sql(f"show tables in {schema}").collect()}
+        for name in left:
+            if name not in known:
+                shutil.rmtree(folder / name)
+                cleared.append(f"{schema}.{name}")
+    return cleared
 
 
 def attach_spark_tables(con, warehouse: Path, tables: set[tuple[str, str]]) -> list[str]:

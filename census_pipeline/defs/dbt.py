@@ -353,17 +353,19 @@ def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: War
     held = []
     target = getattr(dbt, "dbt_target", None)  # None: DuckDB, the profile's default
     on_spark = target == "spark"
+    specs = context.assets_def.specs_by_key
+    unique_ids = {tuple(p.lower() for p in k.path): str(specs[k].metadata.get("dagster_dbt/unique_id", ""))
+                  for k in context.selected_asset_keys}
     if on_spark:
         from census_pipeline.defs import spark_engine
 
-        spark_engine.before_build(warehouse.path, dbt.engine, context.run.run_id, context.log)
+        relations = {r for r, u in unique_ids.items() if u.startswith(("seed.", "model."))}
+        spark_engine.before_build(warehouse.path, dbt.engine, context.run.run_id, relations, context.log)
     else:  # the code lists an earlier Spark run left as views over its tables: this build seeds them
         from census_pipeline.defs.ingestion.ingest import atomic
         from census_pipeline.spark_dbt import detach_spark_tables
 
-        specs = context.assets_def.specs_by_key
-        seeds = {tuple(p.lower() for p in k.path) for k in context.selected_asset_keys
-                 if str(specs[k].metadata.get("dagster_dbt/unique_id", "")).startswith("seed.")}
+        seeds = {r for r, u in unique_ids.items() if u.startswith("seed.")}
         dropped = []
         if seeds:  # (the bulletin's build seeds nothing: no connection for it)
             with warehouse.connect() as con, atomic(con):

@@ -56,16 +56,23 @@ def connect_client_missing() -> str | None:
     return None
 
 
-def before_build(warehouse: str, settings: EngineSettings, run_id: str, log=None) -> None:
+def before_build(warehouse: str, settings: EngineSettings, run_id: str, relations: set[tuple[str, str]],
+                 log=None) -> None:
     """The run's Spark session (started here the first time) with the raw zone of `warehouse`,
     exported and registered once per run: ingestion is over before the first build, so the
-    bulletin's build reads the raw zone the microdata's exported (again, 4.4 s at 1 M persons)."""
+    bulletin's build reads the raw zone the microdata's exported (again, 4.4 s at 1 M persons).
+    The folders a stopped run's unfinished writes left where this build's `relations` ((schema,
+    name) of its seeds and models) go are removed first (spark_dbt.clear_orphan_locations)."""
     global _raw_zone_of
     from census_pipeline import spark_dbt
 
     with _lock:
         spark = _started(settings)
         spark_dbt.check_lease(spark)  # (a Spark Connect server another run took over: stop here)
+        cleared = spark_dbt.clear_orphan_locations(spark, spark_dbt.warehouse_folder(spark, settings), relations)
+        if cleared and log is not None:
+            log.info(f"{len(cleared)} folders an unfinished write of a stopped run left in Spark's warehouse "
+                     f"removed (no table of Spark's owns them): {', '.join(cleared)}")
         if _raw_zone_of == run_id:
             return
         done = spark_dbt.export_from_warehouse(warehouse, settings)

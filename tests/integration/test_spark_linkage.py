@@ -149,3 +149,35 @@ def test_the_long_form_weight_keeps_its_places_on_spark_as_on_duckdb(spark):
     on_duckdb = duckdb.sql(sql).fetchall()[0][0]
     on_spark = spark.sql(sql).collect()[0][0]
     assert on_duckdb == on_spark == Decimal("56.499999999999"), (expression, on_duckdb, on_spark)
+
+
+def test_a_folder_a_stopped_write_left_is_cleared_and_the_table_builds(spark):
+    """A run stopped while Spark was writing a table leaves that table's folder, not empty (the
+    write's _temporary files), with no table of the metastore owning it; Spark then refuses to
+    create the table there (LOCATION_ALREADY_EXISTS), and the rerun failed at that model (CI, stop
+    29). The build's clearing removes exactly such folders among the relations it is about to make:
+    never a folder of a table the metastore knows, nor one the build does not make."""
+    from census_pipeline.spark_dbt import clear_orphan_locations, local_path
+
+    warehouse = local_path(spark.conf.get("spark.sql.warehouse.dir"), "the session's warehouse")
+    spark.sql("create database if not exists stopped_write")
+    try:
+        spark.sql("create table stopped_write.kept using parquet as select 1 as a").collect()
+        for name in ("cut_short", "not_built_here"):
+            part = warehouse / "stopped_write.db" / name / "_temporary" / "0" / "_temporary" / "attempt_0"
+            part.mkdir(parents=True)
+            (part / "part-00000.snappy.parquet").write_bytes(b"PAR1 cut short")
+        with pytest.raises(Exception, match="LOCATION_ALREADY_EXISTS"):
+            spark.sql("create table stopped_write.cut_short using parquet as select 2 as a").collect()
+
+        cleared = clear_orphan_locations(spark, warehouse, {("stopped_write", "cut_short"), ("stopped_write", "kept"),
+                                                            ("stopped_write", "absent"), ("no_such_schema", "t")})
+        assert cleared == ["stopped_write.cut_short"]
+        assert not (warehouse / "stopped_write.db" / "cut_short").exists()
+        assert (warehouse / "stopped_write.db" / "not_built_here").is_dir()
+        assert spark.sql("select a from stopped_write.kept").collect()[0][0] == 1
+        spark.sql("create table stopped_write.cut_short using parquet as select 2 as a").collect()
+        assert spark.sql("select a from stopped_write.cut_short").collect()[0][0] == 2
+        assert clear_orphan_locations(spark, warehouse, {("stopped_write", "cut_short")}) == []
+    finally:
+        spark.sql("drop database if exists stopped_write cascade").collect()
