@@ -151,7 +151,9 @@ class DbtThread:
         from dbt.cli.main import dbtRunner
 
         from census_pipeline.dbt_plugin import allow_builds
+        from census_pipeline.lib.dbt_schedule import longest_chain_first
 
+        longest_chain_first()  # the linkage chain before the tables beside the bulletin (lib/dbt_schedule.py)
         code = 2
         try:
             with _one_build, _environment(env):
