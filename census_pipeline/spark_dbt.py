@@ -329,7 +329,9 @@ def dbt(args: list[str], settings: EngineSettings) -> bool:
     from dbt.cli.main import dbtRunner
 
     from census_pipeline.dbt_plugin import allow_builds
+    from census_pipeline.lib.dbt_schedule import longest_chain_first
 
+    longest_chain_first()  # the order a census run's builds follow (lib/dbt_schedule.py)
     use_session_for_python_models()
     refuse_statements_once_cancelled()
     allow_builds()  # (a flag a stopped build of this process left set would refuse every statement)

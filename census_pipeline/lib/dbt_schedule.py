@@ -25,6 +25,7 @@ a node still starts only once everything it depends on is done.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,7 +36,7 @@ TABLE, VIEW, SEED, TEST = 1.0, 0.1, 0.2, 0.05
 
 def node_cost(resource_type: str, materialized: str | None) -> float:
     """A node's rough cost (module doc); anything else dbt queues (an operation, a snapshot) 0.1."""
-    if resource_type == "test" or resource_type == "unit_test":
+    if resource_type == "test":
         return TEST
     if resource_type == "seed":
         return SEED
@@ -60,10 +61,16 @@ def scores(graph: nx.DiGraph, depth: Mapping[Any, int], cost: Callable[[Any], fl
 
 
 _patched = False
+_patching = threading.Lock()
 
 
 def longest_chain_first() -> None:
     """Make dbt's GraphQueue of this process hand out the longest chain first (once; dbt imported)."""
+    with _patching:
+        _patch()
+
+
+def _patch() -> None:
     global _patched
     if _patched:
         return
