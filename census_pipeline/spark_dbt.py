@@ -534,6 +534,11 @@ def local_path(location: str, what: str) -> Path:
     return Path(location)
 
 
+def table_folder(warehouse: Path, schema: str, table: str) -> Path:
+    """Where Spark keeps a managed table's files under its `warehouse` (warehouse_folder)."""
+    return warehouse / f"{schema}.db" / table
+
+
 def clear_orphan_locations(spark, warehouse: Path, relations: set[tuple[str, str]]) -> list[str]:
     """Remove the folders of `relations` ((schema, name), lower case: what a build is about to make)
     under Spark's `warehouse` (warehouse_folder) that belong to no table of Spark's metastore: what a
@@ -543,8 +548,7 @@ def clear_orphan_locations(spark, warehouse: Path, relations: set[tuple[str, str
     (dbt drops and rebuilds it), as is every folder outside `relations`. Returns the names cleared."""
     cleared = []
     for schema in sorted({s for s, _ in relations}):
-        folder = warehouse / f"{schema}.db"
-        left = sorted(n for s, n in relations if s == schema and (folder / n).exists())
+        left = sorted(n for s, n in relations if s == schema and table_folder(warehouse, s, n).exists())
         if not left:
             continue
         known = set()
@@ -552,7 +556,7 @@ def clear_orphan_locations(spark, warehouse: Path, relations: set[tuple[str, str
             known = {row[1].lower() for row in spark.sql(f"show tables in {schema}").collect()}
         for name in left:
             if name not in known:
-                shutil.rmtree(folder / name)
+                shutil.rmtree(table_folder(warehouse, schema, name))
                 cleared.append(f"{schema}.{name}")
     return cleared
 
@@ -564,16 +568,16 @@ def attach_spark_tables(con, warehouse: Path, tables: set[tuple[str, str]]) -> l
     is Spark's (warehouse_folder). A DuckDB table of the same name (an earlier DuckDB run on this
     warehouse) gives way to the view; a view (an earlier Spark run's) is replaced. Returns the names."""
     names = []
+    # (DuckDB refuses `drop table` for a view, even with `if exists`: the second Spark run on a
+    # warehouse failed there, on the views the first had made)
+    base_tables = set(con.execute("select table_schema, table_name from information_schema.tables "
+                                  "where table_type = 'BASE TABLE'").fetchall())
     for schema, table in sorted(tables):
-        folder = warehouse / f"{schema}.db" / table
+        folder = table_folder(warehouse, schema, table)
         if not any(folder.glob("*.parquet")):
             raise RuntimeError(f"Spark built {schema}.{table} but no Parquet file is in {folder}")
         con.execute(f"create schema if not exists {schema}")
-        # (DuckDB refuses `drop table` for a view, even with `if exists`: the second Spark run on a
-        # warehouse failed here, on the views the first had made)
-        kind = con.execute("select table_type from information_schema.tables where table_schema = ? and table_name = ?",
-                           [schema, table]).fetchall()
-        if kind and kind[0][0] == "BASE TABLE":
+        if (schema, table) in base_tables:
             con.execute(f"drop table {schema}.{table}")
         con.execute(f"create or replace view {schema}.{table} as select * from read_parquet('{folder}/*.parquet')")
         names.append(f"{schema}.{table}")

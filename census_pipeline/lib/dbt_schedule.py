@@ -17,7 +17,7 @@ is now taken off only when one of the build's threads is free for it.
 
 Simulated on that 1 M build's node times with two threads: 27.2 s against dbt's 29.4 s (with the
 measured times themselves as costs, 27.1 s). Measured at 1 M, three runs each, alternately: the
-build took 61.5 % of its summed node time against 63.3 % (28.1-29.1 s against 28.0-31.0 s, the
+build took 61.5 % of its summed node time against 63.4 % (28.1-29.1 s against 28.0-31.0 s, the
 node times themselves varying by 5 s from run to run): ~0.8 s of the build. Less than simulated:
 a node running alone has both cores. The order of work changes, never what is built or tested:
 a node still starts only once everything it depends on is done.
@@ -54,8 +54,22 @@ def longest_chains(graph: nx.DiGraph, cost: Callable[[Any], float]) -> dict[Any,
     return chain
 
 
+def manifest_cost(manifest) -> Callable[[Any], float]:
+    """node_cost of a node of dbt's `manifest` (Manifest) by its unique id; what it does not hold
+    (a unit test, a source) costs a view's."""
+
+    def cost(unique_id) -> float:
+        node = manifest.nodes.get(unique_id)
+        if node is None:
+            return VIEW
+        return node_cost(str(node.resource_type), getattr(node.config, "materialized", None))
+
+    return cost
+
+
 def scores(graph: nx.DiGraph, depth: Mapping[Any, int], cost: Callable[[Any], float]) -> dict[Any, tuple]:
-    """dbt's queue scores (lowest first): the longest chain first, then dbt's own depth."""
+    """dbt's queue scores (lowest first): the longest chain first, then dbt's own depth (chains
+    rounded, so that sums of the same costs in another order tie)."""
     chain = longest_chains(graph, cost)
     return {node: (-round(chain[node], 6), depth[node]) for node in graph.nodes}
 
@@ -66,48 +80,34 @@ _patching = threading.Lock()
 
 def longest_chain_first() -> None:
     """Make dbt's GraphQueue of this process hand out the longest chain first (once; dbt imported)."""
-    with _patching:
-        _patch()
-
-
-def _patch() -> None:
     global _patched
-    if _patched:
-        return
-    from dbt.graph.queue import GraphQueue
-    from dbt.task.runnable import GraphRunnableTask
+    with _patching:
+        if _patched:
+            return
+        from dbt.graph.queue import GraphQueue
+        from dbt.task.runnable import GraphRunnableTask
 
-    dbt_scores = GraphQueue._get_scores
+        dbt_scores, dbt_get, dbt_run_queue = GraphQueue._get_scores, GraphQueue.get, GraphRunnableTask.run_queue
 
-    def _get_scores(self, graph: nx.DiGraph) -> dict:
-        depth = dbt_scores(self, graph)
+        def _get_scores(self, graph: nx.DiGraph) -> dict:
+            return scores(graph, dbt_scores(self, graph), manifest_cost(self.manifest))
 
-        def cost(unique_id) -> float:
-            node = self.manifest.nodes.get(unique_id)
-            if node is None:
-                return VIEW
-            return node_cost(str(node.resource_type), getattr(node.config, "materialized", None))
+        def get(self, block: bool = True, timeout: float | None = None):
+            # dbt takes the next node off its queue as soon as one is ready and hands it to its pool,
+            # whose own queue is first come, first served: the order above would only settle ties of
+            # the same instant. A node is taken off only once one of the build's threads is free.
+            threads = getattr(self, "census_threads", 0)
+            with self.lock:
+                while threads and len(self.in_progress) >= threads:
+                    self.some_task_done.wait(0.5)
+            return dbt_get(self, block=block, timeout=timeout)
 
-        return scores(graph, depth, cost)
+        def run_queue(self, pool) -> None:
+            if self.job_queue is not None:
+                self.job_queue.census_threads = self.config.threads  # the size of dbt's pool
+            return dbt_run_queue(self, pool)
 
-    dbt_get, dbt_run_queue = GraphQueue.get, GraphRunnableTask.run_queue
-
-    def get(self, block: bool = True, timeout: float | None = None):
-        # dbt takes the next node off its queue as soon as one is ready and hands it to its pool,
-        # whose own queue is first come, first served: the order above would only settle ties of
-        # the same instant. A node is taken off only once one of the build's threads is free.
-        threads = getattr(self, "census_threads", 0)
-        with self.lock:
-            while threads and len(self.in_progress) >= threads:
-                self.some_task_done.wait(0.5)
-        return dbt_get(self, block=block, timeout=timeout)
-
-    def run_queue(self, pool) -> None:
-        if self.job_queue is not None:
-            self.job_queue.census_threads = max(1, int(self.config.threads or 1))
-        return dbt_run_queue(self, pool)
-
-    GraphQueue._get_scores = _get_scores
-    GraphQueue.get = get
-    GraphRunnableTask.run_queue = run_queue
-    _patched = True
+        GraphQueue._get_scores = _get_scores
+        GraphQueue.get = get
+        GraphRunnableTask.run_queue = run_queue
+        _patched = True

@@ -193,7 +193,7 @@ def in_process_run(built, small_census, spark_run, tmp_path_factory):
     # what a write cut short by the stop leaves (where it is cut is a matter of timing; CI met it once,
     # stop 29): a table's folder of unfinished files that no table owns, which Spark refuses to build over
     cut_short = folder / "spark" / "warehouse" / "intermediate.db" / "int_persons_edited"
-    interrupted.planted = not cut_short.exists()
+    interrupted.cut_short, interrupted.planted = cut_short, not cut_short.exists()
     if interrupted.planted:
         (cut_short / "_temporary" / "0").mkdir(parents=True)
         (cut_short / "_temporary" / "0" / "part-00000.snappy.parquet").write_bytes(b"PAR1 cut short")
@@ -310,8 +310,7 @@ def test_ctrl_c_stops_a_spark_build_at_once_and_the_rerun_finishes(in_process_ru
     assert sorted(fi.run_statuses(in_process_run.folder / "dagster_home").values()) == ["FAILURE", "SUCCESS"]
     # the folder of a write cut short (planted: the stop came before that model) gave way to the table
     assert stopped.planted, "the stop came after int_persons_edited was built: nothing cut short to clear"
-    edited = in_process_run.folder / "spark" / "warehouse" / "intermediate.db" / "int_persons_edited"
-    assert not (edited / "_temporary").exists() and any(edited.glob("*.parquet"))
+    assert not (stopped.cut_short / "_temporary").exists() and any(stopped.cut_short.glob("*.parquet"))
 
 
 def test_a_duckdb_run_after_a_spark_run_builds_in_duckdb_and_publishes_the_same_bytes(built, in_process_run,
