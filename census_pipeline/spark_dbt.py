@@ -29,6 +29,7 @@ The two functions:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socket
@@ -193,8 +194,8 @@ def clear_connect_environment() -> None:
 
 
 def cancel_jobs(spark) -> None:
-    """Cancel what `spark` is running: its jobs in this process's Spark, its operations on a
-    Spark Connect server."""
+    """Cancel what `spark` is running: its jobs in this process's Spark (the Python models' sessions
+    share its context: theirs too), its operations on a Spark Connect server."""
     if is_remote(spark):
         spark.interruptAll()
     else:
@@ -206,19 +207,54 @@ def is_remote(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
+_connect_models = threading.Lock()  # one Python model at a time through Spark Connect (model_session)
+
+
+@contextlib.contextmanager
+def model_session(relation: str):
+    """The Spark session the Python model building `relation` runs in. dbt builds two models at a
+    time, but the linkage's work tables, its own and Splink's, are temp views of fixed names that
+    each linkage drops at its end: the register's linkage and the survey's in one session would
+    read and drop each other's.
+
+    In this process's Spark the model has a session of its own: a `newSession()` of the run's
+    (the same context: the metastore is shared, and so are the jobs cancel_jobs stops), with its
+    own temp views and functions, the run's session settings, and its own folder for Splink's
+    files (`<checkpoints>/<relation>`). Through Spark Connect the model runs in the run's session,
+    one Python model at a time (the SQL models still two at a time beside it): a second Connect
+    session in the process is not safe with pyspark 4.0.5. Closing any Connect client, which its
+    session's garbage collection does too, shuts down the release thread pool that every client
+    of the process shares; a run hung so, in its bulletin build, the collector having run in a
+    thread that held a gRPC lock the pool's threads waited on."""
+    from pyspark.sql import SparkSession
+
+    from census_pipeline.lib.linkage import CHECKPOINTS_CONF
+
+    parent = SparkSession.builder.getOrCreate()
+    if is_remote(parent):
+        with _connect_models:
+            yield parent
+        return
+    session = parent.newSession()
+    for key in SESSION_CONF:
+        session.conf.set(key, parent.conf.get(key))
+    session.conf.set(CHECKPOINTS_CONF, f"{parent.conf.get(CHECKPOINTS_CONF)}/{relation}")
+    register_functions(session)
+    yield session
+
+
 class SessionPythonJobHelper:
-    """A dbt Python model in this process's Spark session: dbt-spark's compiled code (the model,
-    then `df = model(dbt, spark)` and its write of `df` as the table) run with `spark` bound to
-    the session that runs the SQL models."""
+    """A dbt Python model in this process's Spark: dbt-spark's compiled code (the model, then
+    `df = model(dbt, spark)` and its write of `df` as the table) run with `spark` bound to the
+    session model_session gives it, so that dbt may build two models at a time."""
 
     def __init__(self, parsed_model: dict, credentials) -> None:
         self.relation = f"{parsed_model['schema']}.{parsed_model['alias']}"
 
     def submit(self, compiled_code: str) -> None:
-        from pyspark.sql import SparkSession
-
         code = compile(compiled_code, f"<dbt Python model {self.relation}>", "exec")
-        exec(code, {"__name__": f"dbt_model_{self.relation}", "spark": SparkSession.builder.getOrCreate()})
+        with model_session(self.relation) as spark:
+            exec(code, {"__name__": f"dbt_model_{self.relation}", "spark": spark})
 
 
 def use_session_for_python_models() -> None:

@@ -11,6 +11,7 @@
     CENSUS_SPARK_DIR     the Spark run directory (default <warehouse>.spark/): raw/ (the raw zone
                          as Parquet), warehouse/ (the tables dbt builds) and metastore_db/ (a Derby
                          metastore: Derby admits one process, so one per run directory)
+    CENSUS_SPARK_THREADS the models dbt builds on Spark at a time (default 2; dbt's profile reads it)
 
 Read when a run starts, never at import time.
 """

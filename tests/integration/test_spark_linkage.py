@@ -135,6 +135,77 @@ def test_a_linkage_in_this_process_leaves_none_of_splink_s_work_files(both, spar
     spark.catalog.dropTempView(result)
 
 
+def test_two_linkages_at_once_each_in_a_session_of_its_own(both, spark, monkeypatch):
+    """dbt builds two models at a time on Spark, so the register's linkage and the survey's may run
+    together. Their work tables (the linkage's and Splink's) are temp views of fixed names, and
+    each linkage drops its own at the end: in one session they would read and drop each other's.
+    Each Python model has a session of its own (spark_dbt.model_session), with its own folder for
+    Splink's files: two linkages in two such sessions at the same time each find the pairs DuckDB
+    finds, and leave no work file behind."""
+    import threading
+    import time
+
+    import census_pipeline.lib.linkage as linkage
+    from census_pipeline.lib.linkage import checkpoint_folder, link_residue
+    from census_pipeline.spark_dbt import model_session
+
+    duck, _ = both
+    # tables of the metastore, as the models read (a session's temp views are its own)
+    for name in ("register", "census"):
+        spark.table(name).write.mode("overwrite").saveAsTable(f"default.twin_{name}")
+    links = "person_no string, census_record_id string, needs_clerical_review boolean"
+    spark.createDataFrame([], links).write.mode("overwrite").saveAsTable("default.twin_id_links")
+    tables = {"register": "default.twin_register", "census": "default.twin_census",
+              "register_residue": "default.twin_register", "census_residue": "default.twin_census",
+              "id_links": "default.twin_id_links"}
+    duck.execute("create table id_links (person_no varchar, census_record_id varchar, needs_clerical_review boolean)")
+    want_result, _ = link_residue(duck, {"register": "main.register", "census": "main.census",
+                                         "register_residue": "main.register", "census_residue": "main.census",
+                                         "id_links": "main.id_links"}, threshold=0.5)
+    want = sorted(duck.execute(f"select person_no, census_record_id from {want_result}").fetchall())
+
+    deleted, rmtree = [], linkage.shutil.rmtree
+
+    def deleting(path, *more, **named):  # the real deletion, noted: where Splink's files were
+        deleted.append(Path(path))
+        return rmtree(path, *more, **named)
+
+    monkeypatch.setattr(linkage.shutil, "rmtree", deleting)
+    got, spans, folders, errors = {}, {}, {}, []
+
+    def link(relation: str) -> None:
+        try:
+            with model_session(relation) as session:
+                started = time.monotonic()
+                result, _ = link_residue(session, tables, threshold=0.5)
+                got[relation] = sorted((r.person_no, r.census_record_id) for r in session.table(result).collect())
+                spans[relation] = (started, time.monotonic())
+                folders[relation] = checkpoint_folder(session)
+        except BaseException as e:  # noqa: BLE001 - raised in the test's thread below
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=link, args=(f"intermediate.twin_{i}",)) for i in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=600)
+        if errors:
+            raise errors[0]
+        assert got == {"intermediate.twin_1": want, "intermediate.twin_2": want} and want
+        (a0, a1), (b0, b1) = spans.values()
+        assert a0 < b1 and b0 < a1, spans  # they did run at the same time
+        parent = checkpoint_folder(spark)
+        assert sorted(folders.values()) == [parent / "intermediate.twin_1", parent / "intermediate.twin_2"]
+        for folder in folders.values():  # each wrote its files in its own folder, and deleted them
+            assert any(p.parent == folder and p.name.startswith("__splink__") for p in deleted), (folder, deleted)
+        assert not list(parent.rglob("__splink__*"))
+    finally:
+        monkeypatch.undo()
+        for name in ("register", "census", "id_links"):
+            spark.sql(f"drop table if exists default.twin_{name}").collect()
+
+
 LONG_FORM_MACROS = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "long_form.sql"
 
 
