@@ -140,8 +140,9 @@ def spark_run(built, small_census, connect_server, tmp_path_factory):
 
 def _ctrl_c_during_the_spark_build(env: dict, folder: Path) -> SimpleNamespace:
     """`census run` in `env` and `folder`, stopped as Ctrl-C in a terminal stops it (SIGINT to its
-    process group) once dbt is building on Spark: a table of the intermediate schema in the run
-    directory's Spark warehouse. Its exit code, output, how long it took to stop (None: never
+    process group) once dbt is building on Spark: a table's folder in the run directory's Spark
+    warehouse (the first is a code list's seed: the stop comes as early as a build can be stopped,
+    and the test waits no longer than it must). Its exit code, output, how long it took to stop (None: never
     signalled), which of its processes (the JVM among them) outlived it, and the runs' statuses."""
     proc = subprocess.Popen(["env", "--default-signal=INT,TERM", CENSUS, "run"], env=env, cwd=folder,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -151,11 +152,12 @@ def _ctrl_c_during_the_spark_build(env: dict, folder: Path) -> SimpleNamespace:
                threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)]
     for t in readers:
         t.start()
-    building = folder / "spark" / "warehouse" / "intermediate.db"
+    warehouse = folder / "spark" / "warehouse"
     stopped_after, children = None, {}
     try:
         deadline = time.monotonic() + 600
-        while proc.poll() is None and time.monotonic() < deadline and not (building.is_dir() and any(building.iterdir())):
+        while proc.poll() is None and time.monotonic() < deadline and not any(
+                table.is_dir() for schema in warehouse.glob("*.db") for table in schema.iterdir()):
             time.sleep(0.2)
         if proc.poll() is None and time.monotonic() < deadline:
             children = fi.descendants(proc.pid)
