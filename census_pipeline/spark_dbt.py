@@ -155,7 +155,17 @@ def _prepare(spark, settings: EngineSettings) -> None:
     # "parquet", its default off Databricks); lib/linkage.py deletes them after each linkage
     # a file: path, so that a server writes it to that file system, not to its default one; not
     # as_uri(), whose percent-encoding (a space, a Chinese character) Hadoop would take literally
-    spark.conf.set(CHECKPOINTS_CONF, f"file://{settings.spark_dir / 'checkpoints'}")
+    checkpoints = settings.spark_dir / "checkpoints"
+    spark.conf.set(CHECKPOINTS_CONF, f"file://{checkpoints}")
+    # what a run stopped before a linkage's own clean-up left (names and birth dates among the
+    # columns), at any depth: each linkage deletes only what is in its own folder (a Python model's,
+    # model_session), and from here the run has the run directory to itself (Derby admits one
+    # process; a Spark Connect server, one lease)
+    for path in list(checkpoints.rglob("__splink__*")):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
     register_functions(spark)
 
 
@@ -233,14 +243,29 @@ def model_session(relation: str):
     parent = SparkSession.builder.getOrCreate()
     if is_remote(parent):
         with _connect_models:
+            _refuse_if_cancelled()  # (a model waiting here while the run was stopped)
             yield parent
         return
+    _refuse_if_cancelled()
     session = parent.newSession()
     for key in SESSION_CONF:
         session.conf.set(key, parent.conf.get(key))
     session.conf.set(CHECKPOINTS_CONF, f"{parent.conf.get(CHECKPOINTS_CONF)}/{relation}")
     register_functions(session)
     yield session
+
+
+def _refuse_if_cancelled() -> None:
+    """Fail the node if the run has stopped dbt in this process (dbt_plugin.builds_cancelled): before
+    each statement of the session cursor (refuse_statements_once_cancelled), and before a Python
+    model starts (dbt-spark drops its old table through the cursor first, so a model past that
+    point as the run was stopped would otherwise start its linkage)."""
+    from dbt_common.exceptions import DbtRuntimeError
+
+    from census_pipeline.dbt_plugin import builds_cancelled
+
+    if builds_cancelled():
+        raise DbtRuntimeError("the run was interrupted: dbt stops here")
 
 
 class SessionPythonJobHelper:
@@ -281,9 +306,6 @@ def refuse_statements_once_cancelled() -> None:
     mode: without this, an interrupted build went on for the 25 s dagster-dbt waits, and the run
     ended with dbt still building. Wrapped once per process, like the adapter above."""
     from dbt.adapters.spark import session as spark_session
-    from dbt_common.exceptions import DbtRuntimeError
-
-    from census_pipeline.dbt_plugin import builds_cancelled
 
     cursor = spark_session.Cursor
     if getattr(cursor, "_census_refuses_when_cancelled", False):
@@ -291,8 +313,7 @@ def refuse_statements_once_cancelled() -> None:
     execute = cursor.execute
 
     def execute_unless_cancelled(self, sql: str, *parameters):
-        if builds_cancelled():
-            raise DbtRuntimeError("the run was interrupted: dbt stops here")
+        _refuse_if_cancelled()
         return execute(self, sql, *parameters)
 
     cursor.execute = execute_unless_cancelled

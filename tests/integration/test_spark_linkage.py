@@ -16,7 +16,14 @@ import duckdb
 import pytest
 
 from census_pipeline.lib.engine import engine_settings
-from census_pipeline.lib.linkage import estimate_m, estimate_u, one_to_one, settings
+from census_pipeline.lib.linkage import (
+    checkpoint_folder,
+    estimate_m,
+    estimate_u,
+    link_residue,
+    one_to_one,
+    settings,
+)
 from tests.builders import debian_tool
 from tests.unit.test_linkage_training import CENSUS, REGISTER, _table
 
@@ -101,7 +108,6 @@ def test_a_linkage_in_this_process_leaves_none_of_splink_s_work_files(both, spar
     directory's checkpoints/) on Spark in this process: it finds the pairs DuckDB finds, and
     afterwards no `__splink__` folder is left there (names and birth dates among their columns),
     nor one a run before 2026-12-05 left a level down."""
-    from census_pipeline.lib.linkage import checkpoint_folder, link_residue
 
     duck, _ = both
     links = "person_no string, census_record_id string, needs_clerical_review boolean"
@@ -135,7 +141,26 @@ def test_a_linkage_in_this_process_leaves_none_of_splink_s_work_files(both, spar
     spark.catalog.dropTempView(result)
 
 
-def test_two_linkages_at_once_each_in_a_session_of_its_own(both, spark, monkeypatch):
+@pytest.fixture
+def metastore_tables(both, spark):
+    """The test's records as tables of the metastore, as the Python models read theirs (a session's
+    temp views are its own), the linkage's `tables`; and the pairs DuckDB links among them."""
+    duck, _ = both
+    for name in ("register", "census"):
+        spark.table(name).write.mode("overwrite").saveAsTable(f"default.twin_{name}")
+    links = "person_no string, census_record_id string, needs_clerical_review boolean"
+    spark.createDataFrame([], links).write.mode("overwrite").saveAsTable("default.twin_id_links")
+    roles = {"register": "register", "census": "census", "register_residue": "register",
+             "census_residue": "census", "id_links": "id_links"}
+    duck.execute("create table id_links (person_no varchar, census_record_id varchar, needs_clerical_review boolean)")
+    want_result, _ = link_residue(duck, {k: f"main.{v}" for k, v in roles.items()}, threshold=0.5)
+    want = sorted(duck.execute(f"select person_no, census_record_id from {want_result}").fetchall())
+    yield {k: f"default.twin_{v}" for k, v in roles.items()}, want
+    for name in ("register", "census", "id_links"):
+        spark.sql(f"drop table if exists default.twin_{name}").collect()
+
+
+def test_two_linkages_at_once_each_in_a_session_of_its_own(metastore_tables, spark, monkeypatch):
     """dbt builds two models at a time on Spark, so the register's linkage and the survey's may run
     together. Their work tables (the linkage's and Splink's) are temp views of fixed names, and
     each linkage drops its own at the end: in one session they would read and drop each other's.
@@ -146,24 +171,9 @@ def test_two_linkages_at_once_each_in_a_session_of_its_own(both, spark, monkeypa
     import time
 
     import census_pipeline.lib.linkage as linkage
-    from census_pipeline.lib.linkage import checkpoint_folder, link_residue
     from census_pipeline.spark_dbt import model_session
 
-    duck, _ = both
-    # tables of the metastore, as the models read (a session's temp views are its own)
-    for name in ("register", "census"):
-        spark.table(name).write.mode("overwrite").saveAsTable(f"default.twin_{name}")
-    links = "person_no string, census_record_id string, needs_clerical_review boolean"
-    spark.createDataFrame([], links).write.mode("overwrite").saveAsTable("default.twin_id_links")
-    tables = {"register": "default.twin_register", "census": "default.twin_census",
-              "register_residue": "default.twin_register", "census_residue": "default.twin_census",
-              "id_links": "default.twin_id_links"}
-    duck.execute("create table id_links (person_no varchar, census_record_id varchar, needs_clerical_review boolean)")
-    want_result, _ = link_residue(duck, {"register": "main.register", "census": "main.census",
-                                         "register_residue": "main.register", "census_residue": "main.census",
-                                         "id_links": "main.id_links"}, threshold=0.5)
-    want = sorted(duck.execute(f"select person_no, census_record_id from {want_result}").fetchall())
-
+    tables, want = metastore_tables
     deleted, rmtree = [], linkage.shutil.rmtree
 
     def deleting(path, *more, **named):  # the real deletion, noted: where Splink's files were
@@ -184,26 +194,64 @@ def test_two_linkages_at_once_each_in_a_session_of_its_own(both, spark, monkeypa
         except BaseException as e:  # noqa: BLE001 - raised in the test's thread below
             errors.append(e)
 
-    try:
-        threads = [threading.Thread(target=link, args=(f"intermediate.twin_{i}",)) for i in (1, 2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=600)
-        if errors:
-            raise errors[0]
-        assert got == {"intermediate.twin_1": want, "intermediate.twin_2": want} and want
-        (a0, a1), (b0, b1) = spans.values()
-        assert a0 < b1 and b0 < a1, spans  # they did run at the same time
-        parent = checkpoint_folder(spark)
-        assert sorted(folders.values()) == [parent / "intermediate.twin_1", parent / "intermediate.twin_2"]
-        for folder in folders.values():  # each wrote its files in its own folder, and deleted them
-            assert any(p.parent == folder and p.name.startswith("__splink__") for p in deleted), (folder, deleted)
-        assert not list(parent.rglob("__splink__*"))
-    finally:
-        monkeypatch.undo()
-        for name in ("register", "census", "id_links"):
-            spark.sql(f"drop table if exists default.twin_{name}").collect()
+    threads = [threading.Thread(target=link, args=(f"intermediate.twin_{i}",)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    monkeypatch.undo()
+    if errors:
+        raise errors[0]
+    assert got == {"intermediate.twin_1": want, "intermediate.twin_2": want} and want
+    (a0, a1), (b0, b1) = spans.values()
+    assert a0 < b1 and b0 < a1, spans  # they did run at the same time
+    parent = checkpoint_folder(spark)
+    assert sorted(folders.values()) == [parent / "intermediate.twin_1", parent / "intermediate.twin_2"]
+    for folder in folders.values():  # each wrote its files in its own folder, and deleted them
+        assert any(p.parent == folder and p.name.startswith("__splink__") for p in deleted), (folder, deleted)
+    assert not list(parent.rglob("__splink__*"))
+
+
+def test_a_model_s_linkage_stops_when_the_run_cancels_and_the_next_start_leaves_no_work_file(metastore_tables,
+                                                                                               spark, tmp_path):
+    """Ctrl-C while a Python model links on Spark in the run's process: the run cancels the jobs of
+    its session (spark_dbt.cancel_jobs, every half second while dbt runs), which reaches the model's
+    own session (one Spark context): the linkage fails. Whatever Splink's files a write still in
+    flight left, the next start of a session on the run directory deletes (they hold names and
+    birth dates). (The whole-run interrupt test stops its run at the first table, before the models.)"""
+    import threading
+    import time
+
+    from census_pipeline.spark_dbt import _prepare, cancel_jobs, model_session
+
+    tables, _ = metastore_tables
+    folder = checkpoint_folder(spark) / "intermediate.stopped"
+    outcome: list = []
+
+    def link() -> None:
+        try:
+            with model_session("intermediate.stopped") as session:
+                link_residue(session, tables, threshold=0.5)
+            outcome.append("finished")
+        except BaseException as e:  # noqa: BLE001 - what the test checks
+            outcome.append(e)
+
+    thread = threading.Thread(target=link)
+    thread.start()
+    deadline = time.monotonic() + 300
+    while thread.is_alive() and not folder.exists() and time.monotonic() < deadline:  # Splink is writing
+        time.sleep(0.05)
+    while thread.is_alive() and time.monotonic() < deadline:
+        cancel_jobs(spark)
+        time.sleep(0.2)
+    thread.join(timeout=60)
+    assert len(outcome) == 1 and isinstance(outcome[0], Exception), outcome
+    assert re.search(r"cancel", str(outcome[0]), re.I), str(outcome[0])[-2000:]
+    while spark.sparkContext.statusTracker().getActiveJobsIds():  # the cancelled tasks end
+        time.sleep(0.2)
+    run_dir = checkpoint_folder(spark).parent
+    _prepare(spark, engine_settings({"CENSUS_SPARK_DIR": str(run_dir)}, tmp_path / "w.duckdb"))
+    assert not list(checkpoint_folder(spark).rglob("__splink__*"))
 
 
 LONG_FORM_MACROS = Path(__file__).resolve().parents[2] / "dbt_project" / "macros" / "long_form.sql"
