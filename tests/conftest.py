@@ -28,19 +28,21 @@ from tests.builders import census_cli, materialize_into
 # so that the two workers finish together; the rest follow in collection order. (pytest 9 ignores
 # the test ids xdist's own loadgroup rewrites, so the workers hand their units to the scheduler
 # below through a folder named in CENSUS_TEST_UNITS.)
-LONGEST_FIRST = (  # seconds measured in one `make test` on the two cores, 2026-12-03
-    "built",  # ~260: the shared materialization and the tests reading it, with the Spark engine's build of it (~130)
-    "cli_run",  # ~225: one `census run`, a run killed during dbt and the run that finishes it, the UI re-executing one
-    "two_runs",  # 112: tests/e2e/test_cli.py, two whole `census run`s, one waiting for the other
-    "tests/integration/test_interrupt.py",  # 102
-    "tests/coverage_survey/test_interval_coverage.py",  # 89: 20 PES replications
-    "tests/integration/test_fail_closed.py",  # 64
-    "tests/integration/test_bulletin.py",  # 56
-    "tests/integration/test_publication_safety.py",  # 53: an in-process run of a hand-written census
-    "tests/integration/test_materialize.py",  # 52
-    "tests/integration/test_rules.py",  # 51
-    "malformed_census",  # 38: tests/integration/test_publication_safety.py, a run stopped by a gate
-    "tests/integration/test_linkage.py",  # 35
+LONGEST_FIRST = (  # seconds measured in one `make test` on the two cores, 2026-12-06 (the test's setup included)
+    "built",  # ~695: the shared materialization and the tests reading it, with the Spark engine's two runs of it (~570)
+    "cli_run",  # 84: one `census run`, a run killed during dbt and the run that finishes it, the UI re-executing one
+    "tests/integration/test_spark_linkage.py",  # 75: a Spark session in the test's process
+    "tests/coverage_survey/test_interval_coverage.py",  # 55: 20 PES replications
+    "two_runs",  # 39: tests/e2e/test_cli.py, two whole `census run`s, one waiting for the other
+    "tests/integration/test_interrupt.py",  # 37
+    "tests/integration/test_fail_closed.py",  # 33
+    "tests/integration/test_bulletin.py",  # 21
+    "tests/e2e/test_ui.py",  # 21
+    "tests/integration/test_dbt_in_process.py",  # 16
+    "tests/integration/test_rules.py",  # 16
+    "tests/integration/test_publication_safety.py",  # 16: an in-process run of a hand-written census
+    "tests/integration/test_materialize.py",  # 15
+    "malformed_census",  # 12: tests/integration/test_publication_safety.py, a run stopped by a gate
 )
 SHARED_RUNS = ("built", "cli_run")
 # Fixtures that materialize a whole census (a module's own by "file::name"): the tests using one
