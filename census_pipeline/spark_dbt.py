@@ -363,17 +363,29 @@ def register_raw_zone(spark, settings: EngineSettings) -> list[str]:
     return names
 
 
+def project_manifest() -> dict:
+    """The dbt project's manifest (prepared once per project version: defs/dbt.prepare_manifest)."""
+    import json
+
+    from census_pipeline.defs.dbt import prepare_manifest
+
+    return json.loads(prepare_manifest().read_text())
+
+
+def project_relations(manifest: dict) -> set[tuple[str, str]]:
+    """(schema, name), lower case, of every seed and model of the dbt project: what a build may make."""
+    return {(n["schema"].lower(), n["alias"].lower()) for n in manifest["nodes"].values()
+            if n["resource_type"] in ("seed", "model")}
+
+
 def export_from_warehouse(warehouse: str, settings: EngineSettings):
     """The raw tables dbt reads (its `raw` sources, from the project's manifest) brought up to date
     in the raw zone, partition by partition (lib/raw_zone.py); returns its raw_zone.Export."""
-    import json
-
     import duckdb
 
-    from census_pipeline.defs.dbt import prepare_manifest
     from census_pipeline.lib.raw_zone import export_raw_zone, raw_tables
 
-    manifest = json.loads(prepare_manifest().read_text())
+    manifest = project_manifest()
     sources = {s["name"] for s in manifest["sources"].values() if s["source_name"] == "raw"}
     con = duckdb.connect(warehouse, read_only=True)
     try:
@@ -404,6 +416,13 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
     export_from_warehouse(warehouse, settings)
     spark = start_session(settings)
     try:
+        # what a stopped build's unfinished writes left, as a census run's builds clear it
+        # (defs/spark_engine.before_build): any seed or model of the project, since a folder no
+        # table owns is never one to keep
+        cleared = clear_orphan_locations(spark, warehouse_folder(spark, settings), project_relations(project_manifest()))
+        if cleared:
+            print(f"{len(cleared)} folders an unfinished write of a stopped run left in Spark's warehouse removed "
+                  f"(no table of Spark's owns them): {', '.join(cleared)}")
         register_raw_zone(spark, settings)
         run = ["run", "--select", *select, *(["--exclude", *exclude] if exclude else [])]
         return dbt(["seed"], settings) and dbt(run, settings)

@@ -60,3 +60,18 @@ def test_a_duckdb_build_drops_the_spark_views_it_rebuilds_and_only_those(tmp_pat
         assert views == {"staging.stg_regions", "bulletin.b1_population", "bulletin.b2_sex"}
         con.execute("create table codes.regions as select 1 as code")  # where dbt-duckdb seeds
         assert detach_spark_tables(con, {("codes", "regions")}) == []  # a table is never dropped
+
+
+def test_the_standalone_spark_runner_clears_where_a_census_run_s_builds_clear():
+    """`python -m census_pipeline.spark_dbt` removes a stopped build's unfinished writes
+    (clear_orphan_locations) among every seed and model of the project: the relations a census
+    run's two builds make between them, each clearing its own before it builds (defs/dbt.build)."""
+    from census_pipeline.definitions import defs
+    from census_pipeline.spark_dbt import project_manifest, project_relations
+
+    made = {tuple(p.lower() for p in spec.key.path) for spec in defs.resolve_all_asset_specs()
+            if str(spec.metadata.get("dagster_dbt/unique_id", "")).startswith(("seed.", "model."))}
+    relations = project_relations(project_manifest())
+    assert relations == made
+    assert {("intermediate", "int_persons_edited"), ("microdata", "persons"), ("bulletin", "b1_population"),
+            ("codes", "edit_rules")} <= relations
