@@ -48,7 +48,7 @@ run: generate materialize ## install, generate the demo census, materialize ever
 
 # Two workers; a unit of work is a test file, or the tests of one shared run, longest first
 # (tests/conftest.py), so that the workers finish together.
-test: install ## run the whole test suite (~9 minutes on two cores)
+test: install ## run the whole test suite (~11 minutes on two cores)
 	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder -q
 
 test-fast: install ## the quick tier while you work: every test not marked slow (no whole census run), about a minute

@@ -24,18 +24,21 @@ from tests.builders import census_cli, materialize_into
 # one unit, as with --dist loadfile, so a module's fixtures are made once; but the tests of a
 # shared run (`built`, `cli_run` below) are one unit, so that run is made once in the session
 # rather than once per worker, and a slow test may be a unit of its own (`xdist_group` mark) so
-# that it runs beside the rest of its file. Units are handed out in this order, the longest first,
-# so that the two workers finish together; the rest follow in collection order. (pytest 9 ignores
+# that it runs beside the rest of its file (the Spark run in the run's process is one such, and
+# makes the shared run again on its worker: 25-55 s, against ~280 s of Spark beside the other). Units
+# are handed out in this order, the longest first, so that the two workers finish together; the
+# rest follow in collection order. (pytest 9 ignores
 # the test ids xdist's own loadgroup rewrites, so the workers hand their units to the scheduler
 # below through a folder named in CENSUS_TEST_UNITS.)
 LONGEST_FIRST = (  # seconds measured in one `make test` on the two cores, 2026-12-06 (the test's setup included)
-    "built",  # ~695: the shared materialization and the tests reading it, with the Spark engine's two runs of it (~570)
-    "cli_run",  # 84: one `census run`, a run killed during dbt and the run that finishes it, the UI re-executing one
-    "tests/integration/test_spark_linkage.py",  # 75: a Spark session in the test's process
-    "tests/coverage_survey/test_interval_coverage.py",  # 55: 20 PES replications
-    "two_runs",  # 39: tests/e2e/test_cli.py, two whole `census run`s, one waiting for the other
-    "tests/integration/test_interrupt.py",  # 37
-    "tests/integration/test_fail_closed.py",  # 33
+    "built",  # 378: the shared materialization and the tests reading it, with the Spark engine's run through Connect (~310)
+    "spark_in_process",  # 363: tests/integration/test_spark_engine.py, the Spark run in the run's process and its fixtures
+    "cli_run",  # 92: one `census run`, a run killed during dbt and the run that finishes it, the UI re-executing one
+    "tests/integration/test_spark_linkage.py",  # 84: a Spark session in the test's process
+    "tests/coverage_survey/test_interval_coverage.py",  # 43: 20 PES replications
+    "two_runs",  # 41: tests/e2e/test_cli.py, two whole `census run`s, one waiting for the other
+    "tests/integration/test_interrupt.py",  # 31
+    "tests/integration/test_fail_closed.py",  # 25
     "tests/integration/test_bulletin.py",  # 21
     "tests/e2e/test_ui.py",  # 21
     "tests/integration/test_dbt_in_process.py",  # 16

@@ -9,15 +9,15 @@ Two runs, one for each way a run reaches Spark, each checked against the DuckDB 
   `local[2]`, its own warehouse and metastore) that admits only clients with its token, and the run
   its client (CENSUS_SPARK_REMOTE);
 - with Spark inside the run's process, the default (no CENSUS_SPARK_REMOTE): `local[2]`, with the
-  warehouse and a Derby metastore in the run directory. It starts from the warehouse the first
-  run left, whose views over that run's Spark tables it replaces (as a second night's Spark run
-  does), and it is a rerun, of one stopped by Ctrl-C while dbt was building on Spark (which must
-  stop at once, its JVM with it).
+  warehouse and a Derby metastore in the run directory. It is a rerun, of one stopped by Ctrl-C
+  while dbt was building on Spark (which must stop at once, its JVM with it).
 A DuckDB run on the warehouse the second left then publishes the DuckDB run's bytes again.
-Each run is a process of its own, on a copy of a warehouse (the first, of the DuckDB run's: as an
-office would switch engines), with a Spark run directory (raw zone, Splink's work tables) of the
-test's own. Java comes
-from Debian when missing (CI)."""
+Each run is a process of its own, on a copy of the DuckDB run's warehouse (as an office would switch
+engines), with a Spark run directory (raw zone, Splink's work tables) of the test's own. The two
+are units of work of their own (`xdist_group`): in `make test` they run side by side, one on each
+worker, each beside the shared DuckDB run it needs (the in-process one's worker makes it again).
+A Spark run over the views an earlier Spark run left is tested on its own (tests/unit/test_spark_attach.py).
+Java comes from Debian when missing (CI)."""
 
 import contextlib
 import json
@@ -44,9 +44,10 @@ from census_pipeline.spark_connect import running
 from tests.builders import CENSUS, bulletin_folder, census_cli, debian_tool, run_with_deadline, warehouse_path
 from tests.builders import fault_injection as fi  # watch runs and their processes
 
-# Java and a Spark server (slow, not in `make test-fast`); one unit with the shared run, so that
-# the module's server starts once; fixtures included, a test run alone may set up the server, the
-# Connect run, the interrupted run and its rerun: ~10 min idle here, 240 + 840 + 660 + 840 s at worst
+# Java and a Spark server (slow, not in `make test-fast`). The Connect run's tests are one unit with
+# the shared run, so that the module's server starts once; the in-process run's are another
+# (IN_PROCESS below). Fixtures included, a test run alone may set up the server, the Connect run,
+# the interrupted run and its rerun: ~10 min idle here, 240 + 840 + 660 + 840 s at worst
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("built"), pytest.mark.timeout(2700)]
 
 # the published tables and the chart's, the microdata marts (pseudonym HMAC, ID check), the edits
@@ -177,16 +178,17 @@ def _ctrl_c_during_the_spark_build(env: dict, folder: Path) -> SimpleNamespace:
                            statuses=list(fi.run_statuses(folder / "dagster_home").values()))
 
 
+IN_PROCESS = "spark_in_process"  # the unit of work of the tests of the run with Spark in its process
+
+
 @pytest.fixture(scope="module")
-def in_process_run(built, small_census, spark_run, tmp_path_factory):
+def in_process_run(built, small_census, tmp_path_factory):
     """The run with Spark inside its own process (the default), started as `<venv>/bin/census run`
     from a folder outside the project with the venv not activated (not on PATH): the Python
-    functions' workers must find the project's Python all the same. On a copy of the warehouse the
-    Connect run left (the views over that run's Spark tables are replaced, as a second night's Spark
-    run replaces the first's). A first run was stopped by Ctrl-C while dbt was building on Spark
-    (`interrupted`): the run every test checks is the rerun."""
+    functions' workers must find the project's Python all the same. A first run was stopped by
+    Ctrl-C while dbt was building on Spark (`interrupted`): the run every test checks is the rerun."""
     folder = tmp_path_factory.mktemp("spark_in_process")
-    env = spark_run_folder(folder, built, small_census, warehouse=spark_run.folder / "w.duckdb")
+    env = spark_run_folder(folder, built, small_census)
     venv = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p and p != venv)
     env.pop("PYSPARK_PYTHON", None)
@@ -206,7 +208,7 @@ def in_process_run(built, small_census, spark_run, tmp_path_factory):
     run.con.close()
 
 
-@pytest.fixture(params=["connect", "in process"])
+@pytest.fixture(params=["connect", pytest.param("in process", marks=pytest.mark.xdist_group(IN_PROCESS))])
 def any_run(request):
     """Each of the two Spark runs, for what both must give alike."""
     return request.getfixturevalue("spark_run" if request.param == "connect" else "in_process_run")
@@ -296,6 +298,7 @@ def test_the_gates_of_spark_s_tables_ran_on_gx_s_spark_engine_with_duckdb_s_find
     assert compared >= 10  # column expectations over rows, not only empty or aggregate ones
 
 
+@pytest.mark.xdist_group(IN_PROCESS)
 def test_ctrl_c_stops_a_spark_build_at_once_and_the_rerun_finishes(in_process_run):
     # the rerun's tables and bytes are those every test of `any_run` compares with DuckDB's
     stopped = in_process_run.interrupted
@@ -315,6 +318,7 @@ def test_ctrl_c_stops_a_spark_build_at_once_and_the_rerun_finishes(in_process_ru
     assert not (stopped.cut_short / "_temporary").exists() and any(stopped.cut_short.glob("*.parquet"))
 
 
+@pytest.mark.xdist_group(IN_PROCESS)
 def test_a_duckdb_run_after_a_spark_run_builds_in_duckdb_and_publishes_the_same_bytes(built, in_process_run,
                                                                                       small_census, tmp_path):
     """An office going back to DuckDB on the warehouse a Spark run left: the views over Spark's
@@ -339,6 +343,7 @@ def test_a_duckdb_run_after_a_spark_run_builds_in_duckdb_and_publishes_the_same_
             (bulletin_folder(built) / f"{name}.csv").read_bytes(), name
 
 
+@pytest.mark.xdist_group(IN_PROCESS)
 def test_spark_in_the_run_s_process_is_the_run_directory_s(in_process_run):
     """With no server named the run starts Spark itself, on this machine's two cores, says so, and
     keeps its metastore (Derby) and the tables it builds in its run directory. (Its JVM is a child
