@@ -149,7 +149,7 @@ def start_session(settings: EngineSettings):
 
 def _prepare(spark, settings: EngineSettings) -> None:
     """The folder of Splink's work tables and the two functions the models need, in `spark`."""
-    from census_pipeline.lib.linkage import CHECKPOINTS_CONF
+    from census_pipeline.lib.linkage import CHECKPOINTS_CONF, delete_work_files
 
     # Splink's SparkAPI writes its intermediate tables as Parquet here (break_lineage_method
     # "parquet", its default off Databricks); lib/linkage.py deletes them after each linkage
@@ -157,15 +157,10 @@ def _prepare(spark, settings: EngineSettings) -> None:
     # as_uri(), whose percent-encoding (a space, a Chinese character) Hadoop would take literally
     checkpoints = settings.spark_dir / "checkpoints"
     spark.conf.set(CHECKPOINTS_CONF, f"file://{checkpoints}")
-    # what a run stopped before a linkage's own clean-up left (names and birth dates among the
-    # columns), at any depth: each linkage deletes only what is in its own folder (a Python model's,
-    # model_session), and from here the run has the run directory to itself (Derby admits one
-    # process; a Spark Connect server, one lease)
-    for path in list(checkpoints.rglob("__splink__*")):
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    # each linkage deletes only what is in its own folder (a Python model's, model_session); what
+    # stopped runs left anywhere else goes now, while the run has the run directory to itself
+    # (Derby admits one process; a Spark Connect server, one lease)
+    delete_work_files(checkpoints)
     register_functions(spark)
 
 
@@ -421,8 +416,7 @@ def build(select: Sequence[str], settings: EngineSettings, warehouse: str, exclu
         # table owns is never one to keep
         cleared = clear_orphan_locations(spark, warehouse_folder(spark, settings), project_relations(project_manifest()))
         if cleared:
-            print(f"{len(cleared)} folders an unfinished write of a stopped run left in Spark's warehouse removed "
-                  f"(no table of Spark's owns them): {', '.join(cleared)}")
+            print(orphans_removed(cleared))
         register_raw_zone(spark, settings)
         run = ["run", "--select", *select, *(["--exclude", *exclude] if exclude else [])]
         return dbt(["seed"], settings) and dbt(run, settings)
@@ -613,6 +607,12 @@ def local_path(location: str, what: str) -> Path:
 def table_folder(warehouse: Path, schema: str, table: str) -> Path:
     """Where Spark keeps a managed table's files under its `warehouse` (warehouse_folder)."""
     return warehouse / f"{schema}.db" / table
+
+
+def orphans_removed(cleared: list[str]) -> str:
+    """What clear_orphan_locations did, for a person (a run's log, the standalone runner's output)."""
+    return (f"{len(cleared)} folders an unfinished write of a stopped run left in Spark's warehouse removed "
+            f"(no table of Spark's owns them): {', '.join(cleared)}")
 
 
 def clear_orphan_locations(spark, warehouse: Path, relations: set[tuple[str, str]]) -> list[str]:

@@ -71,8 +71,7 @@ def before_build(warehouse: str, settings: EngineSettings, run_id: str, relation
         spark_dbt.check_lease(spark)  # (a Spark Connect server another run took over: stop here)
         cleared = spark_dbt.clear_orphan_locations(spark, spark_dbt.warehouse_folder(spark, settings), relations)
         if cleared and log is not None:
-            log.info(f"{len(cleared)} folders an unfinished write of a stopped run left in Spark's warehouse "
-                     f"removed (no table of Spark's owns them): {', '.join(cleared)}")
+            log.info(spark_dbt.orphans_removed(cleared))
         if _raw_zone_of == run_id:
             return
         done = spark_dbt.export_from_warehouse(warehouse, settings)

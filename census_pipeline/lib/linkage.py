@@ -272,6 +272,18 @@ def _drop_spark_work(db: _Spark, keep: str) -> None:
                            f"{', '.join(remaining[:3])}")
 
 
+def delete_work_files(folder: Path) -> None:
+    """Delete Splink's work files (its `__splink__` folders: names and birth dates among their
+    columns) at any depth under `folder`: what runs stopped before their linkages' own clean-up
+    (_drop_spark_work, of the linkage's own folder) left. For a run's start, when no linkage of the
+    folder can be running (spark_dbt: one process per run directory, one lease per server)."""
+    for path in list(folder.rglob("__splink__*")):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():  # (gone with a folder above it)
+            path.unlink()
+
+
 def checkpoint_folder(spark) -> Path:
     """Where Splink writes its intermediate tables as Parquet: the run directory's checkpoints/,
     which census_pipeline/spark_dbt.py names in the session's conf (`census.checkpoints`, a file:
