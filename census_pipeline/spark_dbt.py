@@ -79,6 +79,12 @@ def spark_conf(settings: EngineSettings) -> dict[str, str]:
         "spark.sql.sources.default": "parquet",
         "spark.sql.legacy.createHiveTableByDefault": "false",
         "spark.sql.ansi.enabled": "true",
+        # a folder's subfolders are listed by the driver unless there are more than this many: at
+        # Spark's default (32) a raw table's upload days (~50 per county) were listed by a Spark
+        # job of one task per folder, at every query on the table, queued behind whatever model
+        # held the cores (a 1 M census: the view over raw.death_lines waited 33.7 s). A country's
+        # raw zone (~2,800 county folders) still lists its counties in parallel
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "1024",
         # Splink's string functions (damerau_levenshtein: the ID number's one-edit level)
         "spark.jars": similarity_jar_location(),
     }
@@ -88,7 +94,8 @@ def spark_conf(settings: EngineSettings) -> dict[str, str]:
 # settings (master, warehouse, metastore, jars, memory) are the server's, these are all the run sets
 SESSION_CONF = ("spark.sql.session.timeZone", "spark.sql.sources.partitionColumnTypeInference.enabled",
                 "spark.sql.parquet.outputTimestampType", "spark.sql.shuffle.partitions", "spark.sql.sources.default",
-                "spark.sql.legacy.createHiveTableByDefault", "spark.sql.ansi.enabled")
+                "spark.sql.legacy.createHiveTableByDefault", "spark.sql.ansi.enabled",
+                "spark.sql.sources.parallelPartitionDiscovery.threshold")
 # what pyspark's builder reads to start a Spark Connect session instead of Spark in this process
 CONNECT_ENVIRONMENT = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
 
