@@ -8,9 +8,10 @@ is ~7 GB: keep --workdir outside the repository). Each run starts from an empty 
 
 Recorded (bench/results/<persons>.json, and a summary printed as Markdown):
 - the generator (when it ran): wall, CPU, peak memory;
-- `census run`: wall, CPU (user + system of the whole process tree) and the peak memory of the
-  whole process tree (the sum of the resident sets of `census` and every process under it —
-  dbt, its Python models — sampled every 0.2 s from /proc);
+- `census run`: wall, CPU (user + system of the processes it waited for) and the peak memory of
+  the whole process tree (the sum of the resident sets of `census` and every process under it —
+  dbt, its Python models, Spark's JVM — sampled every 0.2 s from /proc); the same samples give
+  the tree's CPU with the processes nobody waits for (Spark's JVM) and the cores it kept busy;
 - per Dagster step: wall (from the run's event log);
 - per dbt node: seconds (from each dbt invocation's run_results.json);
 - the references on the same landing zone (bench/reference_python.py: a plain-Python script of
@@ -40,8 +41,13 @@ PERSONS_PER_HOUSEHOLD = 2.38  # counted residents per listed household in the ge
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _children_map() -> dict[int, list[int]]:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> tuple[dict[int, list[int]], dict[int, int]]:
+    """Every process's children, and the CPU ticks (user + system) each has used so far."""
     kids: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -50,14 +56,15 @@ def _children_map() -> dict[int, list[int]]:
                 stat = f.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        kids.setdefault(ppid, []).append(int(entry))
-    return kids
+        fields = stat[stat.rindex(b")") + 2:].split()  # from the state, field 3 of proc(5)
+        kids.setdefault(int(fields[1]), []).append(int(entry))
+        ticks[int(entry)] = int(fields[11]) + int(fields[12])  # utime, stime
+    return kids, ticks
 
 
-def tree_rss(root: int) -> int:
-    """Bytes resident in `root` and all its descendants now."""
-    kids, total, todo = _children_map(), 0, [root]
+def tree_now(root: int) -> tuple[int, dict[int, int]]:
+    """Bytes resident in `root` and all its descendants now, and each one's CPU ticks so far."""
+    (kids, ticks), total, cpu, todo = _processes(), 0, {}, [root]
     while todo:
         pid = todo.pop()
         try:
@@ -65,8 +72,15 @@ def tree_rss(root: int) -> int:
                 total += int(f.read().split()[1]) * PAGE
         except OSError:
             pass
+        if pid in ticks:
+            cpu[pid] = ticks[pid]
         todo.extend(kids.get(pid, []))
-    return total
+    return total, cpu
+
+
+def tree_rss(root: int) -> int:
+    """Bytes resident in `root` and all its descendants now."""
+    return tree_now(root)[0]
 
 
 def measured(cmd: list[str], env: dict, log: Path) -> dict:
@@ -76,10 +90,13 @@ def measured(cmd: list[str], env: dict, log: Path) -> dict:
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         peak = [0]
+        seen: dict[int, int] = {}  # CPU ticks of every process of the tree, as last sampled
 
         def sample() -> None:
             while proc.poll() is None:
-                peak[0] = max(peak[0], tree_rss(proc.pid))
+                rss, cpu = tree_now(proc.pid)
+                peak[0] = max(peak[0], rss)
+                seen.update(cpu)
                 time.sleep(0.2)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -92,7 +109,12 @@ def measured(cmd: list[str], env: dict, log: Path) -> dict:
     if code != 0:
         sys.stderr.write(log.read_text(errors="replace")[-3000:])
         raise SystemExit(f"failed ({code}): {' '.join(cmd)}; log {log}")
-    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "peak_tree_mib": round(peak[0] / 2**20)}
+    # The CPU of the processes `cmd` waited for (getrusage) misses a process nobody waits for:
+    # Spark's JVM, which pyspark kills at the end. The sampled figure has it (and misses what a
+    # process used after its last sample, and processes shorter than a sample).
+    sampled = sum(seen.values()) / TICK
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "cpu_sampled_s": round(sampled, 1),
+            "cores_busy": round(sampled / wall, 2), "peak_tree_mib": round(peak[0] / 2**20)}
 
 
 @contextlib.contextmanager
@@ -268,11 +290,13 @@ def summary(r: dict) -> str:
     lines = [f"engine {r.get('engine', 'duckdb')}; "
              f"persons requested {r['persons_requested']:,}; resident (truth) {r['resident_population_truth']:,}; "
              f"input lines {r['lines_received']:,}; load before {r['load_before'][0]:.2f}", "",
-             "| work | wall | CPU | peak memory (process tree) |", "| --- | --- | --- | --- |"]
+             "| work | wall | CPU (waited for) | CPU (sampled: with a JVM) | cores busy | peak memory (process tree) |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for key in ("generate", "census_run", "reference_python", "reference_duckdb"):
         if key in r:
             m = r[key]
-            lines.append(f"| {key} | {m['wall_s']} s | {m['cpu_s']} s | {m['peak_tree_mib']:,} MiB |")
+            lines.append(f"| {key} | {m['wall_s']} s | {m['cpu_s']} s | {m.get('cpu_sampled_s', '')} s | "
+                         f"{m.get('cores_busy', '')} | {m['peak_tree_mib']:,} MiB |")
     lines += ["", "| Dagster step | wall |", "| --- | --- |"]
     lines += [f"| {k} | {v} s |" for k, v in sorted(r["steps_s"].items(), key=lambda kv: -kv[1])]
     for invocation, nodes in r["dbt_nodes_s"].items():
