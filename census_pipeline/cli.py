@@ -5,6 +5,7 @@
     census ui [--demo]          # the Dagster UI, under the same rules
     census prepare              # parse the dbt project once (Dagster reads its manifest)
     census explain b1 330100 population   # what one published cell rests on (counts only)
+    census ingest-by-county [--county 330106]   # upload batches county by county (the province path)
 
 Locations come from CENSUS_LANDING_DIR, CENSUS_WAREHOUSE and CENSUS_OUTPUT_DIR; unset, they
 default to the project's data folder (data/landing, data/warehouse.duckdb, data/output).
@@ -196,6 +197,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return materialize_all(locations, selection=args.select)
 
 
+def cmd_ingest_by_county(args: argparse.Namespace) -> int:
+    locations = apply_default_locations()
+    if not Path(locations["CENSUS_LANDING_DIR"]).is_dir():
+        print(f"census ingest-by-county: the landing zone {locations['CENSUS_LANDING_DIR']} does not exist: set "
+              "CENSUS_LANDING_DIR", file=sys.stderr)
+        return 2
+    from census_pipeline.defs.dbt import prepare_manifest
+
+    with _children_quiet_if_interrupted():
+        prepare_manifest()  # (the project's definitions, this job's among them, load the dbt manifest)
+    from census_pipeline.runner import ingest_by_county
+
+    started = time.perf_counter()
+    result = ingest_by_county(args.county)
+    counties = sorted(e.step_key.split("[", 1)[1].rstrip("]") for e in result.all_events
+                      if e.is_step_success and e.step_key.startswith("ingest_county["))
+    failed = sorted(e.step_key for e in result.all_events if e.is_step_failure)
+    print(f"census ingest-by-county {'succeeded' if result.success else 'FAILED'} in "
+          f"{time.perf_counter() - started:.0f} s (run {result.run_id[:8]}): {len(counties)} counties ingested"
+          + (f" ({', '.join(counties)})" if counties else "")
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"  warehouse: {locations['CENSUS_WAREHOUSE']}  (`census run` merges any county left and goes on)")
+    return 0 if result.success else 1
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     locations, code = check_can_start(args, "ui")
     if locations is None:
@@ -267,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a generated demo census: without CENSUS_PSEUDONYM_KEY, use the public development key "
                         "(also CENSUS_DEMO=1)")
     r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("ingest-by-county", help="ingest new upload batches county by county (the province path)",
+                       description="Run the census_ingest_by_county job in this process: read each new upload batch "
+                                   "once and route its lines to their counties, then one step per county (each "
+                                   "writing a DuckDB file of its own beside the warehouse), then merge them into the "
+                                   "warehouse. The same lines, quarantine and ledger as `census run`'s one-step "
+                                   "ingestion; `census run` afterwards merges any county not yet merged and reads "
+                                   "any county left waiting.")
+    c.add_argument("--county", action="append", metavar="CODE",
+                   help="only this county's step (a six-digit code; repeatable); the other counties' lines wait "
+                        "for a later run")
+    c.set_defaults(func=cmd_ingest_by_county)
 
     u = sub.add_parser("ui", add_help=False, help="the Dagster UI over the same locations and key rules as `census run`",
                        description="Serve the Dagster UI (dagster dev) for the project. Its runs need "

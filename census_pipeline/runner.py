@@ -99,6 +99,23 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
                                       asset_selection=asset_keys, tags=tags, run_id=run_id)
 
 
+BY_COUNTY_JOB = "census_ingest_by_county"
+
+
+def ingest_by_county(counties: list[str] | None = None) -> dg.ExecuteInProcessResult:
+    """Run the `census_ingest_by_county` job in process (the routing step, a step per county with
+    lines waiting, or only `counties`', and the merge), recorded in the instance like a census run."""
+    from census_pipeline.definitions import defs
+
+    job = defs.resolve_job_def(BY_COUNTY_JOB)
+    level = os.environ.get("CENSUS_LOG_LEVEL", "INFO")
+    run_config = {"ops": {"route_uploads": {"config": {"counties": sorted(counties or [])}}},
+                  "loggers": {"console": {"config": {"log_level": level}}}}
+    with _instance() as instance, _runs_from_the_workspace(instance, job.name):
+        return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                      tags={"census/trigger": "census ingest-by-county"})
+
+
 @contextlib.contextmanager
 def _runs_from_the_workspace(instance: dg.DagsterInstance, job_name: str):
     """Runs created on `instance` meanwhile carry the origin of a run launched from the UI: the code

@@ -1,6 +1,7 @@
-"""The one job: the whole census. `census run`, the nightly schedule, the landing-zone sensor
+"""The job of the whole census. `census run`, the nightly schedule, the landing-zone sensor
 and a re-execution from the UI all run it (or a selection of it), so every run is named and
-counted in its history."""
+counted in its history. (The other job, census_ingest_by_county, ingests upload batches county
+by county for a province's office: defs/ingestion/by_county.py.)"""
 
 import dagster as dg
 

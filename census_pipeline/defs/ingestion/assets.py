@@ -219,7 +219,9 @@ def quarantine(warehouse: Warehouse):
                                    description="For every landing file: lines received = ingested + quarantined.")],
 )
 def ingest_ledger(warehouse: Warehouse):
-    """Every landing file read, with lines received, ingested and quarantined. One row per file."""
+    """Every landing file read, with lines received, ingested and quarantined (and lines routed to a
+    county step and not yet merged, census_ingest_by_county: none after `census run`). One row per
+    file."""
     with warehouse.connect() as con:
         con.execute("""
             create or replace table quality.ingest_ledger as
@@ -233,15 +235,20 @@ def ingest_ledger(warehouse: Warehouse):
             conflicts as (select source_file, count(*) as n from raw.submission_conflicts group by all
                           union all
                           select source_file, count(*) from raw.pes_submission_conflicts group by all),
-            rejected as (select source_file, count(*) as n from raw.rejected_lines group by all)
+            rejected as (select source_file, count(*) as n from raw.rejected_lines group by all),
+            -- routed to a county step (census_ingest_by_county) and not yet merged: not ingested
+            awaiting as (select source_file, sum(lines) as n from raw.file_counties where merged_at is null
+                         group by all)
             select f.source_file, f.kind, f.upload_date, f.size_bytes, f.lines_received,
                    coalesce(a.n, 0) - coalesce(c.n, 0) as lines_ingested,
                    coalesce(r.n, 0) + coalesce(c.n, 0) as lines_quarantined,
+                   coalesce(w.n, 0)::bigint as lines_awaiting_county,
                    f.ingested_at
             from raw.ingest_files f
             left join accepted a using (source_file)
             left join conflicts c using (source_file)
             left join rejected r using (source_file)
+            left join awaiting w using (source_file)
             order by f.source_file
         """)
         totals = con.execute("""

@@ -63,6 +63,8 @@ create table if not exists raw.ingest_files (
 create table if not exists raw.rejected_lines (
     source_file varchar, line_no bigint, reason varchar, raw_text varchar);
 create table if not exists raw.derived_from (scope varchar, files bigint);
+create table if not exists raw.file_counties (
+    source_file varchar, county_code varchar, lines bigint, merged_at timestamptz);
 """
 
 
@@ -253,8 +255,8 @@ OPTIONAL_HOUSEHOLD_KEYS = ("device_id", "h_births_male", "h_births_female", "h_d
 CHECKED_VALUES = ("channel", "form", "status", "submitted_at", "ea_code", "h_resident_count", "h_hukou_absent_count")
 
 
-def _checked_sql(channels: tuple[str, ...]) -> str:
-    """Select over temp table _lines giving each line's first contract violation (or null).
+def _checked_sql(channels: tuple[str, ...], source: str = "_lines") -> str:
+    """Select over temp table `source` (_lines) giving each line's first contract violation (or null).
 
     A reason says what is wrong, never what the value was (a value may be a name or an ID
     number; the raw line stays in the restricted raw.rejected_lines). Each line is parsed a
@@ -294,7 +296,7 @@ def _checked_sql(channels: tuple[str, ...]) -> str:
     return f"""
         with parsed as (  -- invalid JSON becomes null first, so no JSON function sees it
             select source_file, line_no, line as raw_text, case when json_valid(line) then line end as line
-            from _lines
+            from {source}
         ),
         typed as (
             select *, json_type(line, ['$', {paths}]) as types,
@@ -330,7 +332,7 @@ def atomic(con: duckdb.DuckDBPyConnection):
 
 
 def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...],
-                            progress: Callable[[int], None] | None = None) -> int:
+                            progress: Callable[[int], None] | None = None, route: bool = False) -> int:
     """Read new batch files under root/sub into raw.submission_lines; returns files read.
 
     One transaction per chunk of files: a chunk's ledger rows, lines and quarantine rows are
@@ -339,7 +341,8 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
     landing zone kept every chunk's work tables until the end: at 12 M persons, 21 GB of spill
     in ten minutes and growing.) INGEST_WORKERS chunks are read at once, each on its own
     connection: most of a chunk's work runs on one core (one writer per table insert, line
-    splitting per file), and appends from two transactions do not conflict."""
+    splitting per file), and appends from two transactions do not conflict. `route`: the
+    files are only routed to their counties' steps (route_chunk), not ingested."""
     ensure_schema(con)
     todo = new_files(con, root, list_files(root, sub, (".jsonl", ".jsonl.gz")))
     parts = list(chunks(todo))
@@ -355,7 +358,10 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
             cursors.append(local.con)
         workdir = Path(tmp) / str(i)
         workdir.mkdir()
-        _ingest_chunk(local.con, root, chunk, workdir, kind, channels)
+        if route:
+            _route_chunk(local.con, root, chunk, workdir, channels)
+        else:
+            _ingest_chunk(local.con, root, chunk, workdir, kind, channels)
         shutil.rmtree(workdir)
         return len(chunk)
 
@@ -384,23 +390,32 @@ def _ingest_chunk(con, root: Path, chunk: list[Path], workdir: Path, kind: str, 
     with atomic(con):
         read_files(con, root, chunk, workdir)
         record_files(con, root, chunk, kind)
-        # the quarantined lines only (few): the valid ones are read from _lines again below
-        con.execute(f"""
-            create or replace temp table _checked as
-            select source_file, line_no, reason, raw_text from ({_checked_sql(channels)})
-            where reason is not null
-        """)
-        con.execute("insert into raw.rejected_lines select source_file, line_no, reason, raw_text from _checked")
-        con.execute(f"""
-            insert into raw.submission_lines by name
-            select source_file, line_no,
-                   try_cast(split_part(source_file, '/', -2) as date) as upload_date,
-                   split_part(source_file, '/', 2) as channel_folder,
-                   s.submission_id, s
-            from (select source_file, line_no, json_transform(line, '{SUBMISSION_SHAPE}') as s
-                  from _lines anti join _checked using (source_file, line_no))
-        """)
-        con.execute("drop table _checked; drop table _lines; drop table _bad")
+        _check_and_shred(con, channels, "_lines")
+        con.execute("drop table _lines; drop table _bad")
+
+
+def _check_and_shred(con, channels: tuple[str, ...], source: str, lines: str = "raw.submission_lines",
+                     rejected: str = "raw.rejected_lines") -> None:
+    """The staged lines of temp table `source` checked against the contract: each violation into
+    `rejected` with its reason, every other line shredded into `lines` (inside the caller's
+    transaction)."""
+    # the quarantined lines only (few): the valid ones are read from `source` again below
+    con.execute(f"""
+        create or replace temp table _checked as
+        select source_file, line_no, reason, raw_text from ({_checked_sql(channels, source)})
+        where reason is not null
+    """)
+    con.execute(f"insert into {rejected} select source_file, line_no, reason, raw_text from _checked")
+    con.execute(f"""
+        insert into {lines} by name
+        select source_file, line_no,
+               try_cast(split_part(source_file, '/', -2) as date) as upload_date,
+               split_part(source_file, '/', 2) as channel_folder,
+               s.submission_id, s
+        from (select source_file, line_no, json_transform(line, '{SUBMISSION_SHAPE}') as s
+              from {source} anti join _checked using (source_file, line_no))
+    """)
+    con.execute("drop table _checked")
 
 
 def chunks(paths: list[Path]) -> Iterable[list[Path]]:
@@ -430,25 +445,244 @@ def ingest_submissions(con, root: Path, sub: str, channels: tuple[str, ...], sco
     rebuild records how many ledger files it saw (raw.derived_from), so a kill after some
     chunks and before the rebuild is found and mended by the next run."""
     scope = scope or ("pes" if sub == "pes" else "uploads")
-    t = SUBMISSION_SCOPES[scope]
+    ensure_schema(con)
+    if scope == "uploads":  # lines routed to county steps (census_ingest_by_county) come in first
+        finish_routed(con, root, channels)
     n = ingest_submission_files(con, root, sub, channels, progress)
+    rebuild_if_needed(con, scope)
+    return n
+
+
+def rebuild_if_needed(con, scope: str) -> None:
+    """The derived submission tables rebuilt (one transaction) unless built from every file the
+    ledger holds and every county part merged since (raw.derived_from holds that count)."""
+    t = SUBMISSION_SCOPES[scope]
     derived = [f"raw.{t or 'household_'}submissions", f"raw.{t}person_lines", f"raw.{t}submission_conflicts"]
     derived += [] if t else ["raw.death_lines"]
     kind = _LEDGER_KIND[scope == "pes"]
     files = con.execute("select count(*) from raw.ingest_files where kind = ?", [kind]).fetchall()[0][0]
+    if scope == "uploads":  # a county's lines merged later change the tables too
+        files += con.execute("select count(*) from raw.file_counties where merged_at is not null").fetchall()[0][0]
     built = con.execute("select max(files) from raw.derived_from where scope = ?", [scope]).fetchall()[0][0]
     if built != files or not all(_table_exists(con, d) for d in derived):
         with atomic(con):
             rebuild_submissions(con, scope)
             con.execute("delete from raw.derived_from where scope = ?", [scope])
             con.execute("insert into raw.derived_from values (?, ?)", [scope, files])
-    return n
 
 
 def _table_exists(con, table: str) -> bool:
     schema, name = table.split(".")
     return bool(con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                             [schema, name]).fetchone()[0])
+
+
+# ----------------------------------------------------------------------------- county by county
+
+# The province path (issue 14, docs/scale-out.md "Ingestion per county"): a batch file may hold
+# several counties' households, so upload ingestion comes in three kinds of step:
+#   route_submission_files  reads each new file once: its ledger row, the lines that name no county
+#                           of the census area quarantined (the contract check's own reason), and
+#                           raw.file_counties: (file, county, lines, merged_at null) per county named;
+#   ingest_county           one county, into a DuckDB file of its own (<warehouse>.counties/C.duckdb:
+#                           counties never share a writer): the files holding its lines, read again,
+#                           its lines checked and shredded as ingest_submission_files does, and each
+#                           file recorded done in the same transaction as its lines;
+#   merge_counties          the warehouse's writer again: each county's finished lines copied in and
+#                           their (file, county) rows marked merged, in one transaction per county.
+# Exactly-once holds per (file, county). ingest_submissions (census run) merges what county steps
+# finished and reads any lines still waiting itself, so a county never left over is lost.
+
+UPLOAD_SUFFIXES = (".jsonl", ".jsonl.gz")
+COUNTY_DDL = """
+create table if not exists done (source_file varchar primary key, lines bigint, done_at timestamptz);
+create table if not exists rejected_lines (source_file varchar, line_no bigint, reason varchar, raw_text varchar);
+create table if not exists submission_lines as
+select null::varchar as source_file, null::bigint as line_no, null::date as upload_date,
+       null::varchar as channel_folder, null::varchar as submission_id,
+       json_transform('{}'::json, '{shape}') as s
+where false;
+"""
+
+
+def county_folder(warehouse: str | Path) -> Path:
+    """The county steps' DuckDB files: beside the warehouse, `<warehouse>.counties/<county>.duckdb`."""
+    w = Path(warehouse)
+    return w.with_name(w.name + ".counties")
+
+
+def _county_sql(line: str) -> str:
+    """SQL: the county a line names (the first 6 characters of its `$.ea_code`); null for a line
+    that is not JSON or has no such key. A line that names no county of the census area cannot
+    pass the contract."""
+    return f"substr(json_extract_string(case when json_valid({line}) then {line} end, '$.ea_code'), 1, 6)"
+
+
+def _route_chunk(con, root: Path, chunk: list[Path], workdir: Path, channels: tuple[str, ...]) -> None:
+    """One chunk of new batch files routed, in one transaction (see above)."""
+    with atomic(con):
+        read_files(con, root, chunk, workdir)
+        record_files(con, root, chunk, _LEDGER_KIND[False])
+        con.execute(f"""
+            create or replace temp table _routed as
+            select source_file, line_no, county_code
+            from (select source_file, line_no,
+                         case when c in ({", ".join(f"'{c}'" for c in counties())}) then c end as county_code
+                  from (select source_file, line_no, {_county_sql("line")} as c from _lines))
+        """)
+        con.execute("""
+            create or replace temp table _nowhere as
+            select * from _lines semi join (from _routed where county_code is null) using (source_file, line_no)
+        """)
+        con.execute(f"""
+            insert into raw.rejected_lines
+            select source_file, line_no, coalesce(reason, 'the line names no county of the census area'), raw_text
+            from ({_checked_sql(channels, "_nowhere")})
+        """)
+        con.execute("""
+            insert into raw.file_counties
+            select source_file, county_code, count(*), null from _routed where county_code is not null
+            group by all order by all
+        """)
+        con.execute("drop table _routed; drop table _nowhere; drop table _lines; drop table _bad")
+
+
+def route_submission_files(con, root: Path, channels: tuple[str, ...] = ("pad", "self"),
+                           progress: Callable[[int], None] | None = None) -> int:
+    """New upload batch files routed to their counties (one transaction per chunk); returns files read."""
+    return ingest_submission_files(con, root, "uploads", channels, progress, route=True)
+
+
+def pending_by_county(con, root: Path) -> dict[str, list[tuple[str, int]]]:
+    """county -> [(path of a file holding lines of it not yet in the warehouse, those lines)]."""
+    ensure_schema(con)
+    rows = con.execute("select county_code, source_file, lines from raw.file_counties where merged_at is null "
+                       "order by all").fetchall()
+    if not rows:
+        return {}
+    paths = {rel(root, p): p for p in list_files(root, "uploads", UPLOAD_SUFFIXES)}
+    out: dict[str, list[tuple[str, int]]] = {}
+    for county, name, lines in rows:
+        out.setdefault(county, []).append((str(paths.get(name, root / name)), lines))
+    return out
+
+
+def _county_chunk(con, root: Path, chunk: list[tuple[Path, int]], workdir: Path, county: str,
+                  channels: tuple[str, ...], lines: str, rejected: str, mark: Callable[[list], None]) -> None:
+    """One chunk of a county's files, in one transaction: that county's lines checked and shredded
+    into `lines` / `rejected`, and `mark` told which files (name, lines) are done."""
+    with atomic(con):
+        read_files(con, root, [p for p, _ in chunk], workdir)  # (their unreadable lines were quarantined when routed)
+        con.execute(f"create or replace temp table _mine as select * from _lines where {_county_sql('line')} = ?",
+                    [county])
+        found = dict(con.execute("select source_file, count(*) from _mine group by all").fetchall())
+        names = [(rel(root, p), n) for p, n in chunk]
+        changed = [name for name, n in names if found.get(name, 0) != n]
+        if changed:  # a landing file never changes once complete (landing_zone.md): say so, lose nothing
+            raise RuntimeError(f"{len(changed)} file(s) no longer hold the lines of county {county} they held "
+                               f"when routed (a landing file must not change), first: {changed[0]}")
+        _check_and_shred(con, channels, "_mine", lines, rejected)
+        mark(names)
+        con.execute("drop table _mine; drop table _lines; drop table _bad")
+
+
+def ingest_county(db: Path, root: Path, county: str, files: list[tuple[str, int]],
+                  channels: tuple[str, ...] = ("pad", "self"),
+                  progress: Callable[[int], None] | None = None) -> int:
+    """County `county`'s lines of `files` ([(path, lines)], pending_by_county) into the DuckDB file
+    `db`, its own: one transaction per chunk; files it holds already are skipped (a rerun after a
+    crash does the rest). Returns the files read."""
+    from census_pipeline.lib.duckdb_settings import duckdb_settings
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db), config=duckdb_settings(str(db)))
+    try:
+        con.execute(COUNTY_DDL.replace("{shape}", SUBMISSION_SHAPE))
+        done = {r[0] for r in con.execute("select source_file from done").fetchall()}
+        todo = [(Path(p), n) for p, n in files if rel(root, Path(p)) not in done]
+
+        def mark(names: list) -> None:
+            insert_rows(con, "done", [(name, n, None) for name, n in names])
+            con.execute("update done set done_at = now() where done_at is null")
+
+        with tempfile.TemporaryDirectory(prefix="census-county-") as tmp:
+            for i, chunk in enumerate(_chunks_of(todo)):
+                workdir = Path(tmp) / str(i)
+                workdir.mkdir()
+                _county_chunk(con, root, chunk, workdir, county, channels, "submission_lines", "rejected_lines", mark)
+                shutil.rmtree(workdir)
+                if progress:
+                    progress(len(chunk))
+        return len(todo)
+    finally:
+        con.close()
+
+
+def _chunks_of(files: list[tuple[Path, int]]) -> Iterable[list[tuple[Path, int]]]:
+    """chunks() of (path, lines) pairs."""
+    lines = dict(files)
+    for chunk in chunks([p for p, _ in files]):
+        yield [(p, lines[p]) for p in chunk]
+
+
+def _database_file(con) -> str | None:
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
+    return path[0][0] if path and path[0][0] else None
+
+
+def merge_counties(con, folder: Path | None = None) -> dict[str, int]:
+    """Every county step's finished files copied into the warehouse (one transaction per county),
+    their (file, county) rows marked merged; then the county's file goes (what it held is in the
+    warehouse). Returns county -> files merged."""
+    ensure_schema(con)
+    folder = folder or (county_folder(w) if (w := _database_file(con)) else None)
+    merged: dict[str, int] = {}
+    if folder is None or not folder.is_dir():
+        return merged
+    for db in sorted(folder.glob("*.duckdb")):
+        county = db.stem
+        con.execute(f"attach {_sql_str(str(db))} as county_part (read_only)")
+        try:
+            with atomic(con):
+                con.execute("""
+                    create or replace temp table _m as
+                    select d.source_file from county_part.done d
+                    join raw.file_counties f on f.source_file = d.source_file and f.county_code = ? and f.merged_at is null
+                """, [county])
+                con.execute("insert into raw.submission_lines by name "
+                            "select * from county_part.submission_lines semi join _m using (source_file)")
+                con.execute("insert into raw.rejected_lines "
+                            "select * from county_part.rejected_lines semi join _m using (source_file)")
+                merged[county] = con.execute("select count(*) from _m").fetchall()[0][0]
+                con.execute("update raw.file_counties set merged_at = now() "
+                            "where county_code = ? and source_file in (select source_file from _m)", [county])
+                con.execute("drop table _m")
+        finally:
+            con.execute("detach county_part")
+        for leftover in (db, db.with_name(db.name + ".wal")):  # all it held is in the warehouse now
+            leftover.unlink(missing_ok=True)
+    return merged
+
+
+def finish_routed(con, root: Path, channels: tuple[str, ...] = ("pad", "self")) -> int:
+    """What county steps finished, merged; the lines of any county whose step has not run, read
+    into the warehouse here (one transaction per chunk, marked merged with its lines). Returns the
+    (file, county) parts read here."""
+    merge_counties(con)
+    parts = 0
+    for county, files in pending_by_county(con, root).items():
+        def mark(names: list, county: str = county) -> None:
+            con.execute("update raw.file_counties set merged_at = now() where county_code = ? "
+                        "and source_file in (select unnest(?))", [county, [name for name, _ in names]])
+
+        with tempfile.TemporaryDirectory(prefix="census-county-") as tmp:
+            for i, chunk in enumerate(_chunks_of([(Path(p), n) for p, n in files])):
+                workdir = Path(tmp) / str(i)
+                workdir.mkdir()
+                _county_chunk(con, root, chunk, workdir, county, channels, "raw.submission_lines",
+                              "raw.rejected_lines", mark)
+                parts += len(chunk)
+    return parts
 
 
 def record_files(con, root: Path, paths: list[Path], kind: str) -> None:
