@@ -7,7 +7,8 @@ them holding two counties' lines, any choice of the counties whose steps run bef
 (which merges them and reads the rest itself) gives the one-step ingestion's tables: the same
 lines, the same quarantine rows and reasons, the same ledger and the same submissions. A county
 step killed inside a transaction and run again adds each file once; a merge killed after its
-commit and run again adds nothing.
+commit and run again, or an old county step re-executed, adds nothing; a county file left from an
+earlier warehouse is never merged.
 """
 
 from __future__ import annotations
@@ -102,7 +103,12 @@ def test_routing_quarantines_only_the_lines_of_no_county_and_the_ledger_waits_fo
         a = "uploads/pad/2020-11-03/a.jsonl"
         # the line with a bad status names a county: its county's step quarantines it, not the routing
         assert [(f, n) for f, n, _ in rejected if f == a] == [(a, 3), (a, 4), (a, 5)]
-        assert all("county" in r or "JSON" in r or "ea_code" in r for _, _, r in rejected), rejected
+        with duckdb.connect(str(tmp_path / "one.duckdb")) as one:  # the one-step ingestion's reasons, word for word
+            ingest.ingest_submissions(one, root, "uploads", CHANNELS)
+            reasons = dict(((f, n), r) for f, n, r in one.execute(
+                "select source_file, line_no, reason from raw.rejected_lines").fetchall())
+        assert [r for f, n, r in rejected] == [reasons[(f, n)] for f, n, _ in rejected]
+        assert len({r for _, _, r in rejected}) == 3  # not valid JSON; outside the census area; ea_code null
         waiting = con.execute("select source_file, county_code, lines from raw.file_counties order by all").fetchall()
         assert waiting == [(a, "330105", 1), (a, "330106", 2),
                            ("uploads/self/2020-11-05/c.jsonl", "330105", 1),
@@ -154,5 +160,32 @@ def test_a_county_step_killed_in_a_transaction_and_run_again_reads_each_file_onc
         # killed after the merge's commit, before the county's file was removed: merged again, it adds nothing
         part.write_bytes(kept)
         assert ingest.merge_counties(con) == {"330106": 0}
+    # an old run's county step re-executed (the UI reloads its input): its work is merged already
+    assert ingest.ingest_county(part, root, "330106", work["330106"]) == 2
+    with duckdb.connect(str(db)) as con:
+        assert ingest.merge_counties(con) == {"330106": 0}
         ingest.ingest_submissions(con, root, "uploads", CHANNELS)  # 330105's lines, read by census run
+        assert tables(con) == expected
+
+
+def test_a_county_file_of_an_earlier_warehouse_or_one_killed_as_it_was_made_is_not_merged(tmp_path):
+    root = tmp_path / "landing"
+    landing(root, b"\n".join(line(submission(n)) for n in range(5)), b"")
+    db = tmp_path / "w.duckdb"
+    with duckdb.connect(str(db)) as con:
+        ingest.route_submission_files(con, root, CHANNELS)
+        work = ingest.pending_by_county(con, root)
+    part = ingest.county_folder(db) / "330106.duckdb"
+    ingest.ingest_county(part, root, "330106", work["330106"])
+    kept = part.read_bytes()
+    db.unlink()  # the warehouse deleted, its county files left behind; then the landing zone changed
+    (root / "uploads/pad/2020-11-03/a.jsonl").write_bytes(line(submission(99)))
+    expected = one_step(root, tmp_path / "one.duckdb")
+    with duckdb.connect(str(db)) as con:
+        ingest.route_submission_files(con, root, CHANNELS)
+        part.write_bytes(kept)
+        duckdb.connect(str(ingest.county_folder(db) / "330105.duckdb")).close()  # created, no tables yet
+        assert ingest.merge_counties(con) == {"330105": 0, "330106": 0}  # neither holds this routing's work
+        assert not list(ingest.county_folder(db).glob("*.duckdb"))
+        ingest.ingest_submissions(con, root, "uploads", CHANNELS)
         assert tables(con) == expected

@@ -252,22 +252,25 @@ def ingest_ledger(warehouse: Warehouse):
             order by f.source_file
         """)
         totals = con.execute("""
-            select kind, count(*), sum(lines_received), sum(lines_ingested), sum(lines_quarantined)
+            select kind, count(*), sum(lines_received), sum(lines_ingested), sum(lines_quarantined),
+                   sum(lines_awaiting_county)
             from quality.ingest_ledger group by all order by all
         """).fetchall()
         unbalanced = con.execute("""
-            select source_file, lines_received, lines_ingested, lines_quarantined from quality.ingest_ledger
-            where lines_received <> lines_ingested + lines_quarantined
+            select source_file, lines_received, lines_ingested, lines_quarantined, lines_awaiting_county
+            from quality.ingest_ledger where lines_received <> lines_ingested + lines_quarantined
         """).fetchall()
         yield dg.MaterializeResult(metadata={
             **table_metadata(con, "quality.ingest_ledger"),
-            "totals": dg.MetadataValue.md(markdown_table(["kind", "files", "received", "ingested", "quarantined"], totals)),
+            "totals": dg.MetadataValue.md(markdown_table(
+                ["kind", "files", "received", "ingested", "quarantined", "awaiting their county"], totals)),
         })
         yield dg.AssetCheckResult(
             check_name="every_input_line_accounted_for", passed=not unbalanced,
             metadata={"files_checked": sum(t[1] for t in totals), "files_unbalanced": len(unbalanced),
                       "unbalanced": dg.MetadataValue.md(markdown_table(
-                          ["file", "received", "ingested", "quarantined"], unbalanced[:20]))},
+                          ["file", "received", "ingested", "quarantined", "awaiting their county"],
+                          unbalanced[:20]))},
         )
 
 

@@ -11,9 +11,10 @@ A batch file may hold several counties' households (a self-enumeration batch), s
 step reads each new file once first: its ledger row, the lines that name no county of the census
 area quarantined, and the work of each county. The merge step copies each county's finished lines
 into the warehouse and rebuilds the submission tables (supersession by submission_id must see
-every county). Every line is accounted for at each point: the ingest ledger shows the lines still
-waiting for their county (`lines_awaiting_county`), and `census run` itself reads any county left
-waiting (ingest.finish_routed), so nothing routed is ever lost. Steps run in the run's process, one
+every county). Lines routed and not yet merged are counted, not lost: the ingest ledger shows them
+(`lines_awaiting_county`; its balance check fails while any wait), and `census run` itself merges
+what county steps finished and reads any county left waiting (ingest.finish_routed). A routed
+file must stay in the landing zone, unchanged, until its counties are ingested. Steps run in the run's process, one
 after another here (ADR 0001), but nothing in a county step touches the warehouse.
 """
 
@@ -42,6 +43,9 @@ def route_uploads(context: dg.OpExecutionContext, config: CountySelection, wareh
     if unknown:
         raise dg.Failure(f"not counties of the census area (codes/regions.csv): {', '.join(unknown)}")
     with warehouse.connect() as con:
+        # a county file left by an earlier run (a county that finished before another failed) is
+        # merged now, or dropped when it was done for another routing: each county step starts afresh
+        ingest.merge_counties(con, ingest.county_folder(warehouse.path))
         n_files = ingest.route_submission_files(con, landing.root, CHANNELS)
         work = ingest.pending_by_county(con, landing.root)
     chosen = {c: files for c, files in work.items() if not config.counties or c in config.counties}

@@ -579,8 +579,10 @@ def _county_chunk(con, root: Path, chunk: list[tuple[Path, int]], workdir: Path,
         names = [(rel(root, p), n) for p, n in chunk]
         changed = [name for name, n in names if found.get(name, 0) != n]
         if changed:  # a landing file never changes once complete (landing_zone.md): say so, lose nothing
-            raise RuntimeError(f"{len(changed)} file(s) no longer hold the lines of county {county} they held "
-                               f"when routed (a landing file must not change), first: {changed[0]}")
+            raise RuntimeError(f"{len(changed)} landing file(s) no longer hold the lines of county {county} they "
+                               f"held when routed, first: {changed[0]}. A routed file must stay in the landing "
+                               "zone, unchanged, until its counties are ingested (landing_zone.md: a complete file "
+                               "never changes): put it back as it was, then run again")
         _check_and_shred(con, channels, "_mine", lines, rejected)
         mark(names)
         con.execute("drop table _mine; drop table _lines; drop table _bad")
@@ -597,7 +599,8 @@ def ingest_county(db: Path, root: Path, county: str, files: list[tuple[str, int]
     db.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db), config=duckdb_settings(str(db)))
     try:
-        con.execute(COUNTY_DDL.replace("{shape}", SUBMISSION_SHAPE))
+        with atomic(con):  # (a kill while the file is created leaves none of its tables)
+            con.execute(COUNTY_DDL.replace("{shape}", SUBMISSION_SHAPE))
         done = {r[0] for r in con.execute("select source_file from done").fetchall()}
         todo = [(Path(p), n) for p, n in files if rel(root, Path(p)) not in done]
 
@@ -632,8 +635,9 @@ def _database_file(con) -> str | None:
 
 def merge_counties(con, folder: Path | None = None) -> dict[str, int]:
     """Every county step's finished files copied into the warehouse (one transaction per county),
-    their (file, county) rows marked merged; then the county's file goes (what it held is in the
-    warehouse). Returns county -> files merged."""
+    their (file, county) rows marked merged; then the county's file goes (what it held of use is in
+    the warehouse; work for another routing, or merged already, goes with it). Returns county ->
+    files merged."""
     ensure_schema(con)
     folder = folder or (county_folder(w) if (w := _database_file(con)) else None)
     merged: dict[str, int] = {}
@@ -643,25 +647,38 @@ def merge_counties(con, folder: Path | None = None) -> dict[str, int]:
         county = db.stem
         con.execute(f"attach {_sql_str(str(db))} as county_part (read_only)")
         try:
-            with atomic(con):
-                con.execute("""
-                    create or replace temp table _m as
-                    select d.source_file from county_part.done d
-                    join raw.file_counties f on f.source_file = d.source_file and f.county_code = ? and f.merged_at is null
-                """, [county])
-                con.execute("insert into raw.submission_lines by name "
-                            "select * from county_part.submission_lines semi join _m using (source_file)")
-                con.execute("insert into raw.rejected_lines "
-                            "select * from county_part.rejected_lines semi join _m using (source_file)")
+            tables = {r[0] for r in con.execute("select table_name from duckdb_tables() "
+                                                "where database_name = 'county_part'").fetchall()}
+            merged[county] = 0
+            if {"done", "submission_lines", "rejected_lines"} <= tables:  # (else killed while created: empty)
+                _merge_county(con, county)
                 merged[county] = con.execute("select count(*) from _m").fetchall()[0][0]
-                con.execute("update raw.file_counties set merged_at = now() "
-                            "where county_code = ? and source_file in (select source_file from _m)", [county])
                 con.execute("drop table _m")
         finally:
             con.execute("detach county_part")
-        for leftover in (db, db.with_name(db.name + ".wal")):  # all it held is in the warehouse now
+        for leftover in (db, db.with_name(db.name + ".wal")):  # all it held of use is in the warehouse now
             leftover.unlink(missing_ok=True)
     return merged
+
+
+def _merge_county(con, county: str) -> None:
+    """The attached county_part's finished files copied in, in one transaction (temp table _m: which).
+    Only work done for the routing the warehouse holds: after the file was routed (a county file
+    left from an earlier warehouse or landing zone is not) and for the lines routed to the county."""
+    with atomic(con):
+        con.execute("""
+            create or replace temp table _m as
+            select d.source_file from county_part.done d
+            join raw.file_counties f on f.source_file = d.source_file and f.county_code = ? and f.merged_at is null
+            join raw.ingest_files i on i.source_file = d.source_file
+            where d.done_at >= i.ingested_at and d.lines = f.lines
+        """, [county])
+        con.execute("insert into raw.submission_lines by name "
+                    "select * from county_part.submission_lines semi join _m using (source_file)")
+        con.execute("insert into raw.rejected_lines "
+                    "select * from county_part.rejected_lines semi join _m using (source_file)")
+        con.execute("update raw.file_counties set merged_at = now() "
+                    "where county_code = ? and source_file in (select source_file from _m)", [county])
 
 
 def finish_routed(con, root: Path, channels: tuple[str, ...] = ("pad", "self")) -> int:
@@ -681,6 +698,7 @@ def finish_routed(con, root: Path, channels: tuple[str, ...] = ("pad", "self")) 
                 workdir.mkdir()
                 _county_chunk(con, root, chunk, workdir, county, channels, "raw.submission_lines",
                               "raw.rejected_lines", mark)
+                shutil.rmtree(workdir)  # (decompressed copies of restricted batches)
                 parts += len(chunk)
     return parts
 
