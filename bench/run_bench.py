@@ -78,11 +78,6 @@ def tree_now(root: int) -> tuple[int, dict[int, int]]:
     return total, cpu
 
 
-def tree_rss(root: int) -> int:
-    """Bytes resident in `root` and all its descendants now."""
-    return tree_now(root)[0]
-
-
 def measured(cmd: list[str], env: dict, log: Path) -> dict:
     """Run `cmd`; wall, CPU of the whole tree, peak memory of the whole tree."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -132,7 +127,7 @@ def connect_server(folder: Path, env: dict):
 
         def sample() -> None:
             while server.process.poll() is None:
-                state.peak = max(state.peak, tree_rss(server.process.pid))
+                state.peak = max(state.peak, tree_now(server.process.pid)[0])
                 time.sleep(0.2)
 
         threading.Thread(target=sample, daemon=True).start()

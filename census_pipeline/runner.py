@@ -88,7 +88,7 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
     to stderr)."""
     job, asset_keys = census_job_and_selection(selection)
     level = os.environ.get("CENSUS_LOG_LEVEL", "INFO")
-    run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
+    run_config = _console(level)
     run_id = run_id or str(uuid.uuid4())
     if instance is None:
         instance = dg.DagsterInstance.ephemeral()
@@ -97,6 +97,11 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
     with _runs_from_the_workspace(instance, job.name):
         return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
                                       asset_selection=asset_keys, tags=tags, run_id=run_id)
+
+
+def _console(level: str) -> dict:
+    """The run config of a job's console log at `level` (the only run config census_all takes)."""
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 BY_COUNTY_JOB = "census_ingest_by_county"
@@ -108,9 +113,8 @@ def ingest_by_county(counties: list[str] | None = None) -> dg.ExecuteInProcessRe
     from census_pipeline.definitions import defs
 
     job = defs.resolve_job_def(BY_COUNTY_JOB)
-    level = os.environ.get("CENSUS_LOG_LEVEL", "INFO")
     run_config = {"ops": {"route_uploads": {"config": {"counties": sorted(counties or [])}}},
-                  "loggers": {"console": {"config": {"log_level": level}}}}
+                  **_console(os.environ.get("CENSUS_LOG_LEVEL", "INFO"))}
     with _instance() as instance, _runs_from_the_workspace(instance, job.name):
         return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
                                       tags={"census/trigger": "census ingest-by-county"})

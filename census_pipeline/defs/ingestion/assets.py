@@ -40,7 +40,7 @@ def upload_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, land
     root = landing.root
     with warehouse.connect() as con:
         # one transaction: the ledger, the raw lines and the derived tables move together
-        n_files = ingest.ingest_submissions(con, root, "uploads", ("pad", "self"))
+        n_files = ingest.ingest_submissions(con, root, "uploads", ingest.UPLOAD_CHANNELS)
         context.log.info(f"read {n_files} new batch files from {root / 'uploads'}")
         by_channel = con.execute("""
             select channel, status, form, count(*) from raw.household_submissions group by all order by all

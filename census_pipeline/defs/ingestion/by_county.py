@@ -14,8 +14,9 @@ into the warehouse and rebuilds the submission tables (supersession by submissio
 every county). Lines routed and not yet merged are counted, not lost: the ingest ledger shows them
 (`lines_awaiting_county`; its balance check fails while any wait), and `census run` itself merges
 what county steps finished and reads any county left waiting (ingest.finish_routed). A routed
-file must stay in the landing zone, unchanged, until its counties are ingested. Steps run in the run's process, one
-after another here (ADR 0001), but nothing in a county step touches the warehouse.
+file must stay in the landing zone, unchanged, until its counties are ingested. Steps run in the
+run's process, one after another here (ADR 0001), but nothing in a county step touches the
+warehouse.
 """
 
 import dagster as dg
@@ -25,8 +26,6 @@ from census_pipeline.defs.metadata import table_metadata
 from census_pipeline.lib.codes import counties
 from census_pipeline.lib.metadata import markdown_table
 from census_pipeline.resources import LandingZone, Warehouse
-
-CHANNELS = ("pad", "self")
 
 
 class CountySelection(dg.Config):
@@ -45,8 +44,9 @@ def route_uploads(context: dg.OpExecutionContext, config: CountySelection, wareh
     with warehouse.connect() as con:
         # a county file left by an earlier run (a county that finished before another failed) is
         # merged now, or dropped when it was done for another routing: each county step starts afresh
-        ingest.merge_counties(con, ingest.county_folder(warehouse.path))
-        n_files = ingest.route_submission_files(con, landing.root, CHANNELS)
+        ingest.ensure_schema(con)
+        ingest.merge_counties(con)
+        n_files = ingest.route_submission_files(con, landing.root, ingest.UPLOAD_CHANNELS)
         work = ingest.pending_by_county(con, landing.root)
     chosen = {c: files for c, files in work.items() if not config.counties or c in config.counties}
     context.log.info(f"routed {n_files} new batch files; lines waiting in {len(work)} counties, "
@@ -61,7 +61,7 @@ def ingest_county(context: dg.OpExecutionContext, work: list, warehouse: Warehou
     shredded, into the county's own DuckDB file, one transaction per chunk of files."""
     county, files = work
     db = ingest.county_folder(warehouse.path) / f"{county}.duckdb"
-    read = ingest.ingest_county(db, landing.root, county, [tuple(f) for f in files], CHANNELS)
+    read = ingest.ingest_county(db, landing.root, county, [tuple(f) for f in files], ingest.UPLOAD_CHANNELS)
     lines = sum(n for _, n in files)
     context.log.info(f"county {county}: {read} of {len(files)} files read ({lines} lines routed to it)")
     return [county, len(files), lines]
@@ -72,7 +72,7 @@ def merge_counties(context: dg.OpExecutionContext, counties_done: list, warehous
     """Each county's finished lines into the warehouse (one transaction per county), then the
     submission tables rebuilt: raw.household_submissions, person_lines and death_lines."""
     with warehouse.connect() as con:
-        merged = ingest.merge_counties(con, ingest.county_folder(warehouse.path))
+        merged = ingest.merge_counties(con)
         ingest.rebuild_if_needed(con, "uploads")
         waiting = con.execute("select county_code, count(*), sum(lines) from raw.file_counties "
                               "where merged_at is null group by all order by all").fetchall()

@@ -44,6 +44,8 @@ from census_pipeline.lib.landing_files import (
     utf8_copy,
 )
 
+SUBMISSION_SUFFIXES = (".jsonl", ".jsonl.gz")  # batch files, uploads and survey alike (landing_zone.md)
+UPLOAD_CHANNELS = ("pad", "self")  # the folders under uploads/, and the channels their lines may name
 CHUNK_BYTES = 256 << 20  # text read per transaction (a gzip file counted at 4x its size)
 CHUNK_FILES = 5000
 INGEST_WORKERS = 2  # chunks read at once (this machine has 2 cores)
@@ -73,13 +75,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     # raw.submission_lines holds each valid line shredded once, at the chunk that read it (`s`, the
     # contract's keys; persons as structs): the rebuild after new files never parses JSON again.
     # (A warehouse from before 2026-12-04 also has a content_hash column, no longer written or read.)
-    con.execute(f"""
-        create table if not exists raw.submission_lines as
-        select null::varchar as source_file, null::bigint as line_no, null::date as upload_date,
-               null::varchar as channel_folder, null::varchar as submission_id,
-               json_transform('{{}}'::json, '{SUBMISSION_SHAPE}') as s
-        where false
-    """)
+    con.execute(submission_lines_ddl("raw.submission_lines"))
     old_layout = con.execute("select count(*) from information_schema.columns where table_schema = 'raw' "
                              "and table_name = 'submission_lines' and column_name = 'payload'").fetchall()[0][0]
     if old_layout:  # a warehouse from before shredding at ingestion: shred what it holds, once
@@ -89,6 +85,18 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 select * exclude (payload), json_transform(payload, '{SUBMISSION_SHAPE}') as s
                 from raw.submission_lines
             """)
+
+
+def submission_lines_ddl(table: str) -> str:
+    """SQL: create `table` (if not there) with raw.submission_lines' columns: a line's file, number,
+    upload day, channel folder, submission_id and its shredded contents `s`."""
+    return f"""
+        create table if not exists {table} as
+        select null::varchar as source_file, null::bigint as line_no, null::date as upload_date,
+               null::varchar as channel_folder, null::varchar as submission_id,
+               json_transform('{{}}'::json, '{SUBMISSION_SHAPE}') as s
+        where false
+    """
 
 
 def new_files(con: duckdb.DuckDBPyConnection, root: Path, files: Iterable[Path]) -> list[Path]:
@@ -282,7 +290,7 @@ def _checked_sql(channels: tuple[str, ...], source: str = "_lines") -> str:
     for key, values in dict(ENUMS, channel=channels).items():
         vals = ", ".join(f"'{x}'" for x in values)
         whens.append(f"when {v[key]} not in ({vals}) then '\"{key}\" must be one of {'/'.join(values)}'")
-    county_list = ", ".join(f"'{c}'" for c in counties())
+    county_list = _area_sql()
     whens += [
         f"when not regexp_full_match({v['submitted_at']}, "
         "'\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:?\\d{2})') "
@@ -344,7 +352,7 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
     splitting per file), and appends from two transactions do not conflict. `route`: the
     files are only routed to their counties' steps (route_chunk), not ingested."""
     ensure_schema(con)
-    todo = new_files(con, root, list_files(root, sub, (".jsonl", ".jsonl.gz")))
+    todo = new_files(con, root, list_files(root, sub, SUBMISSION_SUFFIXES))
     parts = list(chunks(todo))
     if not parts:
         return 0
@@ -493,15 +501,9 @@ def _table_exists(con, table: str) -> bool:
 # Exactly-once holds per (file, county). ingest_submissions (census run) merges what county steps
 # finished and reads any lines still waiting itself, so a county never left over is lost.
 
-UPLOAD_SUFFIXES = (".jsonl", ".jsonl.gz")
 COUNTY_DDL = """
 create table if not exists done (source_file varchar primary key, lines bigint, done_at timestamptz);
 create table if not exists rejected_lines (source_file varchar, line_no bigint, reason varchar, raw_text varchar);
-create table if not exists submission_lines as
-select null::varchar as source_file, null::bigint as line_no, null::date as upload_date,
-       null::varchar as channel_folder, null::varchar as submission_id,
-       json_transform('{}'::json, '{shape}') as s
-where false;
 """
 
 
@@ -509,6 +511,11 @@ def county_folder(warehouse: str | Path) -> Path:
     """The county steps' DuckDB files: beside the warehouse, `<warehouse>.counties/<county>.duckdb`."""
     w = Path(warehouse)
     return w.with_name(w.name + ".counties")
+
+
+def _area_sql() -> str:
+    """SQL: the census area's county codes, a list for `in (...)` (codes/regions.csv)."""
+    return ", ".join(f"'{c}'" for c in counties())
 
 
 def _county_sql(line: str) -> str:
@@ -527,7 +534,7 @@ def _route_chunk(con, root: Path, chunk: list[Path], workdir: Path, channels: tu
             create or replace temp table _routed as
             select source_file, line_no, county_code
             from (select source_file, line_no,
-                         case when c in ({", ".join(f"'{c}'" for c in counties())}) then c end as county_code
+                         case when c in ({_area_sql()}) then c end as county_code
                   from (select source_file, line_no, {_county_sql("line")} as c from _lines))
         """)
         con.execute("""
@@ -547,7 +554,7 @@ def _route_chunk(con, root: Path, chunk: list[Path], workdir: Path, channels: tu
         con.execute("drop table _routed; drop table _nowhere; drop table _lines; drop table _bad")
 
 
-def route_submission_files(con, root: Path, channels: tuple[str, ...] = ("pad", "self"),
+def route_submission_files(con, root: Path, channels: tuple[str, ...] = UPLOAD_CHANNELS,
                            progress: Callable[[int], None] | None = None) -> int:
     """New upload batch files routed to their counties (one transaction per chunk); returns files read."""
     return ingest_submission_files(con, root, "uploads", channels, progress, route=True)
@@ -555,12 +562,11 @@ def route_submission_files(con, root: Path, channels: tuple[str, ...] = ("pad", 
 
 def pending_by_county(con, root: Path) -> dict[str, list[tuple[str, int]]]:
     """county -> [(path of a file holding lines of it not yet in the warehouse, those lines)]."""
-    ensure_schema(con)
     rows = con.execute("select county_code, source_file, lines from raw.file_counties where merged_at is null "
                        "order by all").fetchall()
     if not rows:
         return {}
-    paths = {rel(root, p): p for p in list_files(root, "uploads", UPLOAD_SUFFIXES)}
+    paths = {rel(root, p): p for p in list_files(root, "uploads", SUBMISSION_SUFFIXES)}
     out: dict[str, list[tuple[str, int]]] = {}
     for county, name, lines in rows:
         out.setdefault(county, []).append((str(paths.get(name, root / name)), lines))
@@ -589,7 +595,7 @@ def _county_chunk(con, root: Path, chunk: list[tuple[Path, int]], workdir: Path,
 
 
 def ingest_county(db: Path, root: Path, county: str, files: list[tuple[str, int]],
-                  channels: tuple[str, ...] = ("pad", "self"),
+                  channels: tuple[str, ...] = UPLOAD_CHANNELS,
                   progress: Callable[[int], None] | None = None) -> int:
     """County `county`'s lines of `files` ([(path, lines)], pending_by_county) into the DuckDB file
     `db`, its own: one transaction per chunk; files it holds already are skipped (a rerun after a
@@ -600,32 +606,35 @@ def ingest_county(db: Path, root: Path, county: str, files: list[tuple[str, int]
     con = duckdb.connect(str(db), config=duckdb_settings(str(db)))
     try:
         with atomic(con):  # (a kill while the file is created leaves none of its tables)
-            con.execute(COUNTY_DDL.replace("{shape}", SUBMISSION_SHAPE))
+            con.execute(COUNTY_DDL + submission_lines_ddl("submission_lines"))
         done = {r[0] for r in con.execute("select source_file from done").fetchall()}
         todo = [(Path(p), n) for p, n in files if rel(root, Path(p)) not in done]
 
         def mark(names: list) -> None:
-            insert_rows(con, "done", [(name, n, None) for name, n in names])
-            con.execute("update done set done_at = now() where done_at is null")
+            con.execute("insert into done select unnest($1), unnest($2), now()",
+                        [[name for name, _ in names], [n for _, n in names]])
 
-        with tempfile.TemporaryDirectory(prefix="census-county-") as tmp:
-            for i, chunk in enumerate(_chunks_of(todo)):
-                workdir = Path(tmp) / str(i)
-                workdir.mkdir()
-                _county_chunk(con, root, chunk, workdir, county, channels, "submission_lines", "rejected_lines", mark)
-                shutil.rmtree(workdir)
-                if progress:
-                    progress(len(chunk))
+        _read_county(con, root, county, todo, channels, "submission_lines", "rejected_lines", mark, progress)
         return len(todo)
     finally:
         con.close()
 
 
-def _chunks_of(files: list[tuple[Path, int]]) -> Iterable[list[tuple[Path, int]]]:
-    """chunks() of (path, lines) pairs."""
-    lines = dict(files)
-    for chunk in chunks([p for p, _ in files]):
-        yield [(p, lines[p]) for p in chunk]
+def _read_county(con, root: Path, county: str, files: list[tuple[Path, int]], channels: tuple[str, ...],
+                 lines: str, rejected: str, mark: Callable[[list], None],
+                 progress: Callable[[int], None] | None = None) -> None:
+    """`county`'s lines of `files` [(path, lines routed)] into `lines` / `rejected`, in chunks()
+    of one transaction each (_county_chunk); each chunk's decompressed copies removed after it."""
+    routed = dict(files)
+    with tempfile.TemporaryDirectory(prefix="census-county-") as tmp:
+        for i, chunk in enumerate(chunks([p for p, _ in files])):
+            workdir = Path(tmp) / str(i)
+            workdir.mkdir()
+            _county_chunk(con, root, [(p, routed[p]) for p in chunk], workdir, county, channels, lines, rejected,
+                          mark)
+            shutil.rmtree(workdir)
+            if progress:
+                progress(len(chunk))
 
 
 def _database_file(con) -> str | None:
@@ -633,13 +642,13 @@ def _database_file(con) -> str | None:
     return path[0][0] if path and path[0][0] else None
 
 
-def merge_counties(con, folder: Path | None = None) -> dict[str, int]:
+def merge_counties(con) -> dict[str, int]:
     """Every county step's finished files copied into the warehouse (one transaction per county),
     their (file, county) rows marked merged; then the county's file goes (what it held of use is in
     the warehouse; work for another routing, or merged already, goes with it). Returns county ->
-    files merged."""
-    ensure_schema(con)
-    folder = folder or (county_folder(w) if (w := _database_file(con)) else None)
+    files merged. (The county files are beside the warehouse `con` has open; its schema is ensured
+    by the caller.)"""
+    folder = county_folder(w) if (w := _database_file(con)) else None
     merged: dict[str, int] = {}
     if folder is None or not folder.is_dir():
         return merged
@@ -649,11 +658,8 @@ def merge_counties(con, folder: Path | None = None) -> dict[str, int]:
         try:
             tables = {r[0] for r in con.execute("select table_name from duckdb_tables() "
                                                 "where database_name = 'county_part'").fetchall()}
-            merged[county] = 0
-            if {"done", "submission_lines", "rejected_lines"} <= tables:  # (else killed while created: empty)
-                _merge_county(con, county)
-                merged[county] = con.execute("select count(*) from _m").fetchall()[0][0]
-                con.execute("drop table _m")
+            complete = {"done", "submission_lines", "rejected_lines"} <= tables  # (else killed while created)
+            merged[county] = _merge_county(con, county) if complete else 0
         finally:
             con.execute("detach county_part")
         for leftover in (db, db.with_name(db.name + ".wal")):  # all it held of use is in the warehouse now
@@ -661,8 +667,8 @@ def merge_counties(con, folder: Path | None = None) -> dict[str, int]:
     return merged
 
 
-def _merge_county(con, county: str) -> None:
-    """The attached county_part's finished files copied in, in one transaction (temp table _m: which).
+def _merge_county(con, county: str) -> int:
+    """The attached county_part's finished files copied in, in one transaction; returns how many.
     Only work done for the routing the warehouse holds: after the file was routed (a county file
     left from an earlier warehouse or landing zone is not) and for the lines routed to the county."""
     with atomic(con):
@@ -679,12 +685,15 @@ def _merge_county(con, county: str) -> None:
                     "select * from county_part.rejected_lines semi join _m using (source_file)")
         con.execute("update raw.file_counties set merged_at = now() "
                     "where county_code = ? and source_file in (select source_file from _m)", [county])
+        n = con.execute("select count(*) from _m").fetchall()[0][0]
+        con.execute("drop table _m")
+    return n
 
 
-def finish_routed(con, root: Path, channels: tuple[str, ...] = ("pad", "self")) -> int:
+def finish_routed(con, root: Path, channels: tuple[str, ...] = UPLOAD_CHANNELS) -> int:
     """What county steps finished, merged; the lines of any county whose step has not run, read
     into the warehouse here (one transaction per chunk, marked merged with its lines). Returns the
-    (file, county) parts read here."""
+    (file, county) parts read here. The caller has ensured the schema."""
     merge_counties(con)
     parts = 0
     for county, files in pending_by_county(con, root).items():
@@ -692,14 +701,9 @@ def finish_routed(con, root: Path, channels: tuple[str, ...] = ("pad", "self")) 
             con.execute("update raw.file_counties set merged_at = now() where county_code = ? "
                         "and source_file in (select unnest(?))", [county, [name for name, _ in names]])
 
-        with tempfile.TemporaryDirectory(prefix="census-county-") as tmp:
-            for i, chunk in enumerate(_chunks_of([(Path(p), n) for p, n in files])):
-                workdir = Path(tmp) / str(i)
-                workdir.mkdir()
-                _county_chunk(con, root, chunk, workdir, county, channels, "raw.submission_lines",
-                              "raw.rejected_lines", mark)
-                shutil.rmtree(workdir)  # (decompressed copies of restricted batches)
-                parts += len(chunk)
+        _read_county(con, root, county, [(Path(p), n) for p, n in files], channels, "raw.submission_lines",
+                     "raw.rejected_lines", mark)
+        parts += len(files)
     return parts
 
 
