@@ -16,7 +16,8 @@ Recorded (bench/results/<persons>.json, and a summary printed as Markdown):
 - per dbt node: seconds (from each dbt invocation's run_results.json);
 - the references on the same landing zone (bench/reference_python.py: a plain-Python script of
   b1-b7; bench/reference_duckdb.py: bare DuckDB SQL, the counting path), and the ratios issue 16
-  asks for;
+  asks for; with --pairs N, N (run, script) pairs in all, one after the other, and the median of
+  their ratios (the machine's speed drifts: a ratio is read within a pair);
 - the machine's load before the run (figures on a busy machine are inflated).
 """
 
@@ -27,10 +28,12 @@ import contextlib
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -135,6 +138,35 @@ def connect_server(folder: Path, env: dict):
         yield state
 
 
+def census_run(work: Path, env: dict, bin_dir: Path, engine: str) -> dict:
+    """One `census run` from nothing but the landing zone (a new warehouse, outputs and Dagster
+    instance), measured."""
+    logs = work / "logs"
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+        (work / stale).unlink(missing_ok=True)
+    subprocess.run(["rm", "-rf", str(work / "output"), str(work / "dagster_home"), str(work / "warehouse.duckdb.tmp")],
+                   check=True)
+    (work / "dagster_home").mkdir()
+    (logs / "linkage_stats.jsonl").unlink(missing_ok=True)
+    with connect_server(work / "spark-connect", env) if engine == "spark-connect" else contextlib.nullcontext() \
+            as server:
+        run = measured([str(bin_dir / "census"), "run"], env, logs / "census_run.log")
+    if server is not None:  # the server's JVM is not in the run's process tree
+        run["server_peak_tree_mib"] = round(server.peak / 2**20)
+    return run
+
+
+def more_pairs(results: dict, n: int, run: Callable[[], dict], script: Callable[[], dict]) -> None:
+    """`n` more pairs of the run and the plain-Python script, one after the other (the machine's
+    speed drifts by the hour here: 1 M runs of the same code took 48.8-65.8 s in one morning), and
+    the ratio of each pair with their median beside the first pair's."""
+    pairs = [(results["census_run"]["wall_s"], results["reference_python"]["wall_s"])]
+    for _ in range(n):
+        pairs.append((run()["wall_s"], script()["wall_s"]))
+    results["pairs"] = [{"run_wall_s": r, "script_wall_s": p, "ratio": round(r / p, 2)} for r, p in pairs]
+    results["ratio_run_to_python_reference_median"] = statistics.median(x["ratio"] for x in results["pairs"])
+
+
 def step_timings(dagster_home: Path) -> tuple[str, dict[str, float]]:
     """The newest run in the instance: its id and seconds per Dagster step."""
     import dagster as dg
@@ -210,6 +242,9 @@ def main() -> None:
     ap.add_argument("--workdir", required=True, help="where the landing zone (reused), warehouse and outputs go")
     ap.add_argument("--workers", type=int, default=2, help="generator worker processes")
     ap.add_argument("--skip-references", action="store_true", help="do not run the two reference scripts")
+    ap.add_argument("--pairs", type=int, default=1,
+                    help="with the references: this many (run, plain-Python script) pairs in all, one after the "
+                         "other, and the median of their ratios (the first pair's run is the one measured in full)")
     ap.add_argument("--engine", choices=("duckdb", "spark", "spark-connect"), default="duckdb",
                     help="CENSUS_ENGINE of the run (spark: its run directory is WORKDIR/spark, emptied first; "
                          "spark-connect: the same through a Spark Connect server started in WORKDIR/spark-connect "
@@ -239,18 +274,7 @@ def main() -> None:
         results["generate"] = measured([str(bin_dir / "census"), "generate", "--households", str(households),
                                         "--seed", str(args.seed), "--out", str(landing), "--quiet"],
                                        env, logs / "generate.log")
-    # every run starts from nothing but the landing zone
-    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal"):
-        (work / stale).unlink(missing_ok=True)
-    subprocess.run(["rm", "-rf", str(work / "output"), str(work / "dagster_home"), str(work / "warehouse.duckdb.tmp")],
-                   check=True)
-    (work / "dagster_home").mkdir()
-    (logs / "linkage_stats.jsonl").unlink(missing_ok=True)
-    with connect_server(work / "spark-connect", env) if args.engine == "spark-connect" else contextlib.nullcontext() \
-            as server:
-        results["census_run"] = measured([str(bin_dir / "census"), "run"], env, logs / "census_run.log")
-    if server is not None:  # the server's JVM is not in the run's process tree
-        results["census_run"]["server_peak_tree_mib"] = round(server.peak / 2**20)
+    results["census_run"] = census_run(work, env, bin_dir, args.engine)
     run_id, results["steps_s"] = step_timings(work / "dagster_home")
     results["dbt_nodes_s"] = dbt_node_timings(run_id)
     stats_file = logs / "linkage_stats.jsonl"  # the two Splink linkages, part by part (counts and seconds)
@@ -274,6 +298,10 @@ def main() -> None:
                             if k.startswith(("raw__", "upload", "frame", "census_microdata", "census_bulletin")))
         results["bulletin_path_s"] = round(bulletin_path, 1)
         results["ratio_bulletin_path_to_duckdb_floor"] = round(bulletin_path / results["reference_duckdb"]["wall_s"], 2)
+    if "reference_python" in results and args.pairs > 1:  # the first run's warehouse is read above: now free
+        more_pairs(results, args.pairs - 1, lambda: census_run(work, env, bin_dir, args.engine),
+                   lambda: measured([sys.executable, str(HERE / "reference_python.py"), "--landing", str(landing)],
+                                    env, logs / "reference_python.log"))
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     name = f"{args.persons}{'' if args.engine == 'duckdb' else '-' + args.engine}.json"
@@ -307,7 +335,11 @@ def summary(r: dict) -> str:
         lines += [f"linkage {x['scope']}: precision {x['precision_pct']} %, recall {x['recall_pct']} %, "
                   f"false links {x['false_links']}" for x in t["linkage"]]
         lines.append(f"coverage survey (city): {t['pes']}")
-    for k in ("ratio_run_to_python_reference", "bulletin_path_s", "ratio_bulletin_path_to_duckdb_floor"):
+    if "pairs" in r:
+        lines.append("(run, script) pairs, one after the other: " + ", ".join(
+            f"{x['run_wall_s']} / {x['script_wall_s']} s = {x['ratio']}" for x in r["pairs"]))
+    for k in ("ratio_run_to_python_reference", "ratio_run_to_python_reference_median", "bulletin_path_s",
+              "ratio_bulletin_path_to_duckdb_floor"):
         if k in r:
             lines.append(f"{k}: {r[k]}")
     return "\n".join(lines)
