@@ -1,7 +1,8 @@
 """`census run`: materialize every asset through Dagster, in process, and summarise.
 
-What a person sees is short: one line per finished step, then one line per failure naming the
-step (and the file and line where known) and its cause. Everything else — Dagster's own log with
+What a person sees is short: one line per finished step (on a terminal, a line under them for
+the step running: lib/progress.py), then one line per failure naming the step (and the file and
+line where known) and its cause. Everything else — Dagster's own log with
 its stack traces, dbt's output, Great Expectations' progress — goes to one log file per run,
 $CENSUS_OUTPUT_DIR/logs/census-run-<run id>.log, whose path is printed.
 """
@@ -92,11 +93,37 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
     run_id = run_id or str(uuid.uuid4())
     if instance is None:
         instance = dg.DagsterInstance.ephemeral()
+    listener = None
     if progress is not None:
-        instance.add_event_listener(run_id, _ProgressListener(progress, logging.getLevelName(level)))
-    with _runs_from_the_workspace(instance, job.name):
-        return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
-                                      asset_selection=asset_keys, tags=tags, run_id=run_id)
+        listener = _ProgressListener(progress, logging.getLevelName(level), step_totals(asset_keys))
+        instance.add_event_listener(run_id, listener)
+    try:
+        with _runs_from_the_workspace(instance, job.name):
+            return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
+                                          asset_selection=asset_keys, tags=tags, run_id=run_id)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+LIVE_MINIMUM = 10  # a step with fewer assets and checks than this shows no bar, only its time
+
+
+def step_totals(asset_keys: list[dg.AssetKey] | None = None) -> dict[str, int]:
+    """Step (op) -> the assets and asset checks it makes in a run of `asset_keys` (None: all), as
+    many as the events of them that step sends (a dbt build: one per seed, model and test)."""
+    from census_pipeline.definitions import defs
+
+    selected = None if asset_keys is None else set(asset_keys)
+    totals: dict[str, int] = {}
+    for assets in defs.resolve_asset_graph().assets_defs:
+        if not assets.is_executable:
+            continue
+        n = sum(1 for k in assets.keys if selected is None or k in selected)
+        n += sum(1 for c in assets.check_keys if selected is None or c.asset_key in selected)
+        if n:
+            totals[assets.node_def.name] = totals.get(assets.node_def.name, 0) + n
+    return totals
 
 
 def _console(level: str) -> dict:
@@ -151,13 +178,32 @@ QUIET_MESSAGES = ("A dbt subsetted", "Copying `", "Running dbt command", "Depend
 
 class _ProgressListener:
     """One short line per finished step and per warning or message of the pipeline's own code, from
-    the run's events as the instance stores them."""
+    the run's events as the instance stores them; on a terminal, a line under them for the step
+    running (lib/progress.py: how far it is and for how long)."""
 
-    def __init__(self, stream, level: int):
-        self.stream, self.message_level = stream, level
+    PROGRESS_EVENTS = (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+
+    def __init__(self, stream, level: int, totals: dict[str, int] | None = None):
+        from census_pipeline.lib.progress import StatusLine
+
+        self.stream, self.message_level, self.totals = stream, level, totals or {}
+        isatty = getattr(stream, "isatty", None)
+        self.status = StatusLine(stream) if isatty is not None and isatty() else None
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.close()
 
     def __call__(self, entry) -> None:
         event, step = entry.dagster_event, entry.step_key or "run"
+        if self.status is not None and event is not None:
+            if event.event_type == dg.DagsterEventType.STEP_START:
+                total = self.totals.get(step, 0)
+                self.status.start(step, total if total >= LIVE_MINIMUM else 0, "assets and checks")
+            elif event.event_type in self.PROGRESS_EVENTS:
+                self.status.advance(step)
+            elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                self.status.stop()
         if event is None:
             if entry.level < self.message_level:
                 return
@@ -174,6 +220,9 @@ class _ProgressListener:
                 self._write(f"  FAILED  {step} (cause below)")
 
     def _write(self, line: str) -> None:
+        if self.status is not None:
+            self.status.write(line)  # above the status line
+            return
         try:
             self.stream.write(line + "\n")
             self.stream.flush()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import importlib.util
+import io
 import json
 import os
 import random
@@ -242,16 +243,31 @@ def bulletin_folder(built) -> Path:
 SAMPLE = PROJECT_ROOT.parent / "shared" / "samples" / "landing-sample"
 
 
+class Terminal(io.StringIO):
+    """A terminal for `census run`'s output (its progress line is drawn on terminals only), keeping
+    everything it was sent."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+TERMINAL_FILE = "terminal.txt"  # beside the warehouse of materialize_into: what its terminal was sent
+
+
 def materialize_into(landing: Path, folder: Path):
     """One real materialization of every asset and check over `landing`, in this process, into a
-    fresh warehouse and output folder under `folder`; returns (result, read-only connection)."""
+    fresh warehouse and output folder under `folder`, its progress sent to a Terminal kept in
+    `folder`/terminal.txt; returns (result, read-only connection)."""
     from unittest import mock
 
     from census_pipeline.runner import materialize_census
 
+    terminal = Terminal()
     with mock.patch.dict(os.environ, {"CENSUS_LANDING_DIR": str(landing), "CENSUS_WAREHOUSE": str(folder / "w.duckdb"),
                                       "CENSUS_OUTPUT_DIR": str(folder / "out")}):
-        result = materialize_census()
+        result = materialize_census(progress=terminal)
+    with open(folder / TERMINAL_FILE, "w", encoding="utf-8", newline="") as f:
+        f.write(terminal.getvalue())
     return result, duckdb.connect(str(folder / "w.duckdb"), read_only=True)
 
 

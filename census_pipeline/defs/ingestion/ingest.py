@@ -43,6 +43,7 @@ from census_pipeline.lib.landing_files import (
     upload_date,
     utf8_copy,
 )
+from census_pipeline.lib.progress import report as report_progress
 
 SUBMISSION_SUFFIXES = (".jsonl", ".jsonl.gz")  # batch files, uploads and survey alike (landing_zone.md)
 UPLOAD_CHANNELS = ("pad", "self")  # the folders under uploads/, and the channels their lines may name
@@ -376,11 +377,14 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
     with tempfile.TemporaryDirectory(prefix="census-ingest-") as tmp, \
             ThreadPoolExecutor(max_workers=min(INGEST_WORKERS, len(parts))) as pool:
         futures = [pool.submit(work, i, chunk, tmp) for i, chunk in enumerate(parts)]
+        files_done = 0
         try:
             for done in as_completed(futures):
                 n = done.result()
+                files_done += n
                 if progress:
                     progress(n)
+                report_progress(files_done, len(todo), "batch files routed" if route else "batch files")
         except BaseException:
             for f in futures:  # chunks not started stay unread; the one running finishes its transaction
                 f.cancel()

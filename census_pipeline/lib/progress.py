@@ -1,0 +1,126 @@
+"""How far a long step is, on the terminal of `census run`.
+
+At Hangzhou's size a run spends ~2 minutes reading the upload batches and ~5 in the microdata
+build, each one step, and printed nothing meanwhile. On a terminal, `census run` now keeps one
+line under its output for the step running: its name, a bar of what it has done of what it has
+to do, and the time it has taken so far, redrawn every second:
+
+      census_microdata_models  [##########----------]  81 of 159 dbt models and tests  2:14
+
+What it has to do, by step:
+- a dbt build, or any step making several assets and checks: its assets and checks in this run,
+  counted as their events arrive (Dagster's, as the instance stores them);
+- a step reporting its own progress here (`report`, in this process: upload ingestion, in batch
+  files): what it reports.
+Only counts and step names are shown, never a value. Elsewhere (a log file, a pipe, the
+scheduled run, the UI) nothing of this is written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+_hooks: list[Callable[[int, int, str], None]] = []
+_hooks_lock = threading.Lock()
+
+
+def report(done: int, total: int, unit: str) -> None:
+    """`done` of `total` `unit` of the step running in this process (nothing listening: nothing)."""
+    with _hooks_lock:
+        hooks = list(_hooks)
+    for hook in hooks:
+        hook(done, total, unit)
+
+
+WIDTH = 20  # characters of the bar
+TICK_S = 1.0
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+class StatusLine:
+    """The line under a run's output on a terminal `stream` (see above). `write` prints a line
+    above it; `start`, `advance` and `stop` follow the steps; `close` clears it for good."""
+
+    def __init__(self, stream, tick_s: float = TICK_S):
+        self.stream, self.tick_s = stream, tick_s
+        self._lock = threading.Lock()
+        self._step: str | None = None
+        self._started = 0.0
+        self._done, self._total, self._unit = 0, 0, ""
+        self._own = False  # the step reports its own progress: its events are not counted
+        self._shown = False
+        self._closed = threading.Event()
+        with _hooks_lock:
+            _hooks.append(self._reported)
+        self._ticker = threading.Thread(target=self._tick, name="census-status-line", daemon=True)
+        self._ticker.start()
+
+    def start(self, step: str, total: int = 0, unit: str = "") -> None:
+        with self._lock:
+            self._step, self._started = step, time.monotonic()
+            self._done, self._total, self._unit, self._own = 0, total, unit, False
+            self._draw()
+
+    def advance(self, step: str, n: int = 1) -> None:
+        with self._lock:
+            if step == self._step and not self._own:
+                self._done += n
+                self._draw()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._step = None
+            self._clear()
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            self._clear()
+            self._put(line + "\n")
+            self._draw()
+
+    def close(self) -> None:
+        self._closed.set()
+        with _hooks_lock:
+            if self._reported in _hooks:
+                _hooks.remove(self._reported)
+        self.stop()
+
+    def _reported(self, done: int, total: int, unit: str) -> None:
+        with self._lock:
+            if self._step is not None:
+                self._done, self._total, self._unit, self._own = done, total, unit, True
+                self._draw()
+
+    def _tick(self) -> None:
+        while not self._closed.wait(self.tick_s):
+            with self._lock:
+                self._draw()
+
+    def _draw(self) -> None:  # (under the lock)
+        if self._step is None or self._closed.is_set():
+            return
+        parts = [f"  {self._step}"]
+        if self._total > 0:
+            filled = min(WIDTH, WIDTH * self._done // self._total)
+            parts.append(f"[{'#' * filled}{'-' * (WIDTH - filled)}]  {self._done:,} of {self._total:,} {self._unit}")
+        parts.append(_clock(time.monotonic() - self._started))
+        self._put("\r\x1b[K" + "  ".join(parts))
+        self._shown = True
+
+    def _clear(self) -> None:  # (under the lock)
+        if self._shown:
+            self._put("\r\x1b[K")
+            self._shown = False
+
+    def _put(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # the terminal went away: the run goes on
+            pass
