@@ -42,6 +42,7 @@ from typing import Any
 import dagster_dbt.core.resource as dagster_dbt_resource
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
+from census_pipeline.lib.progress import report as report_progress
 from census_pipeline.lib.warm_up import background
 
 _parsed: dict[str, Future] = {}  # warehouse path (and target, if not the default) -> the project parsed for it, oldest first
@@ -128,6 +129,7 @@ class DbtThread:
         self.returncode: int | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._cancelled = threading.Event()
+        self._nodes = self._finished = 0  # dbt's nodes in this command, and those finished
         self.stdout = _Lines(self._lines)
         self._thread = threading.Thread(target=self._run, args=(in_process_args, manifest, env),
                                         name="dbt", daemon=True)
@@ -136,7 +138,14 @@ class DbtThread:
     def _event(self, msg) -> None:
         """One event of dbt, from any of its threads: never raises (dbt fires events where an
         exception would leave it waiting for ever). Debug events are left out, as dbt's own console
-        logger left them out of the subprocess's output."""
+        logger left them out of the subprocess's output. Each node finished is reported to the
+        run's progress line (lib/progress.py), of the nodes dbt's start lines count."""
+        name = msg.info.name
+        if name == "LogStartLine":
+            self._nodes = getattr(msg.data, "total", 0) or self._nodes
+        elif name == "NodeFinished":
+            self._finished += 1
+            report_progress(self._finished, self._nodes, "dbt models and tests")
         if msg.info.level == "debug":
             return
         from dbt_common.events.functions import env_scrubber, msg_to_dict

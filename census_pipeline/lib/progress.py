@@ -8,16 +8,20 @@ to do, and the time it has taken so far, redrawn every second:
       census_microdata_models  [##########----------]  81 of 159 dbt models and tests  2:14
 
 What it has to do, by step:
-- a dbt build, or any step making several assets and checks: its assets and checks in this run,
-  counted as their events arrive (Dagster's, as the instance stores them);
-- a step reporting its own progress here (`report`, in this process: upload ingestion, in batch
-  files): what it reports.
-Only counts and step names are shown, never a value. Elsewhere (a log file, a pipe, the
-scheduled run, the UI) nothing of this is written.
+- a step reporting its own progress here (`report`, in this process): what it reports. A dbt
+  build run in the process reports dbt's nodes as dbt finishes them (defs/dbt_in_process.py),
+  upload ingestion its batch files;
+- any other step making ten or more assets and checks: those of this run, counted as their
+  events arrive (Dagster's, as the instance stores them);
+- a smaller step: only its time.
+Only counts and step names are shown, never a value, and never wider than the terminal (a
+wrapped line could not be redrawn in place). Elsewhere (a log file, a pipe, the scheduled run,
+the UI) nothing of this is written.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -110,8 +114,17 @@ class StatusLine:
             filled = min(WIDTH, WIDTH * self._done // self._total)
             parts.append(f"[{'#' * filled}{'-' * (WIDTH - filled)}]  {self._done:,} of {self._total:,} {self._unit}")
         parts.append(_clock(time.monotonic() - self._started))
-        self._put("\r\x1b[K" + "  ".join(parts))
+        line = "  ".join(parts)
+        if (width := self._width()) is not None:
+            line = line[:width - 1]  # a wrapped line would not be cleared: never wider than the terminal
+        self._put("\r\x1b[K" + line)
         self._shown = True
+
+    def _width(self) -> int | None:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # not a real terminal (io.UnsupportedOperation too)
+            return None
 
     def _clear(self) -> None:  # (under the lock)
         if self._shown:

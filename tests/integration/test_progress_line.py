@@ -1,19 +1,21 @@
 """`census run`'s progress line on a terminal (census_pipeline/lib/progress.py), read from what the
 shared `built` run sent to its terminal (tests/builders.py: Terminal, kept beside the warehouse):
 
-- the dbt builds count their assets and checks up to exactly what the step makes
-  (runner.step_totals: its seeds, models and tests), and upload ingestion its batch files up to
-  every upload file of the ledger;
+- the dbt builds count dbt's nodes up to every node dbt ran (its run_results.json), as many as
+  the assets and checks the step makes (runner.step_totals), and upload ingestion its batch files
+  up to every upload file of the ledger;
 - the line shows only step names, counts and times (never a value);
 - it is cleared before each printed line and at the end, so that the terminal shows, once
   redrawn, the same lines as a log file gets, and no progress line is left on it."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from census_pipeline.defs.dbt import invocation_folders
 from census_pipeline.runner import step_totals
 from tests.builders import TERMINAL_FILE, warehouse_path
 
@@ -56,13 +58,18 @@ def last_count(text: str, step: str) -> tuple[int, int, str]:
     return int(done.replace(",", "")), int(total.replace(",", "")), unit
 
 
-def test_dbt_builds_count_every_asset_and_check_they_make(built, terminal):
+def test_dbt_builds_count_every_node_dbt_ran(built, terminal):
+    """A build's line counts dbt's nodes as dbt finishes them (the assets' events come later, many
+    at the end of the build), up to the nodes of its run_results.json; before dbt's first, the
+    assets and checks the step makes, which are as many."""
     totals = step_totals()
     for step in ("census_microdata_models", "census_bulletin_models"):
+        [folder] = [f for f in invocation_folders(built[0].run_id) if f.name.startswith(f"{step}-")]
+        ran = len(json.loads((folder / "run_results.json").read_text())["results"])
+        assert last_count(terminal, step) == (ran, ran, "dbt models and tests")
         made = sum(1 for e in built[0].all_events if e.step_key == step
                    and e.event_type_value in ("ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"))
-        assert totals[step] == made
-        assert last_count(terminal, step) == (made, made, "assets and checks")
+        assert totals[step] == made == ran
     assert totals["census_microdata_models"] > 100  # seeds, models and tests, not one asset per step
 
 
