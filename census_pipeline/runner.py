@@ -94,10 +94,10 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
     if instance is None:
         instance = dg.DagsterInstance.ephemeral()
     listener = None
-    if progress is not None:
-        listener = _ProgressListener(progress, logging.getLevelName(level), step_totals(asset_keys))
-        instance.add_event_listener(run_id, listener)
     try:
+        if progress is not None:
+            listener = _ProgressListener(progress, logging.getLevelName(level), step_totals(asset_keys))
+            instance.add_event_listener(run_id, listener)
         with _runs_from_the_workspace(instance, job.name):
             return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
                                           asset_selection=asset_keys, tags=tags, run_id=run_id)
@@ -184,11 +184,10 @@ class _ProgressListener:
     PROGRESS_EVENTS = (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION)
 
     def __init__(self, stream, level: int, totals: dict[str, int] | None = None):
-        from census_pipeline.lib.progress import StatusLine
+        from census_pipeline.lib.progress import StatusLine, wanted
 
         self.stream, self.message_level, self.totals = stream, level, totals or {}
-        isatty = getattr(stream, "isatty", None)
-        self.status = StatusLine(stream) if isatty is not None and isatty() else None
+        self.status = StatusLine(stream) if wanted(stream) else None
 
     def close(self) -> None:
         if self.status is not None:

@@ -130,6 +130,7 @@ class DbtThread:
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._cancelled = threading.Event()
         self._nodes = self._finished = 0  # dbt's nodes in this command, and those finished
+        self._counting = threading.Lock()
         self.stdout = _Lines(self._lines)
         self._thread = threading.Thread(target=self._run, args=(in_process_args, manifest, env),
                                         name="dbt", daemon=True)
@@ -141,11 +142,13 @@ class DbtThread:
         logger left them out of the subprocess's output. Each node finished is reported to the
         run's progress line (lib/progress.py), of the nodes dbt's start lines count."""
         name = msg.info.name
-        if name == "LogStartLine":
-            self._nodes = getattr(msg.data, "total", 0) or self._nodes
-        elif name == "NodeFinished":
-            self._finished += 1
-            report_progress(self._finished, self._nodes, "dbt models and tests")
+        if name in ("LogStartLine", "NodeFinished"):
+            with self._counting:  # (dbt's threads: the counts reported in the order they were made)
+                if name == "LogStartLine":
+                    self._nodes = getattr(msg.data, "total", 0) or self._nodes
+                else:
+                    self._finished += 1
+                    report_progress(self._finished, self._nodes, "dbt models and tests")
         if msg.info.level == "debug":
             return
         from dbt_common.events.functions import env_scrubber, msg_to_dict

@@ -21,6 +21,7 @@ the UI) nothing of this is written.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -31,11 +32,22 @@ _hooks_lock = threading.Lock()
 
 
 def report(done: int, total: int, unit: str) -> None:
-    """`done` of `total` `unit` of the step running in this process (nothing listening: nothing)."""
+    """`done` of `total` `unit` of the step running in this process (nothing listening: nothing).
+    Never raises: it is called from dbt's threads (where an exception leaves dbt waiting for ever)
+    and inside ingestion's transactions, and a progress line must never stop a run."""
     with _hooks_lock:
         hooks = list(_hooks)
     for hook in hooks:
-        hook(done, total, unit)
+        with contextlib.suppress(Exception):
+            hook(done, total, unit)
+
+
+def wanted(stream) -> bool:
+    """A progress line for `stream`: a terminal that understands redrawing a line."""
+    try:
+        return bool(stream.isatty()) and os.environ.get("TERM") != "dumb"
+    except (AttributeError, OSError, ValueError):  # (a closed stream)
+        return False
 
 
 WIDTH = 20  # characters of the bar
@@ -97,9 +109,12 @@ class StatusLine:
 
     def _reported(self, done: int, total: int, unit: str) -> None:
         with self._lock:
-            if self._step is not None:
-                self._done, self._total, self._unit, self._own = done, total, unit, True
-                self._draw()
+            if self._step is None:
+                return
+            if self._own and (total, unit) == (self._total, self._unit) and done < self._done:
+                return  # two of dbt's threads reporting out of order: the count never goes back
+            self._done, self._total, self._unit, self._own = done, total, unit, True
+            self._draw()
 
     def _tick(self) -> None:
         while not self._closed.wait(self.tick_s):
@@ -115,10 +130,10 @@ class StatusLine:
             parts.append(f"[{'#' * filled}{'-' * (WIDTH - filled)}]  {self._done:,} of {self._total:,} {self._unit}")
         parts.append(_clock(time.monotonic() - self._started))
         line = "  ".join(parts)
-        if (width := self._width()) is not None:
+        if width := self._width():  # (0: a terminal that does not know its size)
             line = line[:width - 1]  # a wrapped line would not be cleared: never wider than the terminal
+        self._shown = True  # before it is sent: an interrupt meanwhile still gets it cleared
         self._put("\r\x1b[K" + line)
-        self._shown = True
 
     def _width(self) -> int | None:
         try:
