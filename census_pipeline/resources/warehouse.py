@@ -17,6 +17,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from census_pipeline.lib.duckdb_settings import duckdb_settings
+from census_pipeline.lib.interrupts import interrupt_kept
 from census_pipeline.lib.truth_files import truth_links_path_for
 
 
@@ -53,10 +54,13 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for the step, closed when it leaves; Ctrl-C during one of its queries
+        stops the run as interrupted (lib/interrupts.py)."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(self.path, read_only=read_only, config=duckdb_settings(self.path))
         try:
-            yield con
+            with interrupt_kept():
+                yield con
         finally:
             con.close()
 
