@@ -280,12 +280,13 @@ def main() -> None:
     stats_file = logs / "linkage_stats.jsonl"  # the two Splink linkages, part by part (counts and seconds)
     results["linkage"] = [json.loads(x) for x in stats_file.read_text().splitlines()] if stats_file.exists() else []
 
+    def reference(name: str) -> dict:
+        return measured([sys.executable, str(HERE / f"{name}.py"), "--landing", str(landing)], env, logs / f"{name}.log")
+
     if not args.skip_references:
         for name in ("reference_python", "reference_duckdb"):
-            script = HERE / f"{name}.py"
-            if script.exists():
-                results[name] = measured([sys.executable, str(script), "--landing", str(landing)], env,
-                                         logs / f"{name}.log")
+            if (HERE / f"{name}.py").exists():
+                results[name] = reference(name)
     truth = json.loads(truth_path_for(landing).read_text())
     results["resident_population_truth"] = truth["city"]["population"]
     results["lines_received"] = truth["totals"]["lines_received"]
@@ -300,8 +301,7 @@ def main() -> None:
         results["ratio_bulletin_path_to_duckdb_floor"] = round(bulletin_path / results["reference_duckdb"]["wall_s"], 2)
     if "reference_python" in results and args.pairs > 1:  # the first run's warehouse is read above: now free
         more_pairs(results, args.pairs - 1, lambda: census_run(work, env, bin_dir, args.engine),
-                   lambda: measured([sys.executable, str(HERE / "reference_python.py"), "--landing", str(landing)],
-                                    env, logs / "reference_python.log"))
+                   lambda: reference("reference_python"))
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     name = f"{args.persons}{'' if args.engine == 'duckdb' else '-' + args.engine}.json"

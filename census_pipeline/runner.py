@@ -96,7 +96,7 @@ def materialize_census(instance: dg.DagsterInstance | None = None, selection: st
     listener = None
     try:
         if progress is not None:
-            listener = _ProgressListener(progress, logging.getLevelName(level), step_totals(asset_keys))
+            listener = _ProgressListener(progress, logging.getLevelName(level), asset_keys)
             instance.add_event_listener(run_id, listener)
         with _runs_from_the_workspace(instance, job.name):
             return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False,
@@ -183,11 +183,12 @@ class _ProgressListener:
 
     PROGRESS_EVENTS = (dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION)
 
-    def __init__(self, stream, level: int, totals: dict[str, int] | None = None):
+    def __init__(self, stream, level: int, asset_keys: list[dg.AssetKey] | None = None):
         from census_pipeline.lib.progress import StatusLine, wanted
 
-        self.stream, self.message_level, self.totals = stream, level, totals or {}
+        self.stream, self.message_level = stream, level
         self.status = StatusLine(stream) if wanted(stream) else None
+        self.totals = step_totals(asset_keys) if self.status is not None else {}  # (read by the line only)
 
     def close(self) -> None:
         if self.status is not None:
@@ -219,14 +220,12 @@ class _ProgressListener:
                 self._write(f"  FAILED  {step} (cause below)")
 
     def _write(self, line: str) -> None:
+        from census_pipeline.lib.progress import put
+
         if self.status is not None:
             self.status.write(line)  # above the status line
-            return
-        try:
-            self.stream.write(line + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass
+        else:
+            put(self.stream, line + "\n")
 
 
 @contextlib.contextmanager

@@ -42,6 +42,15 @@ def report(done: int, total: int, unit: str) -> None:
             hook(done, total, unit)
 
 
+def put(stream, text: str) -> None:
+    """`text` onto `stream` at once; a stream gone away (a closed terminal) is let be: the run goes on."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def wanted(stream) -> bool:
     """A progress line for `stream`: a terminal that understands redrawing a line."""
     try:
@@ -97,7 +106,7 @@ class StatusLine:
     def write(self, line: str) -> None:
         with self._lock:
             self._clear()
-            self._put(line + "\n")
+            put(self.stream, line + "\n")
             self._draw()
 
     def close(self) -> None:
@@ -133,7 +142,7 @@ class StatusLine:
         if width := self._width():  # (0: a terminal that does not know its size)
             line = line[:width - 1]  # a wrapped line would not be cleared: never wider than the terminal
         self._shown = True  # before it is sent: an interrupt meanwhile still gets it cleared
-        self._put("\r\x1b[K" + line)
+        put(self.stream, "\r\x1b[K" + line)
 
     def _width(self) -> int | None:
         try:
@@ -143,12 +152,5 @@ class StatusLine:
 
     def _clear(self) -> None:  # (under the lock)
         if self._shown:
-            self._put("\r\x1b[K")
+            put(self.stream, "\r\x1b[K")
             self._shown = False
-
-    def _put(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # the terminal went away: the run goes on
-            pass

@@ -340,8 +340,7 @@ def atomic(con: duckdb.DuckDBPyConnection):
     con.execute("commit")
 
 
-def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...],
-                            progress: Callable[[int], None] | None = None, route: bool = False) -> int:
+def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...], route: bool = False) -> int:
     """Read new batch files under root/sub into raw.submission_lines; returns files read.
 
     One transaction per chunk of files: a chunk's ledger rows, lines and quarantine rows are
@@ -382,8 +381,6 @@ def ingest_submission_files(con, root: Path, sub: str, channels: tuple[str, ...]
             for done in as_completed(futures):
                 n = done.result()
                 files_done += n
-                if progress:
-                    progress(n)
                 report_progress(files_done, len(todo), "batch files routed" if route else "batch files")
         except BaseException:
             for f in futures:  # chunks not started stay unread; the one running finishes its transaction
@@ -450,8 +447,7 @@ def chunks(paths: list[Path]) -> Iterable[list[Path]]:
 _LEDGER_KIND = {False: "submission", True: "pes"}  # raw.ingest_files.kind of census and PES batches
 
 
-def ingest_submissions(con, root: Path, sub: str, channels: tuple[str, ...], scope: str | None = None,
-                       progress: Callable[[int], None] | None = None) -> int:
+def ingest_submissions(con, root: Path, sub: str, channels: tuple[str, ...], scope: str | None = None) -> int:
     """New batch files in (committed chunk by chunk), then the derived submission tables rebuilt
     in one transaction whenever they were not built from every file the ledger holds: the
     rebuild records how many ledger files it saw (raw.derived_from), so a kill after some
@@ -460,7 +456,7 @@ def ingest_submissions(con, root: Path, sub: str, channels: tuple[str, ...], sco
     ensure_schema(con)
     if scope == "uploads":  # lines routed to county steps (census_ingest_by_county) come in first
         finish_routed(con, root, channels)
-    n = ingest_submission_files(con, root, sub, channels, progress)
+    n = ingest_submission_files(con, root, sub, channels)
     rebuild_if_needed(con, scope)
     return n
 
@@ -558,10 +554,9 @@ def _route_chunk(con, root: Path, chunk: list[Path], workdir: Path, channels: tu
         con.execute("drop table _routed; drop table _nowhere; drop table _lines; drop table _bad")
 
 
-def route_submission_files(con, root: Path, channels: tuple[str, ...] = UPLOAD_CHANNELS,
-                           progress: Callable[[int], None] | None = None) -> int:
+def route_submission_files(con, root: Path, channels: tuple[str, ...] = UPLOAD_CHANNELS) -> int:
     """New upload batch files routed to their counties (one transaction per chunk); returns files read."""
-    return ingest_submission_files(con, root, "uploads", channels, progress, route=True)
+    return ingest_submission_files(con, root, "uploads", channels, route=True)
 
 
 def pending_by_county(con, root: Path) -> dict[str, list[tuple[str, int]]]:
@@ -599,8 +594,7 @@ def _county_chunk(con, root: Path, chunk: list[tuple[Path, int]], workdir: Path,
 
 
 def ingest_county(db: Path, root: Path, county: str, files: list[tuple[str, int]],
-                  channels: tuple[str, ...] = UPLOAD_CHANNELS,
-                  progress: Callable[[int], None] | None = None) -> int:
+                  channels: tuple[str, ...] = UPLOAD_CHANNELS) -> int:
     """County `county`'s lines of `files` ([(path, lines)], pending_by_county) into the DuckDB file
     `db`, its own: one transaction per chunk; files it holds already are skipped (a rerun after a
     crash does the rest). Returns the files read."""
@@ -618,15 +612,14 @@ def ingest_county(db: Path, root: Path, county: str, files: list[tuple[str, int]
             con.execute("insert into done select unnest($1), unnest($2), now()",
                         [[name for name, _ in names], [n for _, n in names]])
 
-        _read_county(con, root, county, todo, channels, "submission_lines", "rejected_lines", mark, progress)
+        _read_county(con, root, county, todo, channels, "submission_lines", "rejected_lines", mark)
         return len(todo)
     finally:
         con.close()
 
 
 def _read_county(con, root: Path, county: str, files: list[tuple[Path, int]], channels: tuple[str, ...],
-                 lines: str, rejected: str, mark: Callable[[list], None],
-                 progress: Callable[[int], None] | None = None) -> None:
+                 lines: str, rejected: str, mark: Callable[[list], None]) -> None:
     """`county`'s lines of `files` [(path, lines routed)] into `lines` / `rejected`, in chunks()
     of one transaction each (_county_chunk); each chunk's decompressed copies removed after it."""
     routed = dict(files)
@@ -637,8 +630,6 @@ def _read_county(con, root: Path, county: str, files: list[tuple[Path, int]], ch
             _county_chunk(con, root, [(p, routed[p]) for p in chunk], workdir, county, channels, lines, rejected,
                           mark)
             shutil.rmtree(workdir)
-            if progress:
-                progress(len(chunk))
 
 
 def _database_file(con) -> str | None:
